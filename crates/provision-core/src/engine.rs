@@ -1,0 +1,418 @@
+//! The engine: runs a plan step by step, journaling before and after every effect.
+//!
+//! Guarantees, given ports that keep their contracts:
+//! - every effect is looked for before it is performed, so a step whose effect happened but
+//!   was not journaled (a crash between the two) is detected, not repeated;
+//! - a run is executed by one process at a time ([`Store::try_claim`]);
+//! - retryable port failures are retried with exponential backoff; anything else, or too
+//!   many retries, fails the run with the step and the cause recorded;
+//! - resuming a run skips the steps the journal records as done.
+
+use crate::fileset::FileSet;
+use crate::names::{BranchName, RepoName};
+use crate::plan::{Effect, Plan, RunId, TreeMode};
+use crate::ports::{
+    CommitRequest, GitHost, JournalEvent, Pause, PortError, PortErrorKind, RunState, StepState,
+    Store,
+};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// How many commits back a step looks for its own trailer. Other runs may commit to a shared
+/// repository (the GitOps one) between a crash and the resume; this bounds the walk.
+const TRAILER_SEARCH_DEPTH: usize = 1000;
+
+/// Retries of retryable failures: `max_attempts` in all, waiting `base`, `2·base`, … capped at `max_delay`.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base: Duration::from_millis(50),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Points of a run where a test can stop the process as if it had been killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Step `n` is about to be journaled as started.
+    BeforeStep(usize),
+    /// Step `n`'s effect happened; the journal does not know yet.
+    AfterEffect(usize),
+    /// Step `n` is journaled as done.
+    AfterStep(usize),
+}
+
+impl FaultPoint {
+    pub fn step(self) -> usize {
+        match self {
+            FaultPoint::BeforeStep(n) | FaultPoint::AfterEffect(n) | FaultPoint::AfterStep(n) => n,
+        }
+    }
+}
+
+/// A test-only hook called at every [`FaultPoint`]. Returning `Err` makes the engine stop
+/// at once, recording nothing more, as a killed process would.
+pub trait FaultHook: Send + Sync {
+    fn reached(&self, point: FaultPoint) -> Result<(), Crashed>;
+}
+
+/// The fault hook stopped the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("run stopped by the fault hook at {0:?}")]
+pub struct Crashed(pub FaultPoint);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("run {0} is being executed by another process")]
+    Busy(RunId),
+    #[error("run {run}: the store failed")]
+    Store {
+        run: RunId,
+        #[source]
+        source: PortError,
+    },
+    #[error(
+        "run {run} no longer matches its journal: step {index} was {journaled:?}, the plan now says {planned:?}"
+    )]
+    PlanChanged {
+        run: RunId,
+        index: usize,
+        journaled: String,
+        planned: String,
+    },
+    #[error(transparent)]
+    Crashed(#[from] Crashed),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: RunState,
+    /// The failing step's index and name, and the cause.
+    pub failure: Option<StepFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    pub index: usize,
+    pub step: String,
+    pub error: String,
+}
+
+/// Executes plans against the ports.
+pub struct Engine<'a> {
+    git: &'a dyn GitHost,
+    store: &'a dyn Store,
+    pause: &'a dyn Pause,
+    hook: Option<&'a dyn FaultHook>,
+    retry: RetryPolicy,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(git: &'a dyn GitHost, store: &'a dyn Store, pause: &'a dyn Pause) -> Self {
+        Self {
+            git,
+            store,
+            pause,
+            hook: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_fault_hook(mut self, hook: &'a dyn FaultHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    fn reached(&self, point: FaultPoint) -> Result<(), Crashed> {
+        self.hook.map_or(Ok(()), |h| h.reached(point))
+    }
+
+    /// Runs (or resumes) `plan` as run `run`, which must exist in the store.
+    ///
+    /// Assumes `plan` is the plan the run was created with; a journal whose step names differ
+    /// is refused ([`Error::PlanChanged`]) rather than mixed with another plan.
+    pub async fn execute(&self, run: &RunId, plan: &Plan) -> Result<Outcome, Error> {
+        let store_err = |source| Error::Store {
+            run: run.clone(),
+            source,
+        };
+        let Some(_claim) = self.store.try_claim(run).await.map_err(store_err)? else {
+            return Err(Error::Busy(run.clone()));
+        };
+        let journal = self.store.steps(run).await.map_err(store_err)?;
+        for record in &journal {
+            let planned = plan
+                .steps
+                .get(record.index)
+                .map(|s| s.name.as_str())
+                .unwrap_or("<none>");
+            if planned != record.name {
+                return Err(Error::PlanChanged {
+                    run: run.clone(),
+                    index: record.index,
+                    journaled: record.name.clone(),
+                    planned: planned.to_owned(),
+                });
+            }
+        }
+        self.store
+            .record(run, JournalEvent::RunStarted)
+            .await
+            .map_err(store_err)?;
+        info!(run = %run, steps = plan.len(), "run started");
+
+        for (index, step) in plan.steps.iter().enumerate() {
+            if journal
+                .iter()
+                .any(|r| r.index == index && r.state == StepState::Done)
+            {
+                debug!(run = %run, index, step = %step.name, "step already done");
+                continue;
+            }
+            self.reached(FaultPoint::BeforeStep(index))?;
+            self.store
+                .record(
+                    run,
+                    JournalEvent::StepStarted {
+                        index,
+                        name: step.name.clone(),
+                    },
+                )
+                .await
+                .map_err(store_err)?;
+            let mut attempt = 1;
+            let result = loop {
+                match self.apply(run, plan, index, &step.effect).await {
+                    Ok(detail) => break Ok(detail),
+                    Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
+                        warn!(run = %run, index, step = %step.name, attempt, error = %e, "step failed, retrying");
+                        self.store
+                            .record(
+                                run,
+                                JournalEvent::StepRetrying {
+                                    index,
+                                    error: e.to_string(),
+                                },
+                            )
+                            .await
+                            .map_err(store_err)?;
+                        self.pause.pause(self.retry.delay(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            match result {
+                Ok(detail) => {
+                    self.reached(FaultPoint::AfterEffect(index))?;
+                    info!(run = %run, index, step = %step.name, %detail, "step done");
+                    self.store
+                        .record(run, JournalEvent::StepDone { index, detail })
+                        .await
+                        .map_err(store_err)?;
+                    self.reached(FaultPoint::AfterStep(index))?;
+                }
+                Err(e) => {
+                    let error = error_chain(&e);
+                    warn!(run = %run, index, step = %step.name, %error, "step failed");
+                    self.store
+                        .record(
+                            run,
+                            JournalEvent::StepFailed {
+                                index,
+                                error: error.clone(),
+                            },
+                        )
+                        .await
+                        .map_err(store_err)?;
+                    let run_error = format!("step {index} ({}) failed: {error}", step.name);
+                    self.store
+                        .record(run, JournalEvent::RunFailed { error: run_error })
+                        .await
+                        .map_err(store_err)?;
+                    return Ok(Outcome {
+                        state: RunState::Failed,
+                        failure: Some(StepFailure {
+                            index,
+                            step: step.name.clone(),
+                            error,
+                        }),
+                    });
+                }
+            }
+        }
+        self.store
+            .record(run, JournalEvent::RunSucceeded)
+            .await
+            .map_err(store_err)?;
+        info!(run = %run, "run succeeded");
+        Ok(Outcome {
+            state: RunState::Succeeded,
+            failure: None,
+        })
+    }
+
+    /// Performs one effect unless it is already there. Returns what it found or did.
+    async fn apply(
+        &self,
+        run: &RunId,
+        plan: &Plan,
+        index: usize,
+        effect: &Effect,
+    ) -> Result<String, PortError> {
+        match effect {
+            Effect::EnsureRepo { repo, description } => {
+                self.ensure_repo(run, plan, repo, description).await
+            }
+            Effect::Commit {
+                repo,
+                branch,
+                files,
+                mode,
+                message,
+            } => {
+                self.commit(repo, branch, files, *mode, message, &run.trailer(index))
+                    .await
+            }
+            Effect::StartBranch { repo, branch, from } => {
+                self.start_branch(repo, branch, from).await
+            }
+        }
+    }
+
+    async fn ensure_repo(
+        &self,
+        run: &RunId,
+        plan: &Plan,
+        repo: &RepoName,
+        description: &str,
+    ) -> Result<String, PortError> {
+        if !self.git.repo_exists(repo).await? {
+            match self.git.create_repo(repo, description).await {
+                Ok(()) => return Ok("created".into()),
+                Err(e) if e.kind == PortErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.git.branches(repo).await?.is_empty() {
+            return Ok("already there, empty".into());
+        }
+        // Not empty: ours only if a commit step of this run already wrote to it.
+        for (index, step) in plan.steps.iter().enumerate() {
+            if let Effect::Commit {
+                repo: r, branch, ..
+            } = &step.effect
+            {
+                if r == repo
+                    && self
+                        .git
+                        .find_commit(repo, branch, &run.trailer(index), TRAILER_SEARCH_DEPTH)
+                        .await?
+                        .is_some()
+                {
+                    return Ok("already there, written by this run".into());
+                }
+            }
+        }
+        Err(PortError::new(
+            PortErrorKind::AlreadyExists,
+            format!(
+                "repository {repo} already exists and was not created by this run; it is left untouched"
+            ),
+        ))
+    }
+
+    async fn commit(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        files: &FileSet,
+        mode: TreeMode,
+        message: &str,
+        trailer: &str,
+    ) -> Result<String, PortError> {
+        if let Some(id) = self
+            .git
+            .find_commit(repo, branch, trailer, TRAILER_SEARCH_DEPTH)
+            .await?
+        {
+            return Ok(format!("already committed {id}"));
+        }
+        let parent = self.git.branch_tip(repo, branch).await?;
+        let message = format!("{}\n\n{trailer}\n", message.trim_end());
+        let id = self
+            .git
+            .commit(
+                repo,
+                CommitRequest {
+                    branch,
+                    parent: parent.as_ref(),
+                    files,
+                    mode,
+                    message: &message,
+                },
+            )
+            .await?;
+        Ok(format!("committed {id}"))
+    }
+
+    async fn start_branch(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        from: &BranchName,
+    ) -> Result<String, PortError> {
+        if let Some(id) = self.git.branch_tip(repo, branch).await? {
+            return Ok(format!("already at {id}"));
+        }
+        let Some(at) = self.git.branch_tip(repo, from).await? else {
+            return Err(PortError::permanent(format!(
+                "repository {repo} has no branch {from} to start {branch} from"
+            )));
+        };
+        match self.git.create_branch(repo, branch, &at).await {
+            Ok(()) => Ok(format!("created at {at}")),
+            Err(e) if e.kind == PortErrorKind::AlreadyExists => Ok("already there".into()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The error and its sources, joined, for the journal.
+fn error_chain(e: &PortError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

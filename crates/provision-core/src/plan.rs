@@ -1,0 +1,144 @@
+//! Plans: what a request will do, as an ordered list of idempotent steps.
+//!
+//! Each [`Step`] names one side effect. The engine asks the ports whether the effect is
+//! already there before acting, so running a step twice is the same as running it once:
+//! that is what makes a crashed run safe to resume.
+
+use crate::fileset::FileSet;
+use crate::names::{BranchName, RepoName};
+use crate::problem::Invalid;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::sync::Arc;
+
+/// A run's identity: `[0-9a-z-]`, 1 to 64 characters (the app uses UUIDv7s).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(String);
+
+impl RunId {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        if value.is_empty()
+            || value.len() > 64
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
+        {
+            return Err(Invalid::one(
+                "",
+                "invalid-run-id",
+                format!("{value:?} is not a run id (1-64 of a-z, 0-9, '-')"),
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The trailer line that marks a commit as made by step `index` of this run.
+    pub fn trailer(&self, index: usize) -> String {
+        format!("{TRAILER_KEY}: {}/{index}", self.0)
+    }
+}
+
+/// The git trailer key marking commits made by a run's step.
+pub const TRAILER_KEY: &str = "Provision-Run";
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RunId({})", self.0)
+    }
+}
+
+impl Serialize for RunId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a commit's files relate to the branch's current tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TreeMode {
+    /// The files are the whole new tree (a pristine render).
+    Replace,
+    /// The files are added to (or replace files in) the current tree; nothing is removed.
+    Overlay,
+}
+
+/// One side effect.
+#[derive(Clone, Debug)]
+pub enum Effect {
+    /// The repository exists. An existing repository is accepted only if it is empty or
+    /// holds a commit of this run; anyone else's repository is never written to.
+    EnsureRepo { repo: RepoName, description: String },
+    /// `files` are committed on `branch` with `message` (the engine appends the run trailer).
+    Commit {
+        repo: RepoName,
+        branch: BranchName,
+        files: Arc<FileSet>,
+        mode: TreeMode,
+        message: String,
+    },
+    /// `branch` exists; if it did not, it starts at the tip of `from`.
+    StartBranch {
+        repo: RepoName,
+        branch: BranchName,
+        from: BranchName,
+    },
+}
+
+impl Effect {
+    /// The repository this effect touches.
+    pub fn repo(&self) -> &RepoName {
+        match self {
+            Effect::EnsureRepo { repo, .. }
+            | Effect::Commit { repo, .. }
+            | Effect::StartBranch { repo, .. } => repo,
+        }
+    }
+}
+
+/// A named effect. Names are for people (`runs show`); steps are identified by index.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub name: String,
+    pub effect: Effect,
+}
+
+/// The ordered steps of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn push(&mut self, name: impl Into<String>, effect: Effect) {
+        self.steps.push(Step {
+            name: name.into(),
+            effect,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}

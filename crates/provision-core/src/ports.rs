@@ -1,0 +1,362 @@
+//! Ports: the traits adapters implement so the engine can act on the world.
+//!
+//! They speak domain types only ([`RepoName`], [`FileSet`], [`RunId`]); no adapter type
+//! leaks through. Every port has an in-memory fake in [`crate::testing`].
+
+use crate::fileset::{FileSet, RepoPath};
+use crate::names::{BlueprintName, BranchName, OwnerName, RepoName, ServiceName};
+use crate::plan::{RunId, TreeMode};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// How a port call failed, which decides what the engine does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortErrorKind {
+    /// Worth retrying as is: a lock, a lost race, a network blip.
+    Transient,
+    /// Someone else changed the thing first (a branch moved); retrying re-reads it.
+    Conflict,
+    /// The thing does not exist.
+    NotFound,
+    /// The thing exists already.
+    AlreadyExists,
+    /// Retrying cannot help.
+    Permanent,
+}
+
+/// An adapter failure, with a message that names what failed (a repo, a branch, a run)
+/// and never a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PortError {
+    pub kind: PortErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PortError {
+    pub fn new(kind: PortErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(PortErrorKind::Transient, message)
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(PortErrorKind::Permanent, message)
+    }
+
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            PortErrorKind::Transient | PortErrorKind::Conflict
+        )
+    }
+}
+
+/// A commit's full hex id.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommitId(pub String);
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CommitId({})", self.0)
+    }
+}
+
+/// What to commit, and onto what.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitRequest<'a> {
+    pub branch: &'a BranchName,
+    /// The branch tip this commit builds on; `None` makes a root commit on a new branch.
+    /// The branch moves only if its tip is still `parent` (else [`PortErrorKind::Conflict`]).
+    pub parent: Option<&'a CommitId>,
+    pub files: &'a FileSet,
+    pub mode: TreeMode,
+    /// The whole message, trailers included.
+    pub message: &'a str,
+}
+
+/// Where generated repositories live: local bare repositories, GitHub, any git remote.
+#[async_trait]
+pub trait GitHost: Send + Sync {
+    async fn repo_exists(&self, repo: &RepoName) -> Result<bool, PortError>;
+    /// Creates an empty repository ([`PortErrorKind::AlreadyExists`] if there is one).
+    async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError>;
+    /// The branches and their tips ([`PortErrorKind::NotFound`] without the repository).
+    async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError>;
+    async fn branch_tip(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+    ) -> Result<Option<CommitId>, PortError>;
+    /// The newest commit among the first `limit` of `branch`'s first-parent history whose
+    /// message has `line` as one of its lines.
+    async fn find_commit(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        line: &str,
+        limit: usize,
+    ) -> Result<Option<CommitId>, PortError>;
+    /// Writes a commit and moves the branch to it, atomically against `request.parent`.
+    async fn commit(
+        &self,
+        repo: &RepoName,
+        request: CommitRequest<'_>,
+    ) -> Result<CommitId, PortError>;
+    /// Creates `branch` at `at` ([`PortErrorKind::AlreadyExists`] if it exists).
+    async fn create_branch(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        at: &CommitId,
+    ) -> Result<(), PortError>;
+    /// One file at a branch tip; `None` if the branch or the file is missing.
+    async fn read_file(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        path: &RepoPath,
+    ) -> Result<Option<Vec<u8>>, PortError>;
+    /// Every file at a branch tip; `None` if the branch is missing.
+    async fn read_tree(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+    ) -> Result<Option<FileSet>, PortError>;
+    /// Where users clone the repository from. Never carries a credential.
+    fn clone_url(&self, repo: &RepoName) -> String;
+}
+
+/// The lifecycle of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            RunState::Pending,
+            RunState::Running,
+            RunState::Succeeded,
+            RunState::Failed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunState::Succeeded | RunState::Failed)
+    }
+}
+
+/// The lifecycle of a step in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    /// Its effect may or may not have happened: the next attempt looks before acting.
+    Started,
+    Done,
+    Failed,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Started => "started",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [StepState::Started, StepState::Done, StepState::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// The service a run provisions, reserved by name when the run is created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewService {
+    pub name: ServiceName,
+    pub kind: BlueprintName,
+    pub blueprint_version: String,
+    pub owner: Option<OwnerName>,
+    pub description: String,
+    pub repos: Vec<RepoName>,
+}
+
+/// A client's idempotency key and a fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// A run to record.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: RunId,
+    /// What the run does: `create-service`.
+    pub operation: String,
+    /// The validated request, enough to plan the run again on resume.
+    pub request: serde_json::Value,
+    pub service: Option<NewService>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// What [`Store::create_run`] did. Creating the run, reserving the service name and
+/// recording the idempotency key happen in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunCreated {
+    Created,
+    /// The same key with the same fingerprint was seen: this is that run.
+    Replayed {
+        run: RunId,
+    },
+    /// The same key was used with a different request.
+    KeyReused {
+        run: RunId,
+    },
+    /// A service by this name exists (created by `run`).
+    ServiceExists {
+        name: ServiceName,
+        run: RunId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub operation: String,
+    pub state: RunState,
+    pub request: serde_json::Value,
+    pub service: Option<ServiceName>,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub index: usize,
+    pub name: String,
+    pub state: StepState,
+    pub attempts: u32,
+    /// What the step found or did: `created`, `already there`, a commit id.
+    pub detail: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    pub name: ServiceName,
+    pub kind: BlueprintName,
+    pub blueprint_version: String,
+    pub owner: Option<OwnerName>,
+    pub description: String,
+    pub repos: Vec<RepoName>,
+    pub run: RunId,
+    pub run_state: RunState,
+    pub created_at: Timestamp,
+}
+
+/// One journal transition. The store stamps each with its own clock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JournalEvent {
+    RunStarted,
+    /// Written before the effect. Starting a step again counts another attempt.
+    StepStarted {
+        index: usize,
+        name: String,
+    },
+    /// A retryable failure; the step stays `started`.
+    StepRetrying {
+        index: usize,
+        error: String,
+    },
+    /// Written after the effect.
+    StepDone {
+        index: usize,
+        detail: String,
+    },
+    StepFailed {
+        index: usize,
+        error: String,
+    },
+    RunSucceeded,
+    RunFailed {
+        error: String,
+    },
+}
+
+/// Exclusive right to execute a run, released when dropped (or when its process dies).
+pub trait Claim: Send + Sync {}
+
+/// Runs, their journal, the service inventory and idempotency keys.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn create_run(&self, run: NewRun) -> Result<RunCreated, PortError>;
+    async fn run(&self, id: &RunId) -> Result<Option<RunRecord>, PortError>;
+    /// Newest first.
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, PortError>;
+    /// Runs not yet succeeded or failed, oldest first.
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, PortError>;
+    /// The journal of a run, by step index.
+    async fn steps(&self, run: &RunId) -> Result<Vec<StepRecord>, PortError>;
+    async fn record(&self, run: &RunId, event: JournalEvent) -> Result<(), PortError>;
+    /// Makes a failed run resumable again (`runs retry`).
+    async fn reopen_run(&self, run: &RunId) -> Result<(), PortError>;
+    async fn service(&self, name: &ServiceName) -> Result<Option<ServiceRecord>, PortError>;
+    /// Ordered by name.
+    async fn services(&self) -> Result<Vec<ServiceRecord>, PortError>;
+    /// `None` if another live process holds the run.
+    async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError>;
+}
+
+/// Waiting between retries (a timer in production, nothing in tests).
+#[async_trait]
+pub trait Pause: Send + Sync {
+    async fn pause(&self, duration: Duration);
+}

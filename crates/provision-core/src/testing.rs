@@ -1,0 +1,540 @@
+//! In-memory fakes of every port, for the tests of this crate and the layers above.
+//!
+//! They keep the ports' contracts (atomic branch moves, one run per claim, one service per
+//! name) so tests written against them hold for the real adapters. Time is a counter.
+
+use crate::engine::{Crashed, FaultHook, FaultPoint};
+use crate::fileset::{FileSet, RepoPath};
+use crate::names::{BranchName, RepoName, ServiceName};
+use crate::plan::{RunId, TreeMode};
+use crate::ports::*;
+use async_trait::async_trait;
+use jiff::Timestamp;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug, Clone)]
+pub struct MemCommit {
+    pub parent: Option<CommitId>,
+    pub tree: FileSet,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MemRepo {
+    pub description: String,
+    pub branches: BTreeMap<BranchName, CommitId>,
+    pub commits: HashMap<CommitId, MemCommit>,
+}
+
+/// A git host in memory.
+#[derive(Default)]
+pub struct MemoryGitHost {
+    repos: Mutex<BTreeMap<RepoName, MemRepo>>,
+    next_id: Mutex<u64>,
+    /// Failures to return from the next calls, one per call.
+    failures: Mutex<Vec<PortErrorKind>>,
+}
+
+impl MemoryGitHost {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` calls fail with `kind`.
+    pub fn fail_next(&self, n: usize, kind: PortErrorKind) {
+        lock(&self.failures).extend(std::iter::repeat_n(kind, n));
+    }
+
+    fn injected(&self) -> Result<(), PortError> {
+        match lock(&self.failures).pop() {
+            Some(kind) => Err(PortError::new(kind, "injected failure")),
+            None => Ok(()),
+        }
+    }
+
+    pub fn repo(&self, name: &str) -> Option<MemRepo> {
+        lock(&self.repos)
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, r)| r.clone())
+    }
+
+    pub fn repo_names(&self) -> Vec<String> {
+        lock(&self.repos).keys().map(|r| r.to_string()).collect()
+    }
+
+    /// Every commit message of a branch, newest first.
+    pub fn history(&self, repo: &str, branch: &str) -> Vec<String> {
+        let Some(r) = self.repo(repo) else {
+            return vec![];
+        };
+        let mut out = vec![];
+        let mut at = r
+            .branches
+            .iter()
+            .find(|(b, _)| b.as_str() == branch)
+            .map(|(_, c)| c.clone());
+        while let Some(id) = at {
+            let c = &r.commits[&id];
+            out.push(c.message.clone());
+            at = c.parent.clone();
+        }
+        out
+    }
+
+    /// Puts a repository with one commit on `main`, as someone else would have.
+    pub fn seed_foreign_repo(&self, name: &RepoName) {
+        let id = CommitId("f".repeat(40));
+        let mut repo = MemRepo::default();
+        repo.commits.insert(
+            id.clone(),
+            MemCommit {
+                parent: None,
+                tree: FileSet::new(),
+                message: "foreign".into(),
+            },
+        );
+        repo.branches.insert(BranchName::main(), id);
+        lock(&self.repos).insert(name.clone(), repo);
+    }
+
+    fn with_repo<T>(
+        &self,
+        repo: &RepoName,
+        f: impl FnOnce(&mut MemRepo) -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        self.injected()?;
+        let mut repos = lock(&self.repos);
+        let r = repos.get_mut(repo).ok_or_else(|| {
+            PortError::new(
+                PortErrorKind::NotFound,
+                format!("repository {repo} does not exist"),
+            )
+        })?;
+        f(r)
+    }
+}
+
+#[async_trait]
+impl GitHost for MemoryGitHost {
+    async fn repo_exists(&self, repo: &RepoName) -> Result<bool, PortError> {
+        self.injected()?;
+        Ok(lock(&self.repos).contains_key(repo))
+    }
+
+    async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError> {
+        self.injected()?;
+        let mut repos = lock(&self.repos);
+        if repos.contains_key(repo) {
+            return Err(PortError::new(
+                PortErrorKind::AlreadyExists,
+                format!("repository {repo} exists"),
+            ));
+        }
+        repos.insert(
+            repo.clone(),
+            MemRepo {
+                description: description.into(),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {
+        self.with_repo(repo, |r| {
+            Ok(r.branches
+                .iter()
+                .map(|(b, c)| (b.clone(), c.clone()))
+                .collect())
+        })
+    }
+
+    async fn branch_tip(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+    ) -> Result<Option<CommitId>, PortError> {
+        self.with_repo(repo, |r| Ok(r.branches.get(branch).cloned()))
+    }
+
+    async fn find_commit(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        line: &str,
+        limit: usize,
+    ) -> Result<Option<CommitId>, PortError> {
+        self.with_repo(repo, |r| {
+            let mut at = r.branches.get(branch).cloned();
+            for _ in 0..limit {
+                let Some(id) = at else { break };
+                let c = &r.commits[&id];
+                if c.message.lines().any(|l| l == line) {
+                    return Ok(Some(id));
+                }
+                at = c.parent.clone();
+            }
+            Ok(None)
+        })
+    }
+
+    async fn commit(
+        &self,
+        repo: &RepoName,
+        request: CommitRequest<'_>,
+    ) -> Result<CommitId, PortError> {
+        let id = {
+            let mut n = lock(&self.next_id);
+            *n += 1;
+            CommitId(format!("{:040x}", *n))
+        };
+        self.with_repo(repo, |r| {
+            if r.branches.get(request.branch) != request.parent {
+                return Err(PortError::new(
+                    PortErrorKind::Conflict,
+                    format!("branch {} of {repo} moved", request.branch),
+                ));
+            }
+            let mut tree = match (request.mode, request.parent) {
+                (TreeMode::Overlay, Some(p)) => r.commits[p].tree.clone(),
+                _ => FileSet::new(),
+            };
+            tree.extend(request.files.clone());
+            r.commits.insert(
+                id.clone(),
+                MemCommit {
+                    parent: request.parent.cloned(),
+                    tree,
+                    message: request.message.to_owned(),
+                },
+            );
+            r.branches.insert(request.branch.clone(), id.clone());
+            Ok(id)
+        })
+    }
+
+    async fn create_branch(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        at: &CommitId,
+    ) -> Result<(), PortError> {
+        self.with_repo(repo, |r| {
+            if r.branches.contains_key(branch) {
+                return Err(PortError::new(
+                    PortErrorKind::AlreadyExists,
+                    format!("branch {branch} exists"),
+                ));
+            }
+            r.branches.insert(branch.clone(), at.clone());
+            Ok(())
+        })
+    }
+
+    async fn read_file(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        path: &RepoPath,
+    ) -> Result<Option<Vec<u8>>, PortError> {
+        self.with_repo(repo, |r| {
+            Ok(r.branches
+                .get(branch)
+                .and_then(|c| r.commits[c].tree.get(path.as_str()))
+                .map(|e| e.content.to_vec()))
+        })
+    }
+
+    async fn read_tree(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+    ) -> Result<Option<FileSet>, PortError> {
+        self.with_repo(repo, |r| {
+            Ok(r.branches.get(branch).map(|c| r.commits[c].tree.clone()))
+        })
+    }
+
+    fn clone_url(&self, repo: &RepoName) -> String {
+        format!("memory://{repo}")
+    }
+}
+
+#[derive(Default)]
+struct StoreState {
+    clock: i64,
+    runs: BTreeMap<RunId, RunRecord>,
+    created: Vec<RunId>,
+    steps: BTreeMap<RunId, BTreeMap<usize, StepRecord>>,
+    services: BTreeMap<ServiceName, (NewService, RunId, Timestamp)>,
+    keys: HashMap<String, (String, RunId)>,
+    claimed: HashSet<RunId>,
+}
+
+impl StoreState {
+    fn tick(&mut self) -> Timestamp {
+        self.clock += 1;
+        Timestamp::from_second(1_800_000_000 + self.clock)
+            .expect("a small offset is a valid timestamp")
+    }
+}
+
+/// A store in memory. Clones share the same state, like two connections to one database.
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<StoreState>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+struct MemClaim {
+    state: Arc<Mutex<StoreState>>,
+    run: RunId,
+}
+
+impl Claim for MemClaim {}
+
+impl Drop for MemClaim {
+    fn drop(&mut self) {
+        lock(&self.state).claimed.remove(&self.run);
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_run(&self, run: NewRun) -> Result<RunCreated, PortError> {
+        let mut s = lock(&self.state);
+        if let Some(key) = &run.idempotency {
+            if let Some((fingerprint, existing)) = s.keys.get(&key.key) {
+                return Ok(if *fingerprint == key.fingerprint {
+                    RunCreated::Replayed {
+                        run: existing.clone(),
+                    }
+                } else {
+                    RunCreated::KeyReused {
+                        run: existing.clone(),
+                    }
+                });
+            }
+        }
+        if let Some(service) = &run.service {
+            if let Some((_, existing, _)) = s.services.get(&service.name) {
+                return Ok(RunCreated::ServiceExists {
+                    name: service.name.clone(),
+                    run: existing.clone(),
+                });
+            }
+        }
+        let now = s.tick();
+        if let Some(key) = &run.idempotency {
+            s.keys
+                .insert(key.key.clone(), (key.fingerprint.clone(), run.id.clone()));
+        }
+        if let Some(service) = &run.service {
+            s.services
+                .insert(service.name.clone(), (service.clone(), run.id.clone(), now));
+        }
+        s.created.push(run.id.clone());
+        s.runs.insert(
+            run.id.clone(),
+            RunRecord {
+                id: run.id,
+                operation: run.operation,
+                state: RunState::Pending,
+                request: run.request,
+                service: run.service.map(|s| s.name),
+                error: None,
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        Ok(RunCreated::Created)
+    }
+
+    async fn run(&self, id: &RunId) -> Result<Option<RunRecord>, PortError> {
+        Ok(lock(&self.state).runs.get(id).cloned())
+    }
+
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, PortError> {
+        let s = lock(&self.state);
+        Ok(s.created
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|id| s.runs[id].clone())
+            .collect())
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, PortError> {
+        let s = lock(&self.state);
+        Ok(s.created
+            .iter()
+            .map(|id| &s.runs[id])
+            .filter(|r| !r.state.is_finished())
+            .cloned()
+            .collect())
+    }
+
+    async fn steps(&self, run: &RunId) -> Result<Vec<StepRecord>, PortError> {
+        Ok(lock(&self.state)
+            .steps
+            .get(run)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn record(&self, run: &RunId, event: JournalEvent) -> Result<(), PortError> {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        let not_found =
+            || PortError::new(PortErrorKind::NotFound, format!("run {run} does not exist"));
+        let set_run =
+            |s: &mut StoreState, state: RunState, error: Option<String>| -> Result<(), PortError> {
+                let r = s.runs.get_mut(run).ok_or_else(not_found)?;
+                r.state = state;
+                r.error = error;
+                r.updated_at = now;
+                Ok(())
+            };
+        match event {
+            JournalEvent::RunStarted => set_run(&mut s, RunState::Running, None),
+            JournalEvent::RunSucceeded => set_run(&mut s, RunState::Succeeded, None),
+            JournalEvent::RunFailed { error } => set_run(&mut s, RunState::Failed, Some(error)),
+            JournalEvent::StepStarted { index, name } => {
+                let steps = s.steps.entry(run.clone()).or_default();
+                let step = steps.entry(index).or_insert(StepRecord {
+                    index,
+                    name,
+                    state: StepState::Started,
+                    attempts: 0,
+                    detail: None,
+                    error: None,
+                    started_at: now,
+                    finished_at: None,
+                });
+                step.state = StepState::Started;
+                step.attempts += 1;
+                step.error = None;
+                Ok(())
+            }
+            JournalEvent::StepRetrying { index, error } => {
+                let step = s
+                    .steps
+                    .get_mut(run)
+                    .and_then(|m| m.get_mut(&index))
+                    .ok_or_else(not_found)?;
+                step.attempts += 1;
+                step.error = Some(error);
+                Ok(())
+            }
+            JournalEvent::StepDone { index, detail } => {
+                let step = s
+                    .steps
+                    .get_mut(run)
+                    .and_then(|m| m.get_mut(&index))
+                    .ok_or_else(not_found)?;
+                step.state = StepState::Done;
+                step.detail = Some(detail);
+                step.error = None;
+                step.finished_at = Some(now);
+                Ok(())
+            }
+            JournalEvent::StepFailed { index, error } => {
+                let step = s
+                    .steps
+                    .get_mut(run)
+                    .and_then(|m| m.get_mut(&index))
+                    .ok_or_else(not_found)?;
+                step.state = StepState::Failed;
+                step.error = Some(error);
+                step.finished_at = Some(now);
+                Ok(())
+            }
+        }
+    }
+
+    async fn reopen_run(&self, run: &RunId) -> Result<(), PortError> {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        let r = s.runs.get_mut(run).ok_or_else(|| {
+            PortError::new(PortErrorKind::NotFound, format!("run {run} does not exist"))
+        })?;
+        if r.state == RunState::Failed {
+            r.state = RunState::Pending;
+            r.updated_at = now;
+        }
+        Ok(())
+    }
+
+    async fn service(&self, name: &ServiceName) -> Result<Option<ServiceRecord>, PortError> {
+        let s = lock(&self.state);
+        Ok(s.services
+            .get(name)
+            .map(|(svc, run, at)| service_record(&s, svc, run, *at)))
+    }
+
+    async fn services(&self) -> Result<Vec<ServiceRecord>, PortError> {
+        let s = lock(&self.state);
+        Ok(s.services
+            .values()
+            .map(|(svc, run, at)| service_record(&s, svc, run, *at))
+            .collect())
+    }
+
+    async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
+        let mut s = lock(&self.state);
+        if !s.claimed.insert(run.clone()) {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(MemClaim {
+            state: self.state.clone(),
+            run: run.clone(),
+        })))
+    }
+}
+
+fn service_record(s: &StoreState, svc: &NewService, run: &RunId, at: Timestamp) -> ServiceRecord {
+    ServiceRecord {
+        name: svc.name.clone(),
+        kind: svc.kind.clone(),
+        blueprint_version: svc.blueprint_version.clone(),
+        owner: svc.owner.clone(),
+        description: svc.description.clone(),
+        repos: svc.repos.clone(),
+        run: run.clone(),
+        run_state: s.runs.get(run).map_or(RunState::Pending, |r| r.state),
+        created_at: at,
+    }
+}
+
+/// Does not wait.
+pub struct NoPause;
+
+#[async_trait]
+impl Pause for NoPause {
+    async fn pause(&self, _: Duration) {}
+}
+
+/// Crashes the run at one fault point.
+pub struct CrashAt(pub FaultPoint);
+
+impl FaultHook for CrashAt {
+    fn reached(&self, point: FaultPoint) -> Result<(), Crashed> {
+        if point == self.0 {
+            Err(Crashed(point))
+        } else {
+            Ok(())
+        }
+    }
+}
