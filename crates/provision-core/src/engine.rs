@@ -11,10 +11,7 @@
 use crate::fileset::FileSet;
 use crate::names::{BranchName, RepoName};
 use crate::plan::{Effect, Plan, RunId, TreeMode};
-use crate::ports::{
-    CommitRequest, GitHost, JournalEvent, Pause, PortError, PortErrorKind, RunState, StepState,
-    Store,
-};
+use crate::ports::{CommitRequest, GitHost, JournalEvent, Pause, PortError, PortErrorKind, RunState, StepState, Store};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -32,19 +29,13 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            base: Duration::from_millis(50),
-            max_delay: Duration::from_secs(5),
-        }
+        Self { max_attempts: 5, base: Duration::from_millis(50), max_delay: Duration::from_secs(5) }
     }
 }
 
 impl RetryPolicy {
     fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.max_delay)
     }
 }
@@ -89,15 +80,8 @@ pub enum Error {
         #[source]
         source: PortError,
     },
-    #[error(
-        "run {run} no longer matches its journal: step {index} was {journaled:?}, the plan now says {planned:?}"
-    )]
-    PlanChanged {
-        run: RunId,
-        index: usize,
-        journaled: String,
-        planned: String,
-    },
+    #[error("run {run} no longer matches its journal: step {index} was {journaled:?}, the plan now says {planned:?}")]
+    PlanChanged { run: RunId, index: usize, journaled: String, planned: String },
     #[error(transparent)]
     Crashed(#[from] Crashed),
 }
@@ -128,13 +112,7 @@ pub struct Engine<'a> {
 
 impl<'a> Engine<'a> {
     pub fn new(git: &'a dyn GitHost, store: &'a dyn Store, pause: &'a dyn Pause) -> Self {
-        Self {
-            git,
-            store,
-            pause,
-            hook: None,
-            retry: RetryPolicy::default(),
-        }
+        Self { git, store, pause, hook: None, retry: RetryPolicy::default() }
     }
 
     pub fn with_fault_hook(mut self, hook: &'a dyn FaultHook) -> Self {
@@ -156,20 +134,13 @@ impl<'a> Engine<'a> {
     /// Assumes `plan` is the plan the run was created with; a journal whose step names differ
     /// is refused ([`Error::PlanChanged`]) rather than mixed with another plan.
     pub async fn execute(&self, run: &RunId, plan: &Plan) -> Result<Outcome, Error> {
-        let store_err = |source| Error::Store {
-            run: run.clone(),
-            source,
-        };
+        let store_err = |source| Error::Store { run: run.clone(), source };
         let Some(_claim) = self.store.try_claim(run).await.map_err(store_err)? else {
             return Err(Error::Busy(run.clone()));
         };
         let journal = self.store.steps(run).await.map_err(store_err)?;
         for record in &journal {
-            let planned = plan
-                .steps
-                .get(record.index)
-                .map(|s| s.name.as_str())
-                .unwrap_or("<none>");
+            let planned = plan.steps.get(record.index).map(|s| s.name.as_str()).unwrap_or("<none>");
             if planned != record.name {
                 return Err(Error::PlanChanged {
                     run: run.clone(),
@@ -179,29 +150,17 @@ impl<'a> Engine<'a> {
                 });
             }
         }
-        self.store
-            .record(run, JournalEvent::RunStarted)
-            .await
-            .map_err(store_err)?;
+        self.store.record(run, JournalEvent::RunStarted).await.map_err(store_err)?;
         info!(run = %run, steps = plan.len(), "run started");
 
         for (index, step) in plan.steps.iter().enumerate() {
-            if journal
-                .iter()
-                .any(|r| r.index == index && r.state == StepState::Done)
-            {
+            if journal.iter().any(|r| r.index == index && r.state == StepState::Done) {
                 debug!(run = %run, index, step = %step.name, "step already done");
                 continue;
             }
             self.reached(FaultPoint::BeforeStep(index))?;
             self.store
-                .record(
-                    run,
-                    JournalEvent::StepStarted {
-                        index,
-                        name: step.name.clone(),
-                    },
-                )
+                .record(run, JournalEvent::StepStarted { index, name: step.name.clone() })
                 .await
                 .map_err(store_err)?;
             let mut attempt = 1;
@@ -211,13 +170,7 @@ impl<'a> Engine<'a> {
                     Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
                         warn!(run = %run, index, step = %step.name, attempt, error = %e, "step failed, retrying");
                         self.store
-                            .record(
-                                run,
-                                JournalEvent::StepRetrying {
-                                    index,
-                                    error: e.to_string(),
-                                },
-                            )
+                            .record(run, JournalEvent::StepRetrying { index, error: e.to_string() })
                             .await
                             .map_err(store_err)?;
                         self.pause.pause(self.retry.delay(attempt)).await;
@@ -230,77 +183,38 @@ impl<'a> Engine<'a> {
                 Ok(detail) => {
                     self.reached(FaultPoint::AfterEffect(index))?;
                     info!(run = %run, index, step = %step.name, %detail, "step done");
-                    self.store
-                        .record(run, JournalEvent::StepDone { index, detail })
-                        .await
-                        .map_err(store_err)?;
+                    self.store.record(run, JournalEvent::StepDone { index, detail }).await.map_err(store_err)?;
                     self.reached(FaultPoint::AfterStep(index))?;
                 }
                 Err(e) => {
                     let error = error_chain(&e);
                     warn!(run = %run, index, step = %step.name, %error, "step failed");
                     self.store
-                        .record(
-                            run,
-                            JournalEvent::StepFailed {
-                                index,
-                                error: error.clone(),
-                            },
-                        )
+                        .record(run, JournalEvent::StepFailed { index, error: error.clone() })
                         .await
                         .map_err(store_err)?;
                     let run_error = format!("step {index} ({}) failed: {error}", step.name);
-                    self.store
-                        .record(run, JournalEvent::RunFailed { error: run_error })
-                        .await
-                        .map_err(store_err)?;
+                    self.store.record(run, JournalEvent::RunFailed { error: run_error }).await.map_err(store_err)?;
                     return Ok(Outcome {
                         state: RunState::Failed,
-                        failure: Some(StepFailure {
-                            index,
-                            step: step.name.clone(),
-                            error,
-                        }),
+                        failure: Some(StepFailure { index, step: step.name.clone(), error }),
                     });
                 }
             }
         }
-        self.store
-            .record(run, JournalEvent::RunSucceeded)
-            .await
-            .map_err(store_err)?;
+        self.store.record(run, JournalEvent::RunSucceeded).await.map_err(store_err)?;
         info!(run = %run, "run succeeded");
-        Ok(Outcome {
-            state: RunState::Succeeded,
-            failure: None,
-        })
+        Ok(Outcome { state: RunState::Succeeded, failure: None })
     }
 
     /// Performs one effect unless it is already there. Returns what it found or did.
-    async fn apply(
-        &self,
-        run: &RunId,
-        plan: &Plan,
-        index: usize,
-        effect: &Effect,
-    ) -> Result<String, PortError> {
+    async fn apply(&self, run: &RunId, plan: &Plan, index: usize, effect: &Effect) -> Result<String, PortError> {
         match effect {
-            Effect::EnsureRepo { repo, description } => {
-                self.ensure_repo(run, plan, repo, description).await
+            Effect::EnsureRepo { repo, description } => self.ensure_repo(run, plan, repo, description).await,
+            Effect::Commit { repo, branch, files, mode, message } => {
+                self.commit(repo, branch, files, *mode, message, &run.trailer(index)).await
             }
-            Effect::Commit {
-                repo,
-                branch,
-                files,
-                mode,
-                message,
-            } => {
-                self.commit(repo, branch, files, *mode, message, &run.trailer(index))
-                    .await
-            }
-            Effect::StartBranch { repo, branch, from } => {
-                self.start_branch(repo, branch, from).await
-            }
+            Effect::StartBranch { repo, branch, from } => self.start_branch(repo, branch, from).await,
         }
     }
 
@@ -323,16 +237,9 @@ impl<'a> Engine<'a> {
         }
         // Not empty: ours only if a commit step of this run already wrote to it.
         for (index, step) in plan.steps.iter().enumerate() {
-            if let Effect::Commit {
-                repo: r, branch, ..
-            } = &step.effect
-            {
+            if let Effect::Commit { repo: r, branch, .. } = &step.effect {
                 if r == repo
-                    && self
-                        .git
-                        .find_commit(repo, branch, &run.trailer(index), TRAILER_SEARCH_DEPTH)
-                        .await?
-                        .is_some()
+                    && self.git.find_commit(repo, branch, &run.trailer(index), TRAILER_SEARCH_DEPTH).await?.is_some()
                 {
                     return Ok("already there, written by this run".into());
                 }
@@ -340,9 +247,7 @@ impl<'a> Engine<'a> {
         }
         Err(PortError::new(
             PortErrorKind::AlreadyExists,
-            format!(
-                "repository {repo} already exists and was not created by this run; it is left untouched"
-            ),
+            format!("repository {repo} already exists and was not created by this run; it is left untouched"),
         ))
     }
 
@@ -355,44 +260,24 @@ impl<'a> Engine<'a> {
         message: &str,
         trailer: &str,
     ) -> Result<String, PortError> {
-        if let Some(id) = self
-            .git
-            .find_commit(repo, branch, trailer, TRAILER_SEARCH_DEPTH)
-            .await?
-        {
+        if let Some(id) = self.git.find_commit(repo, branch, trailer, TRAILER_SEARCH_DEPTH).await? {
             return Ok(format!("already committed {id}"));
         }
         let parent = self.git.branch_tip(repo, branch).await?;
         let message = format!("{}\n\n{trailer}\n", message.trim_end());
         let id = self
             .git
-            .commit(
-                repo,
-                CommitRequest {
-                    branch,
-                    parent: parent.as_ref(),
-                    files,
-                    mode,
-                    message: &message,
-                },
-            )
+            .commit(repo, CommitRequest { branch, parent: parent.as_ref(), files, mode, message: &message })
             .await?;
         Ok(format!("committed {id}"))
     }
 
-    async fn start_branch(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        from: &BranchName,
-    ) -> Result<String, PortError> {
+    async fn start_branch(&self, repo: &RepoName, branch: &BranchName, from: &BranchName) -> Result<String, PortError> {
         if let Some(id) = self.git.branch_tip(repo, branch).await? {
             return Ok(format!("already at {id}"));
         }
         let Some(at) = self.git.branch_tip(repo, from).await? else {
-            return Err(PortError::permanent(format!(
-                "repository {repo} has no branch {from} to start {branch} from"
-            )));
+            return Err(PortError::permanent(format!("repository {repo} has no branch {from} to start {branch} from")));
         };
         match self.git.create_branch(repo, branch, &at).await {
             Ok(()) => Ok(format!("created at {at}")),

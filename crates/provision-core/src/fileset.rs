@@ -25,40 +25,26 @@ impl RepoPath {
             return bad("required", "path must not be empty".into());
         }
         if value.len() > Self::MAX_LEN {
-            return bad(
-                "too-long",
-                format!("path is longer than {} bytes", Self::MAX_LEN),
-            );
+            return bad("too-long", format!("path is longer than {} bytes", Self::MAX_LEN));
         }
         if value.starts_with('/') {
-            return bad(
-                "absolute",
-                format!("path {value:?} is absolute; it must be relative to the repository root"),
-            );
+            return bad("absolute", format!("path {value:?} is absolute; it must be relative to the repository root"));
         }
         if value.contains('\\') {
             return bad("backslash", format!("path {value:?} contains a backslash"));
         }
         if value.chars().any(char::is_control) {
-            return bad(
-                "control-character",
-                format!("path {value:?} contains a control character"),
-            );
+            return bad("control-character", format!("path {value:?} contains a control character"));
         }
         for segment in value.split('/') {
             match segment {
                 "" => {
-                    return bad(
-                        "empty-segment",
-                        format!("path {value:?} has an empty segment"),
-                    );
+                    return bad("empty-segment", format!("path {value:?} has an empty segment"));
                 }
                 "." | ".." => {
                     return bad(
                         "escapes-root",
-                        format!(
-                            "path {value:?} has a {segment:?} segment; it could leave the repository"
-                        ),
+                        format!("path {value:?} has a {segment:?} segment; it could leave the repository"),
                     );
                 }
                 s if s.eq_ignore_ascii_case(".git") => {
@@ -122,28 +108,17 @@ pub struct FileEntry {
 
 impl FileEntry {
     pub fn new(content: impl Into<Arc<[u8]>>) -> Self {
-        Self {
-            content: content.into(),
-            executable: false,
-        }
+        Self { content: content.into(), executable: false }
     }
 
     pub fn executable(content: impl Into<Arc<[u8]>>) -> Self {
-        Self {
-            content: content.into(),
-            executable: true,
-        }
+        Self { content: content.into(), executable: true }
     }
 }
 
 impl fmt::Debug for FileEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "FileEntry({} bytes{})",
-            self.content.len(),
-            if self.executable { ", executable" } else { "" }
-        )
+        write!(f, "FileEntry({} bytes{})", self.content.len(), if self.executable { ", executable" } else { "" })
     }
 }
 
@@ -194,13 +169,7 @@ impl FileSet {
 
     /// Every file moved below `prefix`.
     pub fn under(self, prefix: &RepoPath) -> FileSet {
-        FileSet {
-            files: self
-                .files
-                .into_iter()
-                .map(|(p, e)| (p.under(prefix), e))
-                .collect(),
-        }
+        FileSet { files: self.files.into_iter().map(|(p, e)| (p.under(prefix), e)).collect() }
     }
 
     /// Adds every file of `other`, replacing files at the same paths.
@@ -211,9 +180,7 @@ impl FileSet {
 
 impl FromIterator<(RepoPath, FileEntry)> for FileSet {
     fn from_iter<I: IntoIterator<Item = (RepoPath, FileEntry)>>(iter: I) -> Self {
-        Self {
-            files: iter.into_iter().collect(),
-        }
+        Self { files: iter.into_iter().collect() }
     }
 }
 
@@ -231,14 +198,7 @@ mod tests {
 
     #[test]
     fn paths_cannot_escape_the_repository() {
-        for ok in [
-            "a",
-            "a/b.txt",
-            ".github/workflows/ci.yaml",
-            "x/.gitignore",
-            "..a/b..",
-            "a/.../b",
-        ] {
+        for ok in ["a", "a/b.txt", ".github/workflows/ci.yaml", "x/.gitignore", "..a/b..", "a/.../b"] {
             assert!(RepoPath::parse(ok).is_ok(), "{ok}");
         }
         for (bad, rule) in [
@@ -263,10 +223,7 @@ mod tests {
     fn file_sets_share_contents() {
         let content: Arc<[u8]> = Arc::from(&b"hello"[..]);
         let mut set = FileSet::new();
-        set.insert(
-            RepoPath::parse("a").unwrap(),
-            FileEntry::new(content.clone()),
-        );
+        set.insert(RepoPath::parse("a").unwrap(), FileEntry::new(content.clone()));
         let moved = set.under(&RepoPath::parse("services/x").unwrap());
         let (path, entry) = moved.iter().next().unwrap();
         assert_eq!(path.as_str(), "services/x/a");

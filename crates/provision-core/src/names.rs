@@ -27,8 +27,7 @@ struct Rules {
 fn check(value: &str, rules: &Rules) -> Vec<Problem> {
     let what = rules.what;
     let mut problems = Vec::new();
-    let mut push =
-        |rule: &'static str, message: String| problems.push(Problem::new("", rule, message));
+    let mut push = |rule: &'static str, message: String| problems.push(Problem::new("", rule, message));
     if value.is_empty() {
         push("required", format!("{what} must not be empty"));
         return problems;
@@ -37,10 +36,7 @@ fn check(value: &str, rules: &Rules) -> Vec<Problem> {
     if chars > rules.max_len {
         push(
             "too-long",
-            format!(
-                "{what} is {chars} characters long; at most {} are allowed ({})",
-                rules.max_len, rules.max_reason
-            ),
+            format!("{what} is {chars} characters long; at most {} are allowed ({})", rules.max_len, rules.max_reason),
         );
     }
     if let Some(c) = value.chars().find(|c| !c.is_ascii()) {
@@ -72,55 +68,27 @@ fn check(value: &str, rules: &Rules) -> Vec<Problem> {
         let allowed = if rules.extra.is_empty() {
             "a-z, 0-9 and '-'".to_owned()
         } else {
-            format!(
-                "a-z, 0-9, '-' and {}",
-                rules
-                    .extra
-                    .iter()
-                    .map(|c| format!("{c:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("a-z, 0-9, '-' and {}", rules.extra.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", "))
         };
-        push(
-            "invalid-character",
-            format!(
-                "{what} contains {}; only {allowed} are allowed",
-                shown.join(", ")
-            ),
-        );
+        push("invalid-character", format!("{what} contains {}; only {allowed} are allowed", shown.join(", ")));
     }
     if value.contains("..") {
         push("dot-dot", format!("{what} must not contain '..'"));
     }
     let first = value.chars().next().unwrap_or('a');
     if rules.letter_first && !first.is_ascii_alphabetic() && first.is_ascii() && first != '-' {
-        push(
-            "must-start-with-letter",
-            format!("{what} must start with a letter"),
-        );
+        push("must-start-with-letter", format!("{what} must start with a letter"));
     }
     if value.starts_with('-') || value.starts_with('.') {
-        push(
-            "leading-dash",
-            format!("{what} must not start with '{first}'"),
-        );
+        push("leading-dash", format!("{what} must not start with '{first}'"));
     }
     if value.ends_with('-') || value.ends_with('.') {
-        push(
-            "trailing-dash",
-            format!(
-                "{what} must not end with '{}'",
-                value.chars().last().unwrap_or('-')
-            ),
-        );
+        push("trailing-dash", format!("{what} must not end with '{}'", value.chars().last().unwrap_or('-')));
     }
     if value.len() >= 4 && value.as_bytes()[2..4] == *b"--" && value.is_ascii() {
         push(
             "punycode-prefix",
-            format!(
-                "{what} must not have '--' in its third and fourth characters (reserved for IDNA, like 'xn--')"
-            ),
+            format!("{what} must not have '--' in its third and fourth characters (reserved for IDNA, like 'xn--')"),
         );
     }
     let lower = value.to_ascii_lowercase();
@@ -267,11 +235,7 @@ name_type!(
 impl RepoName {
     fn extra_problems(value: &str, mut problems: Vec<Problem>) -> Vec<Problem> {
         if value.ends_with(".git") {
-            problems.push(Problem::new(
-                "",
-                "git-suffix",
-                "repository name must not end in '.git'",
-            ));
+            problems.push(Problem::new("", "git-suffix", "repository name must not end in '.git'"));
         }
         problems
     }
@@ -355,38 +319,24 @@ impl BranchName {
         }
         for component in value.split('/') {
             if component.is_empty() {
-                push(
-                    "empty-component",
-                    format!("branch name {value:?} has an empty component"),
-                );
+                push("empty-component", format!("branch name {value:?} has an empty component"));
             } else if component.starts_with('.') || component.ends_with(".lock") {
                 push(
                     "invalid-component",
-                    format!(
-                        "branch component {component:?} must not start with '.' or end in '.lock'"
-                    ),
+                    format!("branch component {component:?} must not start with '.' or end in '.lock'"),
                 );
             }
-            if let Some(c) = component
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-            {
+            if let Some(c) = component.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
                 push(
                     "invalid-character",
-                    format!(
-                        "branch name contains {c:?}; only A-Z, a-z, 0-9, '.', '_', '-' and '/' are allowed"
-                    ),
+                    format!("branch name contains {c:?}; only A-Z, a-z, 0-9, '.', '_', '-' and '/' are allowed"),
                 );
             }
         }
         if value.contains("..") {
             push("dot-dot", "branch name must not contain '..'".into());
         }
-        if problems.is_empty() {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(Invalid::new(problems))
-        }
+        if problems.is_empty() { Ok(Self(value.to_owned())) } else { Err(Invalid::new(problems)) }
     }
 
     pub fn main() -> Self {
@@ -439,25 +389,14 @@ mod tests {
         assert_eq!(rules("a.b"), ["invalid-character"]);
         assert_eq!(rules("a/b"), ["invalid-character"]);
         assert_eq!(rules("a..b"), ["invalid-character", "dot-dot"]);
-        assert_eq!(
-            rules("../etc"),
-            [
-                "invalid-character",
-                "dot-dot",
-                "must-start-with-letter",
-                "leading-dash"
-            ]
-        );
+        assert_eq!(rules("../etc"), ["invalid-character", "dot-dot", "must-start-with-letter", "leading-dash"]);
         assert_eq!(rules("1svc"), ["must-start-with-letter"]);
         assert_eq!(rules("default"), ["reserved"]);
         assert_eq!(rules("payments-infra"), ["reserved-suffix"]);
         assert_eq!(rules("xn--bcher-kva"), ["punycode-prefix"]);
         // Cyrillic 'е' (U+0435) looks like Latin 'e'.
         assert_eq!(rules("s\u{0435}rvice"), ["non-ascii"]);
-        assert_eq!(
-            rules("Bad_Name."),
-            ["uppercase", "invalid-character", "trailing-dash"]
-        );
+        assert_eq!(rules("Bad_Name."), ["uppercase", "invalid-character", "trailing-dash"]);
     }
 
     #[test]

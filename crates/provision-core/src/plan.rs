@@ -19,9 +19,7 @@ impl RunId {
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         if value.is_empty()
             || value.len() > 64
-            || !value
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
+            || !value.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
         {
             return Err(Invalid::one(
                 "",
@@ -87,28 +85,16 @@ pub enum Effect {
     /// holds a commit of this run; anyone else's repository is never written to.
     EnsureRepo { repo: RepoName, description: String },
     /// `files` are committed on `branch` with `message` (the engine appends the run trailer).
-    Commit {
-        repo: RepoName,
-        branch: BranchName,
-        files: Arc<FileSet>,
-        mode: TreeMode,
-        message: String,
-    },
+    Commit { repo: RepoName, branch: BranchName, files: Arc<FileSet>, mode: TreeMode, message: String },
     /// `branch` exists; if it did not, it starts at the tip of `from`.
-    StartBranch {
-        repo: RepoName,
-        branch: BranchName,
-        from: BranchName,
-    },
+    StartBranch { repo: RepoName, branch: BranchName, from: BranchName },
 }
 
 impl Effect {
     /// The repository this effect touches.
     pub fn repo(&self) -> &RepoName {
         match self {
-            Effect::EnsureRepo { repo, .. }
-            | Effect::Commit { repo, .. }
-            | Effect::StartBranch { repo, .. } => repo,
+            Effect::EnsureRepo { repo, .. } | Effect::Commit { repo, .. } | Effect::StartBranch { repo, .. } => repo,
         }
     }
 }
@@ -128,10 +114,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn push(&mut self, name: impl Into<String>, effect: Effect) {
-        self.steps.push(Step {
-            name: name.into(),
-            effect,
-        });
+        self.steps.push(Step { name: name.into(), effect });
     }
 
     pub fn len(&self) -> usize {

@@ -41,11 +41,7 @@ pub struct PortError {
 
 impl PortError {
     pub fn new(kind: PortErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
+        Self { kind, message: message.into(), source: None }
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
@@ -63,10 +59,7 @@ impl PortError {
 
     /// Whether retrying the same call may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            PortErrorKind::Transient | PortErrorKind::Conflict
-        )
+        matches!(self.kind, PortErrorKind::Transient | PortErrorKind::Conflict)
     }
 }
 
@@ -108,11 +101,7 @@ pub trait GitHost: Send + Sync {
     async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError>;
     /// The branches and their tips ([`PortErrorKind::NotFound`] without the repository).
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError>;
-    async fn branch_tip(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-    ) -> Result<Option<CommitId>, PortError>;
+    async fn branch_tip(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<CommitId>, PortError>;
     /// The newest commit among the first `limit` of `branch`'s first-parent history whose
     /// message has `line` as one of its lines.
     async fn find_commit(
@@ -123,18 +112,9 @@ pub trait GitHost: Send + Sync {
         limit: usize,
     ) -> Result<Option<CommitId>, PortError>;
     /// Writes a commit and moves the branch to it, atomically against `request.parent`.
-    async fn commit(
-        &self,
-        repo: &RepoName,
-        request: CommitRequest<'_>,
-    ) -> Result<CommitId, PortError>;
+    async fn commit(&self, repo: &RepoName, request: CommitRequest<'_>) -> Result<CommitId, PortError>;
     /// Creates `branch` at `at` ([`PortErrorKind::AlreadyExists`] if it exists).
-    async fn create_branch(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        at: &CommitId,
-    ) -> Result<(), PortError>;
+    async fn create_branch(&self, repo: &RepoName, branch: &BranchName, at: &CommitId) -> Result<(), PortError>;
     /// One file at a branch tip; `None` if the branch or the file is missing.
     async fn read_file(
         &self,
@@ -143,11 +123,7 @@ pub trait GitHost: Send + Sync {
         path: &RepoPath,
     ) -> Result<Option<Vec<u8>>, PortError>;
     /// Every file at a branch tip; `None` if the branch is missing.
-    async fn read_tree(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-    ) -> Result<Option<FileSet>, PortError>;
+    async fn read_tree(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<FileSet>, PortError>;
     /// Where users clone the repository from. Never carries a credential.
     fn clone_url(&self, repo: &RepoName) -> String;
 }
@@ -173,14 +149,9 @@ impl RunState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            RunState::Pending,
-            RunState::Running,
-            RunState::Succeeded,
-            RunState::Failed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        [RunState::Pending, RunState::Running, RunState::Succeeded, RunState::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 
     pub fn is_finished(self) -> bool {
@@ -208,9 +179,7 @@ impl StepState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [StepState::Started, StepState::Done, StepState::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [StepState::Started, StepState::Done, StepState::Failed].into_iter().find(|v| v.as_str() == s)
     }
 }
 

@@ -20,21 +20,13 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(field: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            rule,
-            message: message.into(),
-        }
+        Self { field: field.into(), rule, message: message.into() }
     }
 
     /// The same problem, moved under a parent field (`name` → `service.name`).
     pub fn within(mut self, parent: &str) -> Self {
         if !parent.is_empty() {
-            self.field = if self.field.is_empty() {
-                parent.to_owned()
-            } else {
-                format!("{parent}.{}", self.field)
-            };
+            self.field = if self.field.is_empty() { parent.to_owned() } else { format!("{parent}.{}", self.field) };
         }
         self
     }
@@ -73,12 +65,7 @@ impl Invalid {
 
     /// The same problems, moved under a parent field.
     pub fn within(self, parent: &str) -> Self {
-        Self::new(
-            self.problems
-                .into_iter()
-                .map(|p| p.within(parent))
-                .collect(),
-        )
+        Self::new(self.problems.into_iter().map(|p| p.within(parent)).collect())
     }
 }
 
@@ -129,10 +116,6 @@ impl Collector {
 
     /// `Ok(())` when nothing was recorded.
     pub fn finish(self) -> Result<(), Invalid> {
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Invalid::new(self.problems))
-        }
+        if self.problems.is_empty() { Ok(()) } else { Err(Invalid::new(self.problems)) }
     }
 }

@@ -59,10 +59,7 @@ impl MemoryGitHost {
     }
 
     pub fn repo(&self, name: &str) -> Option<MemRepo> {
-        lock(&self.repos)
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, r)| r.clone())
+        lock(&self.repos).iter().find(|(n, _)| n.as_str() == name).map(|(_, r)| r.clone())
     }
 
     pub fn repo_names(&self) -> Vec<String> {
@@ -75,11 +72,7 @@ impl MemoryGitHost {
             return vec![];
         };
         let mut out = vec![];
-        let mut at = r
-            .branches
-            .iter()
-            .find(|(b, _)| b.as_str() == branch)
-            .map(|(_, c)| c.clone());
+        let mut at = r.branches.iter().find(|(b, _)| b.as_str() == branch).map(|(_, c)| c.clone());
         while let Some(id) = at {
             let c = &r.commits[&id];
             out.push(c.message.clone());
@@ -92,14 +85,7 @@ impl MemoryGitHost {
     pub fn seed_foreign_repo(&self, name: &RepoName) {
         let id = CommitId("f".repeat(40));
         let mut repo = MemRepo::default();
-        repo.commits.insert(
-            id.clone(),
-            MemCommit {
-                parent: None,
-                tree: FileSet::new(),
-                message: "foreign".into(),
-            },
-        );
+        repo.commits.insert(id.clone(), MemCommit { parent: None, tree: FileSet::new(), message: "foreign".into() });
         repo.branches.insert(BranchName::main(), id);
         lock(&self.repos).insert(name.clone(), repo);
     }
@@ -111,12 +97,9 @@ impl MemoryGitHost {
     ) -> Result<T, PortError> {
         self.injected()?;
         let mut repos = lock(&self.repos);
-        let r = repos.get_mut(repo).ok_or_else(|| {
-            PortError::new(
-                PortErrorKind::NotFound,
-                format!("repository {repo} does not exist"),
-            )
-        })?;
+        let r = repos
+            .get_mut(repo)
+            .ok_or_else(|| PortError::new(PortErrorKind::NotFound, format!("repository {repo} does not exist")))?;
         f(r)
     }
 }
@@ -132,35 +115,17 @@ impl GitHost for MemoryGitHost {
         self.injected()?;
         let mut repos = lock(&self.repos);
         if repos.contains_key(repo) {
-            return Err(PortError::new(
-                PortErrorKind::AlreadyExists,
-                format!("repository {repo} exists"),
-            ));
+            return Err(PortError::new(PortErrorKind::AlreadyExists, format!("repository {repo} exists")));
         }
-        repos.insert(
-            repo.clone(),
-            MemRepo {
-                description: description.into(),
-                ..Default::default()
-            },
-        );
+        repos.insert(repo.clone(), MemRepo { description: description.into(), ..Default::default() });
         Ok(())
     }
 
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {
-        self.with_repo(repo, |r| {
-            Ok(r.branches
-                .iter()
-                .map(|(b, c)| (b.clone(), c.clone()))
-                .collect())
-        })
+        self.with_repo(repo, |r| Ok(r.branches.iter().map(|(b, c)| (b.clone(), c.clone())).collect()))
     }
 
-    async fn branch_tip(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-    ) -> Result<Option<CommitId>, PortError> {
+    async fn branch_tip(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<CommitId>, PortError> {
         self.with_repo(repo, |r| Ok(r.branches.get(branch).cloned()))
     }
 
@@ -185,11 +150,7 @@ impl GitHost for MemoryGitHost {
         })
     }
 
-    async fn commit(
-        &self,
-        repo: &RepoName,
-        request: CommitRequest<'_>,
-    ) -> Result<CommitId, PortError> {
+    async fn commit(&self, repo: &RepoName, request: CommitRequest<'_>) -> Result<CommitId, PortError> {
         let id = {
             let mut n = lock(&self.next_id);
             *n += 1;
@@ -209,29 +170,17 @@ impl GitHost for MemoryGitHost {
             tree.extend(request.files.clone());
             r.commits.insert(
                 id.clone(),
-                MemCommit {
-                    parent: request.parent.cloned(),
-                    tree,
-                    message: request.message.to_owned(),
-                },
+                MemCommit { parent: request.parent.cloned(), tree, message: request.message.to_owned() },
             );
             r.branches.insert(request.branch.clone(), id.clone());
             Ok(id)
         })
     }
 
-    async fn create_branch(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        at: &CommitId,
-    ) -> Result<(), PortError> {
+    async fn create_branch(&self, repo: &RepoName, branch: &BranchName, at: &CommitId) -> Result<(), PortError> {
         self.with_repo(repo, |r| {
             if r.branches.contains_key(branch) {
-                return Err(PortError::new(
-                    PortErrorKind::AlreadyExists,
-                    format!("branch {branch} exists"),
-                ));
+                return Err(PortError::new(PortErrorKind::AlreadyExists, format!("branch {branch} exists")));
             }
             r.branches.insert(branch.clone(), at.clone());
             Ok(())
@@ -245,21 +194,12 @@ impl GitHost for MemoryGitHost {
         path: &RepoPath,
     ) -> Result<Option<Vec<u8>>, PortError> {
         self.with_repo(repo, |r| {
-            Ok(r.branches
-                .get(branch)
-                .and_then(|c| r.commits[c].tree.get(path.as_str()))
-                .map(|e| e.content.to_vec()))
+            Ok(r.branches.get(branch).and_then(|c| r.commits[c].tree.get(path.as_str())).map(|e| e.content.to_vec()))
         })
     }
 
-    async fn read_tree(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-    ) -> Result<Option<FileSet>, PortError> {
-        self.with_repo(repo, |r| {
-            Ok(r.branches.get(branch).map(|c| r.commits[c].tree.clone()))
-        })
+    async fn read_tree(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<FileSet>, PortError> {
+        self.with_repo(repo, |r| Ok(r.branches.get(branch).map(|c| r.commits[c].tree.clone())))
     }
 
     fn clone_url(&self, repo: &RepoName) -> String {
@@ -281,8 +221,7 @@ struct StoreState {
 impl StoreState {
     fn tick(&mut self) -> Timestamp {
         self.clock += 1;
-        Timestamp::from_second(1_800_000_000 + self.clock)
-            .expect("a small offset is a valid timestamp")
+        Timestamp::from_second(1_800_000_000 + self.clock).expect("a small offset is a valid timestamp")
     }
 }
 
@@ -318,32 +257,23 @@ impl Store for MemoryStore {
         if let Some(key) = &run.idempotency {
             if let Some((fingerprint, existing)) = s.keys.get(&key.key) {
                 return Ok(if *fingerprint == key.fingerprint {
-                    RunCreated::Replayed {
-                        run: existing.clone(),
-                    }
+                    RunCreated::Replayed { run: existing.clone() }
                 } else {
-                    RunCreated::KeyReused {
-                        run: existing.clone(),
-                    }
+                    RunCreated::KeyReused { run: existing.clone() }
                 });
             }
         }
         if let Some(service) = &run.service {
             if let Some((_, existing, _)) = s.services.get(&service.name) {
-                return Ok(RunCreated::ServiceExists {
-                    name: service.name.clone(),
-                    run: existing.clone(),
-                });
+                return Ok(RunCreated::ServiceExists { name: service.name.clone(), run: existing.clone() });
             }
         }
         let now = s.tick();
         if let Some(key) = &run.idempotency {
-            s.keys
-                .insert(key.key.clone(), (key.fingerprint.clone(), run.id.clone()));
+            s.keys.insert(key.key.clone(), (key.fingerprint.clone(), run.id.clone()));
         }
         if let Some(service) = &run.service {
-            s.services
-                .insert(service.name.clone(), (service.clone(), run.id.clone(), now));
+            s.services.insert(service.name.clone(), (service.clone(), run.id.clone(), now));
         }
         s.created.push(run.id.clone());
         s.runs.insert(
@@ -368,45 +298,29 @@ impl Store for MemoryStore {
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, PortError> {
         let s = lock(&self.state);
-        Ok(s.created
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|id| s.runs[id].clone())
-            .collect())
+        Ok(s.created.iter().rev().take(limit).map(|id| s.runs[id].clone()).collect())
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, PortError> {
         let s = lock(&self.state);
-        Ok(s.created
-            .iter()
-            .map(|id| &s.runs[id])
-            .filter(|r| !r.state.is_finished())
-            .cloned()
-            .collect())
+        Ok(s.created.iter().map(|id| &s.runs[id]).filter(|r| !r.state.is_finished()).cloned().collect())
     }
 
     async fn steps(&self, run: &RunId) -> Result<Vec<StepRecord>, PortError> {
-        Ok(lock(&self.state)
-            .steps
-            .get(run)
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default())
+        Ok(lock(&self.state).steps.get(run).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }
 
     async fn record(&self, run: &RunId, event: JournalEvent) -> Result<(), PortError> {
         let mut s = lock(&self.state);
         let now = s.tick();
-        let not_found =
-            || PortError::new(PortErrorKind::NotFound, format!("run {run} does not exist"));
-        let set_run =
-            |s: &mut StoreState, state: RunState, error: Option<String>| -> Result<(), PortError> {
-                let r = s.runs.get_mut(run).ok_or_else(not_found)?;
-                r.state = state;
-                r.error = error;
-                r.updated_at = now;
-                Ok(())
-            };
+        let not_found = || PortError::new(PortErrorKind::NotFound, format!("run {run} does not exist"));
+        let set_run = |s: &mut StoreState, state: RunState, error: Option<String>| -> Result<(), PortError> {
+            let r = s.runs.get_mut(run).ok_or_else(not_found)?;
+            r.state = state;
+            r.error = error;
+            r.updated_at = now;
+            Ok(())
+        };
         match event {
             JournalEvent::RunStarted => set_run(&mut s, RunState::Running, None),
             JournalEvent::RunSucceeded => set_run(&mut s, RunState::Succeeded, None),
@@ -429,21 +343,13 @@ impl Store for MemoryStore {
                 Ok(())
             }
             JournalEvent::StepRetrying { index, error } => {
-                let step = s
-                    .steps
-                    .get_mut(run)
-                    .and_then(|m| m.get_mut(&index))
-                    .ok_or_else(not_found)?;
+                let step = s.steps.get_mut(run).and_then(|m| m.get_mut(&index)).ok_or_else(not_found)?;
                 step.attempts += 1;
                 step.error = Some(error);
                 Ok(())
             }
             JournalEvent::StepDone { index, detail } => {
-                let step = s
-                    .steps
-                    .get_mut(run)
-                    .and_then(|m| m.get_mut(&index))
-                    .ok_or_else(not_found)?;
+                let step = s.steps.get_mut(run).and_then(|m| m.get_mut(&index)).ok_or_else(not_found)?;
                 step.state = StepState::Done;
                 step.detail = Some(detail);
                 step.error = None;
@@ -451,11 +357,7 @@ impl Store for MemoryStore {
                 Ok(())
             }
             JournalEvent::StepFailed { index, error } => {
-                let step = s
-                    .steps
-                    .get_mut(run)
-                    .and_then(|m| m.get_mut(&index))
-                    .ok_or_else(not_found)?;
+                let step = s.steps.get_mut(run).and_then(|m| m.get_mut(&index)).ok_or_else(not_found)?;
                 step.state = StepState::Failed;
                 step.error = Some(error);
                 step.finished_at = Some(now);
@@ -467,9 +369,10 @@ impl Store for MemoryStore {
     async fn reopen_run(&self, run: &RunId) -> Result<(), PortError> {
         let mut s = lock(&self.state);
         let now = s.tick();
-        let r = s.runs.get_mut(run).ok_or_else(|| {
-            PortError::new(PortErrorKind::NotFound, format!("run {run} does not exist"))
-        })?;
+        let r = s
+            .runs
+            .get_mut(run)
+            .ok_or_else(|| PortError::new(PortErrorKind::NotFound, format!("run {run} does not exist")))?;
         if r.state == RunState::Failed {
             r.state = RunState::Pending;
             r.updated_at = now;
@@ -479,17 +382,12 @@ impl Store for MemoryStore {
 
     async fn service(&self, name: &ServiceName) -> Result<Option<ServiceRecord>, PortError> {
         let s = lock(&self.state);
-        Ok(s.services
-            .get(name)
-            .map(|(svc, run, at)| service_record(&s, svc, run, *at)))
+        Ok(s.services.get(name).map(|(svc, run, at)| service_record(&s, svc, run, *at)))
     }
 
     async fn services(&self) -> Result<Vec<ServiceRecord>, PortError> {
         let s = lock(&self.state);
-        Ok(s.services
-            .values()
-            .map(|(svc, run, at)| service_record(&s, svc, run, *at))
-            .collect())
+        Ok(s.services.values().map(|(svc, run, at)| service_record(&s, svc, run, *at)).collect())
     }
 
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
@@ -497,10 +395,7 @@ impl Store for MemoryStore {
         if !s.claimed.insert(run.clone()) {
             return Ok(None);
         }
-        Ok(Some(Box::new(MemClaim {
-            state: self.state.clone(),
-            run: run.clone(),
-        })))
+        Ok(Some(Box::new(MemClaim { state: self.state.clone(), run: run.clone() })))
     }
 }
 
@@ -531,10 +426,6 @@ pub struct CrashAt(pub FaultPoint);
 
 impl FaultHook for CrashAt {
     fn reached(&self, point: FaultPoint) -> Result<(), Crashed> {
-        if point == self.0 {
-            Err(Crashed(point))
-        } else {
-            Ok(())
-        }
+        if point == self.0 { Err(Crashed(point)) } else { Ok(()) }
     }
 }

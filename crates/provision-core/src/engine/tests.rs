@@ -5,17 +5,7 @@ use crate::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause};
 use std::sync::Arc;
 
 fn files(pairs: &[(&str, &str)]) -> Arc<FileSet> {
-    Arc::new(
-        pairs
-            .iter()
-            .map(|(p, c)| {
-                (
-                    RepoPath::parse(p).unwrap(),
-                    FileEntry::new(c.as_bytes().to_vec()),
-                )
-            })
-            .collect(),
-    )
+    Arc::new(pairs.iter().map(|(p, c)| (RepoPath::parse(p).unwrap(), FileEntry::new(c.as_bytes().to_vec()))).collect())
 }
 
 fn repo(name: &str) -> RepoName {
@@ -25,13 +15,7 @@ fn repo(name: &str) -> RepoName {
 /// The shape of create-service: a repo with a template branch and main, plus a shared repo.
 fn plan() -> Plan {
     let mut plan = Plan::default();
-    plan.push(
-        "ensure-repo svc",
-        Effect::EnsureRepo {
-            repo: repo("svc"),
-            description: "d".into(),
-        },
-    );
+    plan.push("ensure-repo svc", Effect::EnsureRepo { repo: repo("svc"), description: "d".into() });
     plan.push(
         "render svc",
         Effect::Commit {
@@ -44,19 +28,9 @@ fn plan() -> Plan {
     );
     plan.push(
         "start-branch svc main",
-        Effect::StartBranch {
-            repo: repo("svc"),
-            branch: BranchName::main(),
-            from: BranchName::template(),
-        },
+        Effect::StartBranch { repo: repo("svc"), branch: BranchName::main(), from: BranchName::template() },
     );
-    plan.push(
-        "ensure-repo gitops",
-        Effect::EnsureRepo {
-            repo: repo("gitops"),
-            description: "d".into(),
-        },
-    );
+    plan.push("ensure-repo gitops", Effect::EnsureRepo { repo: repo("gitops"), description: "d".into() });
     plan.push(
         "register svc",
         Effect::Commit {
@@ -90,11 +64,7 @@ fn assert_provisioned_once(git: &MemoryGitHost) {
     assert_eq!(git.repo_names(), ["gitops", "svc"]);
     let template = git.history("svc", "orchestrator/template");
     assert_eq!(template.len(), 1, "{template:?}");
-    assert_eq!(
-        git.history("svc", "main"),
-        template,
-        "main starts at the pristine render"
-    );
+    assert_eq!(git.history("svc", "main"), template, "main starts at the pristine render");
     assert_eq!(git.history("gitops", "main").len(), 1);
 }
 
@@ -102,63 +72,29 @@ fn assert_provisioned_once(git: &MemoryGitHost) {
 async fn a_run_performs_every_step_once_and_trailers_its_commits() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
-    let outcome = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &plan())
-        .await
-        .unwrap();
-    assert_eq!(
-        outcome,
-        Outcome {
-            state: RunState::Succeeded,
-            failure: None
-        }
-    );
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    assert_eq!(outcome, Outcome { state: RunState::Succeeded, failure: None });
     assert_provisioned_once(&git);
-    assert_eq!(
-        git.history("svc", "main")[0],
-        "Render\n\nProvision-Run: r1/1\n"
-    );
+    assert_eq!(git.history("svc", "main")[0], "Render\n\nProvision-Run: r1/1\n");
     let steps = store.steps(&run).await.unwrap();
-    assert!(
-        steps
-            .iter()
-            .all(|s| s.state == StepState::Done && s.attempts == 1),
-        "{steps:?}"
-    );
-    assert_eq!(
-        store.run(&run).await.unwrap().unwrap().state,
-        RunState::Succeeded
-    );
+    assert!(steps.iter().all(|s| s.state == StepState::Done && s.attempts == 1), "{steps:?}");
+    assert_eq!(store.run(&run).await.unwrap().unwrap().state, RunState::Succeeded);
 }
 
 #[tokio::test]
 async fn a_crash_at_any_step_boundary_resumes_without_duplicates() {
     let steps = plan().len();
-    let points = (0..steps).flat_map(|i| {
-        [
-            FaultPoint::BeforeStep(i),
-            FaultPoint::AfterEffect(i),
-            FaultPoint::AfterStep(i),
-        ]
-    });
+    let points =
+        (0..steps).flat_map(|i| [FaultPoint::BeforeStep(i), FaultPoint::AfterEffect(i), FaultPoint::AfterStep(i)]);
     for point in points {
         let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
         let run = new_run(&store, "r1").await;
         let hook = CrashAt(point);
-        let crashed = Engine::new(&git, &store, &NoPause)
-            .with_fault_hook(&hook)
-            .execute(&run, &plan())
-            .await;
-        assert!(
-            matches!(crashed, Err(Error::Crashed(Crashed(p))) if p == point),
-            "{point:?}: {crashed:?}"
-        );
+        let crashed = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &plan()).await;
+        assert!(matches!(crashed, Err(Error::Crashed(Crashed(p))) if p == point), "{point:?}: {crashed:?}");
         assert_eq!(store.unfinished_runs().await.unwrap().len(), 1, "{point:?}");
 
-        let outcome = Engine::new(&git, &store, &NoPause)
-            .execute(&run, &plan())
-            .await
-            .unwrap();
+        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
         assert_eq!(outcome.state, RunState::Succeeded, "{point:?}");
         assert_provisioned_once(&git);
         let journal = store.steps(&run).await.unwrap();
@@ -183,10 +119,7 @@ async fn transient_failures_are_retried() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     git.fail_next(2, PortErrorKind::Transient);
-    let outcome = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &plan())
-        .await
-        .unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Succeeded);
     assert_eq!(store.steps(&run).await.unwrap()[0].attempts, 3);
     assert_provisioned_once(&git);
@@ -197,10 +130,7 @@ async fn a_permanent_failure_fails_the_run_at_its_step_and_retry_finishes_it() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     git.fail_next(1, PortErrorKind::Permanent);
-    let outcome = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &plan())
-        .await
-        .unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Failed);
     let failure = outcome.failure.unwrap();
     assert_eq!(
@@ -208,16 +138,10 @@ async fn a_permanent_failure_fails_the_run_at_its_step_and_retry_finishes_it() {
         (0, "ensure-repo svc", "injected failure")
     );
     let record = store.run(&run).await.unwrap().unwrap();
-    assert_eq!(
-        record.error.as_deref(),
-        Some("step 0 (ensure-repo svc) failed: injected failure")
-    );
+    assert_eq!(record.error.as_deref(), Some("step 0 (ensure-repo svc) failed: injected failure"));
 
     store.reopen_run(&run).await.unwrap();
-    let outcome = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &plan())
-        .await
-        .unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Succeeded);
     assert_provisioned_once(&git);
 }
@@ -227,15 +151,8 @@ async fn retries_give_up_after_the_policy_allows() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     git.fail_next(10, PortErrorKind::Transient);
-    let retry = RetryPolicy {
-        max_attempts: 3,
-        ..RetryPolicy::default()
-    };
-    let outcome = Engine::new(&git, &store, &NoPause)
-        .with_retry(retry)
-        .execute(&run, &plan())
-        .await
-        .unwrap();
+    let retry = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+    let outcome = Engine::new(&git, &store, &NoPause).with_retry(retry).execute(&run, &plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Failed);
     assert_eq!(store.steps(&run).await.unwrap()[0].attempts, 3);
 }
@@ -245,22 +162,11 @@ async fn someone_elses_repository_is_never_written() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     git.seed_foreign_repo(&repo("svc"));
     let run = new_run(&store, "r1").await;
-    let outcome = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &plan())
-        .await
-        .unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
     let failure = outcome.failure.unwrap();
-    assert!(
-        failure
-            .error
-            .contains("repository svc already exists and was not created by this run"),
-        "{failure:?}"
-    );
+    assert!(failure.error.contains("repository svc already exists and was not created by this run"), "{failure:?}");
     assert_eq!(git.history("svc", "main"), ["foreign"]);
-    assert!(
-        git.repo("gitops").is_none(),
-        "the run stopped at its first failing step"
-    );
+    assert!(git.repo("gitops").is_none(), "the run stopped at its first failing step");
 }
 
 #[tokio::test]
@@ -269,17 +175,10 @@ async fn a_claimed_run_is_not_executed_twice() {
     let run = new_run(&store, "r1").await;
     let claim = store.try_claim(&run).await.unwrap();
     assert!(claim.is_some());
-    let busy = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &plan())
-        .await;
+    let busy = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await;
     assert!(matches!(busy, Err(Error::Busy(_))));
     drop(claim);
-    assert!(
-        Engine::new(&git, &store, &NoPause)
-            .execute(&run, &plan())
-            .await
-            .is_ok()
-    );
+    assert!(Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.is_ok());
 }
 
 #[tokio::test]
@@ -287,28 +186,16 @@ async fn a_journal_from_another_plan_is_refused() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     let hook = CrashAt(FaultPoint::AfterStep(0));
-    let _ = Engine::new(&git, &store, &NoPause)
-        .with_fault_hook(&hook)
-        .execute(&run, &plan())
-        .await;
+    let _ = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &plan()).await;
     let mut other = plan();
     other.steps[0].name = "something else".into();
-    let refused = Engine::new(&git, &store, &NoPause)
-        .execute(&run, &other)
-        .await;
-    assert!(
-        matches!(refused, Err(Error::PlanChanged { index: 0, .. })),
-        "{refused:?}"
-    );
+    let refused = Engine::new(&git, &store, &NoPause).execute(&run, &other).await;
+    assert!(matches!(refused, Err(Error::PlanChanged { index: 0, .. })), "{refused:?}");
 }
 
 #[test]
 fn backoff_doubles_up_to_the_cap() {
-    let p = RetryPolicy {
-        max_attempts: 10,
-        base: Duration::from_millis(100),
-        max_delay: Duration::from_millis(500),
-    };
+    let p = RetryPolicy { max_attempts: 10, base: Duration::from_millis(100), max_delay: Duration::from_millis(500) };
     let delays: Vec<_> = (1..=5).map(|a| p.delay(a).as_millis()).collect();
     assert_eq!(delays, [100, 200, 400, 500, 500]);
 }
