@@ -210,7 +210,9 @@ impl<'a> Engine<'a> {
     /// Performs one effect unless it is already there. Returns what it found or did.
     async fn apply(&self, run: &RunId, plan: &Plan, index: usize, effect: &Effect) -> Result<String, PortError> {
         match effect {
-            Effect::EnsureRepo { repo, description } => self.ensure_repo(run, plan, repo, description).await,
+            Effect::EnsureRepo { repo, description, shared } => {
+                self.ensure_repo(run, plan, repo, description, *shared).await
+            }
             Effect::Commit { repo, branch, files, mode, message } => {
                 self.commit(repo, branch, files, *mode, message, &run.trailer(index)).await
             }
@@ -224,6 +226,7 @@ impl<'a> Engine<'a> {
         plan: &Plan,
         repo: &RepoName,
         description: &str,
+        shared: bool,
     ) -> Result<String, PortError> {
         if !self.git.repo_exists(repo).await? {
             match self.git.create_repo(repo, description).await {
@@ -231,6 +234,9 @@ impl<'a> Engine<'a> {
                 Err(e) if e.kind == PortErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
+        }
+        if shared {
+            return Ok("already there".into());
         }
         if self.git.branches(repo).await?.is_empty() {
             return Ok("already there, empty".into());

@@ -81,9 +81,10 @@ pub enum TreeMode {
 /// One side effect.
 #[derive(Clone, Debug)]
 pub enum Effect {
-    /// The repository exists. An existing repository is accepted only if it is empty or
-    /// holds a commit of this run; anyone else's repository is never written to.
-    EnsureRepo { repo: RepoName, description: String },
+    /// The repository exists. A `shared` one (the GitOps repository) may hold anything; a
+    /// run's own repository is accepted only if it is empty or holds a commit of this run, so
+    /// anyone else's repository is never written to.
+    EnsureRepo { repo: RepoName, description: String, shared: bool },
     /// `files` are committed on `branch` with `message` (the engine appends the run trailer).
     Commit { repo: RepoName, branch: BranchName, files: Arc<FileSet>, mode: TreeMode, message: String },
     /// `branch` exists; if it did not, it starts at the tip of `from`.

@@ -10,7 +10,7 @@ use crate::plan::{RunId, TreeMode};
 use crate::ports::*;
 use async_trait::async_trait;
 use jiff::Timestamp;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -37,8 +37,8 @@ pub struct MemRepo {
 pub struct MemoryGitHost {
     repos: Mutex<BTreeMap<RepoName, MemRepo>>,
     next_id: Mutex<u64>,
-    /// Failures to return from the next calls, one per call.
-    failures: Mutex<Vec<PortErrorKind>>,
+    /// What the next calls do, one entry per call: fail with a kind, or pass (`None`).
+    failures: Mutex<VecDeque<Option<PortErrorKind>>>,
 }
 
 impl MemoryGitHost {
@@ -48,11 +48,18 @@ impl MemoryGitHost {
 
     /// The next `n` calls fail with `kind`.
     pub fn fail_next(&self, n: usize, kind: PortErrorKind) {
-        lock(&self.failures).extend(std::iter::repeat_n(kind, n));
+        self.fail_later(0, n, kind);
+    }
+
+    /// After `skip` calls that pass, the `n` calls after them fail with `kind`.
+    pub fn fail_later(&self, skip: usize, n: usize, kind: PortErrorKind) {
+        let mut failures = lock(&self.failures);
+        failures.extend(std::iter::repeat_n(None, skip));
+        failures.extend(std::iter::repeat_n(Some(kind), n));
     }
 
     fn injected(&self) -> Result<(), PortError> {
-        match lock(&self.failures).pop() {
+        match lock(&self.failures).pop_front().flatten() {
             Some(kind) => Err(PortError::new(kind, "injected failure")),
             None => Ok(()),
         }

@@ -15,7 +15,7 @@ fn repo(name: &str) -> RepoName {
 /// The shape of create-service: a repo with a template branch and main, plus a shared repo.
 fn plan() -> Plan {
     let mut plan = Plan::default();
-    plan.push("ensure-repo svc", Effect::EnsureRepo { repo: repo("svc"), description: "d".into() });
+    plan.push("ensure-repo svc", Effect::EnsureRepo { repo: repo("svc"), description: "d".into(), shared: false });
     plan.push(
         "render svc",
         Effect::Commit {
@@ -30,7 +30,7 @@ fn plan() -> Plan {
         "start-branch svc main",
         Effect::StartBranch { repo: repo("svc"), branch: BranchName::main(), from: BranchName::template() },
     );
-    plan.push("ensure-repo gitops", Effect::EnsureRepo { repo: repo("gitops"), description: "d".into() });
+    plan.push("ensure-repo gitops", Effect::EnsureRepo { repo: repo("gitops"), description: "d".into(), shared: true });
     plan.push(
         "register svc",
         Effect::Commit {
@@ -167,6 +167,16 @@ async fn someone_elses_repository_is_never_written() {
     assert!(failure.error.contains("repository svc already exists and was not created by this run"), "{failure:?}");
     assert_eq!(git.history("svc", "main"), ["foreign"]);
     assert!(git.repo("gitops").is_none(), "the run stopped at its first failing step");
+}
+
+#[tokio::test]
+async fn a_shared_repository_may_hold_other_work() {
+    let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
+    git.seed_foreign_repo(&repo("gitops"));
+    let run = new_run(&store, "r1").await;
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    assert_eq!(outcome.state, RunState::Succeeded);
+    assert_eq!(git.history("gitops", "main"), ["Register svc\n\nProvision-Run: r1/4\n", "foreign"]);
 }
 
 #[tokio::test]

@@ -1,0 +1,172 @@
+//! Configuration: every setting with its default, read from `config.toml` in the data
+//! directory by the binaries and overridden by their flags and `ORCHESTRATOR_*` variables.
+
+use provision_core::{EnvName, Invalid, RepoName};
+use provision_core::problem::{Collector, Problem};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The settings the application runs with, all parsed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory: git repositories, the database, locks.
+    pub home: PathBuf,
+    /// The namespace repositories are created in (`<home>/git/<org>/`).
+    pub org: String,
+    pub gitops_repo: RepoName,
+    pub environments: Vec<EnvName>,
+    /// Image repositories are `<registry>/<service>`.
+    pub image_registry: String,
+    /// Hosts are `<service>-<env>.<domain>`.
+    pub domain: String,
+    pub chart: provision_helm::BaseChart,
+    pub argocd_namespace: String,
+    pub argocd_project: String,
+    /// Blueprint directories, later ones replacing earlier ones (and the built-ins) by name.
+    pub blueprint_dirs: Vec<PathBuf>,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+/// `config.toml` as written by people: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub git: GitSection,
+    #[serde(default)]
+    pub deploy: DeploySection,
+    #[serde(default)]
+    pub blueprints: BlueprintSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSection {
+    pub org: Option<String>,
+    pub gitops_repo: Option<String>,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySection {
+    pub environments: Option<Vec<String>>,
+    pub image_registry: Option<String>,
+    pub domain: Option<String>,
+    pub chart_name: Option<String>,
+    pub chart_version: Option<String>,
+    pub chart_repository: Option<String>,
+    pub argocd_namespace: Option<String>,
+    pub argocd_project: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintSection {
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: {invalid}")]
+    Invalid { file: PathBuf, invalid: Invalid },
+}
+
+impl Config {
+    /// The defaults for a data directory: works with nothing configured.
+    pub fn defaults(home: impl Into<PathBuf>) -> Self {
+        Self::from_file(home.into(), ConfigFile::default(), Path::new("config.toml"))
+            .expect("the built-in defaults are valid")
+    }
+
+    /// Parses the text of `config.toml` (`file` names it in errors).
+    pub fn from_toml(home: impl Into<PathBuf>, text: &str, file: &Path) -> Result<Self, Error> {
+        let parsed: ConfigFile =
+            toml::from_str(text).map_err(|e| Error::Syntax { file: file.to_owned(), message: e.to_string() })?;
+        Self::from_file(home.into(), parsed, file)
+    }
+
+    fn from_file(home: PathBuf, mut file: ConfigFile, path: &Path) -> Result<Self, Error> {
+        let mut c = Collector::new();
+        let gitops_repo = c.take(
+            "git.gitops_repo",
+            RepoName::parse(file.git.gitops_repo.as_deref().unwrap_or("argo-gitdir-services")),
+        );
+        let org = file.git.org.unwrap_or_else(|| "platform".into());
+        if RepoName::parse(&org).is_err() {
+            c.push(Problem::new("git.org", "invalid-org", format!("{org:?} is not usable as a directory name")));
+        }
+        let env_names = file.deploy.environments.take().unwrap_or_else(|| vec!["qa".into(), "staging".into()]);
+        if env_names.is_empty() {
+            c.push(Problem::new("deploy.environments", "required", "at least one environment is needed"));
+        }
+        let mut environments = Vec::new();
+        for (i, e) in env_names.iter().enumerate() {
+            if let Some(env) = c.take(&format!("deploy.environments[{i}]"), EnvName::parse(e)) {
+                if environments.contains(&env) {
+                    c.push(Problem::new(format!("deploy.environments[{i}]"), "duplicate", format!("{env} is listed twice")));
+                }
+                environments.push(env);
+            }
+        }
+        c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
+        let d = file.deploy;
+        Ok(Config {
+            home,
+            org,
+            gitops_repo: gitops_repo.expect("checked by the collector"),
+            environments,
+            image_registry: d.image_registry.unwrap_or_else(|| "localhost:5000/platform".into()),
+            domain: d.domain.unwrap_or_else(|| "apps.example.com".into()),
+            chart: provision_helm::BaseChart {
+                name: d.chart_name.unwrap_or_else(|| "ms-base-chart".into()),
+                version: d.chart_version.unwrap_or_else(|| "0.1.0".into()),
+                repository: d.chart_repository.unwrap_or_else(|| "https://charts.example.com".into()),
+            },
+            argocd_namespace: d.argocd_namespace.unwrap_or_else(|| "argocd".into()),
+            argocd_project: d.argocd_project.unwrap_or_else(|| "default".into()),
+            blueprint_dirs: file.blueprints.paths,
+            author_name: file.git.author_name.unwrap_or_else(|| "Orchestrator".into()),
+            author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
+        })
+    }
+
+    /// Where the local git host keeps bare repositories.
+    pub fn git_root(&self) -> PathBuf {
+        self.home.join("git").join(&self.org)
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.home.join("orchestrator.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_with_nothing_configured() {
+        let c = Config::defaults("/data");
+        assert_eq!(c.gitops_repo.as_str(), "argo-gitdir-services");
+        assert_eq!(c.environments.iter().map(|e| e.as_str()).collect::<Vec<_>>(), ["qa", "staging"]);
+        assert_eq!(c.git_root(), Path::new("/data/git/platform"));
+    }
+
+    #[test]
+    fn the_file_overrides_and_every_problem_is_named() {
+        let c = Config::from_toml("/d", "[deploy]\nenvironments = [\"qa\", \"prod\"]\n", Path::new("c.toml")).unwrap();
+        assert_eq!(c.environments.len(), 2);
+        let err = Config::from_toml("/d", "[deploy]\nenvironments = [\"QA\", \"qa\", \"qa\"]\n[git]\ngitops_repo = \"a/b\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deploy.environments[0]") && err.contains("deploy.environments[2]") && err.contains("git.gitops_repo"), "{err}");
+        let err = Config::from_toml("/d", "[deploy]\nnope = 1\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("c.toml") && err.contains("nope"), "{err}");
+    }
+}

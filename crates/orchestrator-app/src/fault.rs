@@ -1,0 +1,50 @@
+//! A test-only fault hook for whole-process crash tests (read only with feature `fault-injection`).
+//!
+//! `ORCHESTRATOR_FAULT=<point>:<step>` (points: `before`, `after-effect`, `after`) makes the
+//! process announce `fault-hook: reached <point>:<step>` on stderr when a run gets there and
+//! then wait forever, so the test can SIGKILL it at exactly that point — no timing involved.
+
+use provision_core::engine::{Crashed, FaultHook, FaultPoint};
+use std::io::Write;
+use std::sync::Arc;
+
+/// The hook `ORCHESTRATOR_FAULT` asks for. Without the feature `fault-injection` (so in every
+/// build but the crash tests') the variable is not even read.
+pub fn from_env() -> Option<Arc<dyn FaultHook>> {
+    if cfg!(feature = "fault-injection") {
+        let spec = std::env::var("ORCHESTRATOR_FAULT").ok()?;
+        let point = parse(&spec)?;
+        Some(Arc::new(FreezeAt(point)))
+    } else {
+        None
+    }
+}
+
+/// Parses `before:3`, `after-effect:3` or `after:3`.
+pub fn parse(spec: &str) -> Option<FaultPoint> {
+    let (point, step) = spec.split_once(':')?;
+    let step: usize = step.parse().ok()?;
+    match point {
+        "before" => Some(FaultPoint::BeforeStep(step)),
+        "after-effect" => Some(FaultPoint::AfterEffect(step)),
+        "after" => Some(FaultPoint::AfterStep(step)),
+        _ => None,
+    }
+}
+
+/// Freezes the process at one fault point.
+pub struct FreezeAt(pub FaultPoint);
+
+impl FaultHook for FreezeAt {
+    fn reached(&self, point: FaultPoint) -> Result<(), Crashed> {
+        if point != self.0 {
+            return Ok(());
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "fault-hook: reached {point:?}");
+        let _ = err.flush();
+        loop {
+            std::thread::park();
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! The orchestrator application: the use cases both frontends (CLI and API) call, and the
+//! wiring of the adapters behind the ports.
+//!
+//! Frontends parse and print; every rule lives here or below. On the embedded default the
+//! app keeps everything under one data directory: bare git repositories in `git/<org>/`,
+//! runs in `orchestrator.db`, run claims in `locks/`.
+
+pub mod config;
+pub mod fault;
+pub mod report;
+pub mod request;
+pub mod service;
+
+pub use config::Config;
+pub use report::{KindView, ParameterView, RepoReport, RunSummary, RunView, ServiceReport, ServiceView, StepView};
+pub use request::{CreateService, CreateServiceInput};
+
+use async_trait::async_trait;
+use provision_core::engine::{self, Engine, FaultHook};
+use provision_core::ports::{
+    Claim, GitHost, IdempotencyKey, JournalEvent, NewRun, NewService, Pause, PortError, RunCreated, RunRecord,
+    ServiceRecord, StepRecord, Store,
+};
+use provision_core::problem::{Collector, Problem};
+use provision_core::{BlueprintName, Invalid, RunId, ServiceName};
+use provision_template::{Blueprint, Catalog};
+use service::{CreateServiceRun, RepoRole};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use tracing::{info, warn};
+
+const CREATE_SERVICE: &str = "create-service";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("service {name} already exists (created by run {run})")]
+    ServiceExists { name: ServiceName, run: RunId },
+    #[error("repository {repo} already exists; pick another service name")]
+    RepoExists { repo: String },
+    #[error("idempotency key {key:?} was already used with a different request (run {run})")]
+    KeyReused { key: String, run: RunId },
+    #[error("run {0} does not exist")]
+    RunNotFound(String),
+    #[error("service {0} does not exist")]
+    ServiceNotFound(String),
+    #[error("run {0} is being executed by another process")]
+    Busy(RunId),
+    #[error("run {run} cannot resume: blueprint {kind} changed since it started; `runs retry {run}` plans it again")]
+    BlueprintChanged { run: RunId, kind: String },
+    #[error("run {run} cannot resume: its blueprint {kind} is no longer configured")]
+    BlueprintGone { run: RunId, kind: String },
+    #[error("run {0} was made by an unknown operation")]
+    UnknownOperation(RunId),
+    #[error("cannot load the blueprints")]
+    Blueprints(#[source] provision_template::Error),
+    #[error(transparent)]
+    Plan(#[from] service::Error),
+    #[error("cannot open the data directory {path}")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the store failed")]
+    Store(#[source] PortError),
+    #[error("git failed")]
+    Git(#[source] PortError),
+    #[error(transparent)]
+    Engine(engine::Error),
+    #[error("internal task failed")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl From<engine::Error> for Error {
+    fn from(e: engine::Error) -> Self {
+        match e {
+            engine::Error::Busy(run) => Error::Busy(run),
+            other => Error::Engine(other),
+        }
+    }
+}
+
+/// Options of a create-service call.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Plan and render, write nothing.
+    pub dry_run: bool,
+    /// A client's key: the same key with the same request returns the first run.
+    pub idempotency_key: Option<String>,
+}
+
+/// Waits with the tokio timer.
+struct TokioPause;
+
+#[async_trait]
+impl Pause for TokioPause {
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// The store of an app that only plans: every call fails, none is expected.
+struct NoStore;
+
+#[async_trait]
+impl Store for NoStore {
+    async fn create_run(&self, _: NewRun) -> Result<RunCreated, PortError> {
+        Err(no_store())
+    }
+    async fn run(&self, _: &RunId) -> Result<Option<RunRecord>, PortError> {
+        Err(no_store())
+    }
+    async fn runs(&self, _: usize) -> Result<Vec<RunRecord>, PortError> {
+        Err(no_store())
+    }
+    async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, PortError> {
+        Err(no_store())
+    }
+    async fn steps(&self, _: &RunId) -> Result<Vec<StepRecord>, PortError> {
+        Err(no_store())
+    }
+    async fn record(&self, _: &RunId, _: JournalEvent) -> Result<(), PortError> {
+        Err(no_store())
+    }
+    async fn reopen_run(&self, _: &RunId) -> Result<(), PortError> {
+        Err(no_store())
+    }
+    async fn service(&self, _: &ServiceName) -> Result<Option<ServiceRecord>, PortError> {
+        Err(no_store())
+    }
+    async fn services(&self) -> Result<Vec<ServiceRecord>, PortError> {
+        Err(no_store())
+    }
+    async fn try_claim(&self, _: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
+        Err(no_store())
+    }
+}
+
+fn no_store() -> PortError {
+    PortError::permanent("this app only plans; it has no store")
+}
+
+/// The application, with its adapters.
+pub struct App {
+    config: Config,
+    git: Arc<dyn GitHost>,
+    store: Arc<dyn Store>,
+    pause: Arc<dyn Pause>,
+    fault: Option<Arc<dyn FaultHook>>,
+    catalog: OnceCell<Arc<Catalog>>,
+}
+
+impl App {
+    /// The embedded default: bare repositories and SQLite under `config.home`.
+    pub async fn open(config: Config) -> Result<App, Error> {
+        let home = config.home.clone();
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| Error::Open { path: home.display().to_string(), source };
+        tokio::fs::create_dir_all(&config.home).await.map_err(|e| open_err(Box::new(e)))?;
+        let store = provision_store::SqliteStore::open(&config.database()).await.map_err(|e| open_err(Box::new(e)))?;
+        let git = provision_git::LocalGitHost::new(
+            config.git_root(),
+            provision_git::Signature { name: config.author_name.clone(), email: config.author_email.clone() },
+        );
+        Ok(Self::with_ports(config, Arc::new(git), Arc::new(store)))
+    }
+
+    /// An app on the given adapters (tests use the in-memory fakes).
+    pub fn with_ports(config: Config, git: Arc<dyn GitHost>, store: Arc<dyn Store>) -> App {
+        App { config, git, store, pause: Arc::new(TokioPause), fault: None, catalog: OnceCell::new() }
+    }
+
+    /// An app that can plan and render (dry runs, listing kinds) but touches no data:
+    /// nothing is created under the data directory.
+    pub fn planner(config: Config) -> App {
+        let git = provision_git::LocalGitHost::new(
+            config.git_root(),
+            provision_git::Signature { name: config.author_name.clone(), email: config.author_email.clone() },
+        );
+        Self::with_ports(config, Arc::new(git), Arc::new(NoStore))
+    }
+
+    /// Stops runs at a fault point (tests only).
+    pub fn with_fault_hook(mut self, hook: Arc<dyn FaultHook>) -> Self {
+        self.fault = Some(hook);
+        self
+    }
+
+    pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The blueprints: built-ins, then the configured directories (loaded on first use).
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, Error> {
+        self.catalog
+            .get_or_try_init(|| async {
+                let dirs = self.config.blueprint_dirs.clone();
+                let catalog = tokio::task::spawn_blocking(move || load_catalog(&dirs)).await??;
+                Ok::<_, Error>(Arc::new(catalog))
+            })
+            .await
+            .cloned()
+    }
+
+    pub async fn kinds(&self) -> Result<Vec<KindView>, Error> {
+        Ok(self.catalog().await?.list().map(|b| KindView::from_blueprint(b)).collect())
+    }
+
+    fn engine(&self) -> Engine<'_> {
+        let engine = Engine::new(self.git.as_ref(), self.store.as_ref(), self.pause.as_ref());
+        match &self.fault {
+            Some(hook) => engine.with_fault_hook(hook.as_ref()),
+            None => engine,
+        }
+    }
+
+    /// Validates the request, then (unless `dry_run`) records and executes a run that
+    /// creates the service repository, the infra repository and the GitOps registration.
+    pub async fn create_service(&self, input: &CreateServiceInput, options: &CreateOptions) -> Result<ServiceReport, Error> {
+        let catalog = self.catalog().await?;
+        let (run_request, blueprint) = self.validate(input, &catalog)?;
+        let planned = service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?;
+
+        if options.dry_run {
+            return Ok(ServiceReport::new(&run_request, None, &planned, &|r| self.git.clone_url(r), true, false));
+        }
+        for repo in planned.repos.iter().filter(|r| r.role != RepoRole::Gitops) {
+            if self.git.repo_exists(&repo.name).await.map_err(Error::Git)? && self.store.service(&run_request.request.name).await.map_err(Error::Store)?.is_none() {
+                return Err(Error::RepoExists { repo: repo.name.to_string() });
+            }
+        }
+
+        let request_json = serde_json::to_value(&run_request).expect("a run request serializes");
+        let idempotency = options.idempotency_key.as_ref().map(|key| IdempotencyKey {
+            key: key.clone(),
+            fingerprint: fingerprint(&run_request.request),
+        });
+        let id = RunId::parse(&uuid::Uuid::now_v7().to_string()).expect("a UUID is a valid run id");
+        let created = self
+            .store
+            .create_run(NewRun {
+                id: id.clone(),
+                operation: CREATE_SERVICE.into(),
+                request: request_json,
+                service: Some(NewService {
+                    name: run_request.request.name.clone(),
+                    kind: run_request.request.kind.clone(),
+                    blueprint_version: run_request.blueprint_version.clone(),
+                    owner: run_request.request.owner.clone(),
+                    description: run_request.request.description.clone(),
+                    repos: planned.repos.iter().map(|r| r.name.clone()).collect(),
+                }),
+                idempotency,
+            })
+            .await
+            .map_err(Error::Store)?;
+        match created {
+            RunCreated::Created => {}
+            RunCreated::Replayed { run } => return self.replay(&run).await,
+            RunCreated::KeyReused { run } => {
+                return Err(Error::KeyReused { key: options.idempotency_key.clone().unwrap_or_default(), run });
+            }
+            RunCreated::ServiceExists { name, run } => return Err(Error::ServiceExists { name, run }),
+        }
+        info!(run = %id, service = %run_request.request.name, "create-service started");
+        self.engine().execute(&id, &planned.plan).await?;
+        let record = self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        Ok(ServiceReport::new(&run_request, Some(&record), &planned, &|r| self.git.clone_url(r), false, false))
+    }
+
+    /// The report of an earlier run, for a repeated idempotent request.
+    async fn replay(&self, id: &RunId) -> Result<ServiceReport, Error> {
+        let record = self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        let run_request: CreateServiceRun =
+            serde_json::from_value(record.request.clone()).map_err(|_| Error::UnknownOperation(id.clone()))?;
+        let blueprint = self.blueprint_for(id, &run_request).await?;
+        let planned = service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?;
+        Ok(ServiceReport::new(&run_request, Some(&record), &planned, &|r| self.git.clone_url(r), false, true))
+    }
+
+    /// Parses the request and resolves its parameters against its blueprint, reporting every
+    /// problem of every field (kind, name, description, owner, parameters) at once.
+    fn validate(&self, input: &CreateServiceInput, catalog: &Catalog) -> Result<(CreateServiceRun, Arc<Blueprint>), Error> {
+        let (parsed, mut c) = match CreateService::parse_collecting(input) {
+            Ok(request) => (Some(request), Collector::new()),
+            Err(c) => (None, c),
+        };
+        let kind = parsed.as_ref().map(|r| r.kind.clone()).or_else(|| BlueprintName::parse(&input.kind).ok());
+        let blueprint = kind.and_then(|kind| {
+            let found = catalog.get(&kind);
+            if found.is_none() {
+                c.push(unknown_kind(&kind, catalog));
+            }
+            found
+        });
+        if let Some(request) = &parsed {
+            self.check_name_free_of_shared_repos(&request.name, &mut c);
+        }
+        let mut answers = None;
+        if let Some(blueprint) = &blueprint {
+            // A request that did not parse still gets its parameters checked, against an
+            // example context, so every problem is reported at once.
+            let ctx = match &parsed {
+                Some(request) => service::render_context(&self.config, request, &|r| self.git.clone_url(r)),
+                None => provision_template::RenderContext::example(),
+            };
+            // Problems come back with their `parameters.<name>` fields.
+            answers = c.take("", blueprint.resolve_answers(&input.parameters, &ctx));
+        }
+        c.finish()?;
+        let (request, blueprint, answers) = (
+            parsed.expect("no problem means the request parsed"),
+            blueprint.expect("no problem means the kind is known"),
+            answers.expect("no problem means the answers resolved"),
+        );
+        let run = CreateServiceRun {
+            blueprint_version: blueprint.manifest().version.clone(),
+            blueprint_digest: blueprint.digest(),
+            request,
+            answers,
+        };
+        Ok((run, blueprint))
+    }
+
+    /// The GitOps repository's name cannot double as a service's.
+    fn check_name_free_of_shared_repos(&self, name: &ServiceName, c: &mut Collector) {
+        if name.repo() == self.config.gitops_repo {
+            c.push(Problem::new("name", "reserved", format!("{name} is the GitOps repository's name")));
+        }
+    }
+
+    async fn blueprint_for(&self, run: &RunId, request: &CreateServiceRun) -> Result<Arc<Blueprint>, Error> {
+        self.catalog()
+            .await?
+            .get(&request.request.kind)
+            .ok_or_else(|| Error::BlueprintGone { run: run.clone(), kind: request.request.kind.to_string() })
+    }
+
+    /// Resumes every unfinished run (after a crash). Runs another live process holds are skipped.
+    pub async fn resume_unfinished(&self) -> Result<Vec<RunId>, Error> {
+        let mut resumed = Vec::new();
+        for record in self.store.unfinished_runs().await.map_err(Error::Store)? {
+            match self.resume(&record.id).await {
+                Ok(()) => resumed.push(record.id),
+                Err(Error::Busy(_)) => {}
+                Err(e) => warn!(run = %record.id, error = %e, "cannot resume run"),
+            }
+        }
+        Ok(resumed)
+    }
+
+    async fn resume(&self, id: &RunId) -> Result<(), Error> {
+        let record = self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        if record.operation != CREATE_SERVICE {
+            return Err(Error::UnknownOperation(id.clone()));
+        }
+        let run_request: CreateServiceRun =
+            serde_json::from_value(record.request).map_err(|_| Error::UnknownOperation(id.clone()))?;
+        let blueprint = self.blueprint_for(id, &run_request).await?;
+        if blueprint.digest() != run_request.blueprint_digest {
+            let error = Error::BlueprintChanged { run: id.clone(), kind: run_request.request.kind.to_string() };
+            self.store
+                .record(id, JournalEvent::RunFailed { error: error.to_string() })
+                .await
+                .map_err(Error::Store)?;
+            return Err(error);
+        }
+        let planned = service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?;
+        info!(run = %id, "resuming run");
+        self.engine().execute(id, &planned.plan).await?;
+        Ok(())
+    }
+
+    /// Makes a failed run resumable and resumes it.
+    pub async fn retry_run(&self, id: &str) -> Result<RunView, Error> {
+        let id = self.run_id(id).await?;
+        self.store.reopen_run(&id).await.map_err(Error::Store)?;
+        self.resume(&id).await?;
+        self.run(id.as_str()).await
+    }
+
+    async fn run_id(&self, id: &str) -> Result<RunId, Error> {
+        let id = RunId::parse(id).map_err(|_| Error::RunNotFound(id.to_owned()))?;
+        match self.store.run(&id).await.map_err(Error::Store)? {
+            Some(_) => Ok(id),
+            None => Err(Error::RunNotFound(id.to_string())),
+        }
+    }
+
+    pub async fn run(&self, id: &str) -> Result<RunView, Error> {
+        let id = RunId::parse(id).map_err(|_| Error::RunNotFound(id.to_owned()))?;
+        let record = self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        let steps = self.store.steps(&id).await.map_err(Error::Store)?;
+        Ok(RunView::new(&record, &steps))
+    }
+
+    pub async fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, Error> {
+        Ok(self.store.runs(limit).await.map_err(Error::Store)?.iter().map(RunSummary::from).collect())
+    }
+
+    pub async fn services(&self) -> Result<Vec<ServiceView>, Error> {
+        let records = self.store.services().await.map_err(Error::Store)?;
+        Ok(records.iter().map(|r| ServiceView::new(r, &self.config, &|repo| self.git.clone_url(repo))).collect())
+    }
+
+    pub async fn service(&self, name: &str) -> Result<ServiceView, Error> {
+        let parsed = ServiceName::parse(name).map_err(|_| Error::ServiceNotFound(name.to_owned()))?;
+        let record = self.store.service(&parsed).await.map_err(Error::Store)?.ok_or_else(|| Error::ServiceNotFound(name.to_owned()))?;
+        Ok(ServiceView::new(&record, &self.config, &|repo| self.git.clone_url(repo)))
+    }
+
+    /// Whether the store answers (for readiness probes).
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.store.runs(1).await.map(|_| ()).map_err(Error::Store)
+    }
+}
+
+fn unknown_kind(kind: &BlueprintName, catalog: &Catalog) -> Problem {
+    let known: Vec<String> = catalog.list().map(|b| b.manifest().name.to_string()).collect();
+    Problem::new("kind", "unknown-kind", format!("unknown kind \"{kind}\"; known kinds: {}", known.join(", ")))
+}
+
+/// A stable digest of a validated request, to recognise a repeated idempotent request.
+fn fingerprint(request: &CreateService) -> String {
+    let bytes = serde_json::to_vec(request).expect("a request serializes");
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// Built-ins first, then each configured directory: a blueprint itself (it has a
+/// `blueprint.toml`) or a folder of blueprints. Later ones replace earlier ones by name.
+pub fn load_catalog(dirs: &[std::path::PathBuf]) -> Result<Catalog, Error> {
+    let mut catalog = Catalog::builtin().map_err(Error::Blueprints)?;
+    for dir in dirs {
+        catalog.add_dir(dir).map_err(Error::Blueprints)?;
+    }
+    Ok(catalog)
+}
+
+#[cfg(test)]
+mod tests;

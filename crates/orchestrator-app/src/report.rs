@@ -1,0 +1,274 @@
+//! What the use cases answer: plain serializable views that the CLI prints as text or JSON
+//! and the API returns as JSON.
+
+use crate::config::Config;
+use crate::service::{CreateServiceRun, PlannedService, RepoRole};
+use provision_core::ports::{RunRecord, ServiceRecord, StepRecord};
+use provision_core::RepoName;
+use provision_template::Blueprint;
+use serde::Serialize;
+
+/// A blueprint and the parameters it asks for.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KindView {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub parameters: Vec<ParameterView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ParameterView {
+    pub name: String,
+    /// `string`, `bool`, `integer` or `choice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    pub required: bool,
+    #[schema(value_type = Object)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// The other rules: pattern, bounds, choices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+}
+
+/// A run in brief.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunSummary {
+    pub id: String,
+    pub operation: String,
+    /// `pending`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&RunRecord> for RunSummary {
+    fn from(r: &RunRecord) -> Self {
+        RunSummary {
+            id: r.id.to_string(),
+            operation: r.operation.clone(),
+            state: r.state.as_str().to_owned(),
+            service: r.service.as_ref().map(|s| s.to_string()),
+            error: r.error.clone(),
+            created_at: r.created_at.to_string(),
+            updated_at: r.updated_at.to_string(),
+        }
+    }
+}
+
+/// A run with its journal.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub run: RunSummary,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StepView {
+    pub index: usize,
+    pub name: String,
+    /// `started`, `done` or `failed`.
+    pub state: String,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+impl RunView {
+    pub fn new(record: &RunRecord, steps: &[StepRecord]) -> Self {
+        RunView {
+            run: RunSummary::from(record),
+            steps: steps
+                .iter()
+                .map(|s| StepView {
+                    index: s.index,
+                    name: s.name.clone(),
+                    state: s.state.as_str().to_owned(),
+                    attempts: s.attempts,
+                    detail: s.detail.clone(),
+                    error: s.error.clone(),
+                    started_at: s.started_at.to_string(),
+                    finished_at: s.finished_at.map(|t| t.to_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A repository a run wrote (or, in a dry run, would write).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RepoReport {
+    pub role: RepoRole,
+    pub name: String,
+    pub clone_url: String,
+    pub branch: String,
+    /// The files the run commits into it.
+    pub files: Vec<String>,
+}
+
+/// The answer to create-service.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServiceReport {
+    pub service: String,
+    pub kind: String,
+    pub blueprint_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub description: String,
+    /// Absent in a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunSummary>,
+    pub repos: Vec<RepoReport>,
+    /// The plan's steps, in order.
+    pub plan: Vec<String>,
+    pub dry_run: bool,
+    /// This answers a repeated request with the same idempotency key.
+    pub replayed: bool,
+}
+
+impl ServiceReport {
+    pub(crate) fn new(
+        run: &CreateServiceRun,
+        record: Option<&RunRecord>,
+        planned: &PlannedService,
+        clone_url: &dyn Fn(&RepoName) -> String,
+        dry_run: bool,
+        replayed: bool,
+    ) -> Self {
+        let request = &run.request;
+        ServiceReport {
+            service: request.name.to_string(),
+            kind: request.kind.to_string(),
+            blueprint_version: run.blueprint_version.clone(),
+            owner: request.owner.as_ref().map(|o| o.to_string()),
+            description: request.description.clone(),
+            run: record.map(RunSummary::from),
+            repos: planned
+                .repos
+                .iter()
+                .map(|r| RepoReport {
+                    role: r.role,
+                    name: r.name.to_string(),
+                    clone_url: clone_url(&r.name),
+                    branch: "main".into(),
+                    files: r.files.paths().map(|p| p.to_string()).collect(),
+                })
+                .collect(),
+            plan: planned.plan.steps.iter().map(|s| s.name.clone()).collect(),
+            dry_run,
+            replayed,
+        }
+    }
+
+    /// Whether the run finished successfully (or nothing ran: a dry run).
+    pub fn succeeded(&self) -> bool {
+        self.run.as_ref().is_none_or(|r| r.state == "succeeded")
+    }
+}
+
+/// A provisioned service from the inventory.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServiceView {
+    pub name: String,
+    pub kind: String,
+    pub blueprint_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub description: String,
+    pub run: String,
+    /// The state of the run that created it.
+    pub state: String,
+    pub created_at: String,
+    pub repos: Vec<ServiceRepoView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServiceRepoView {
+    pub role: RepoRole,
+    pub name: String,
+    pub clone_url: String,
+}
+
+impl ServiceView {
+    pub(crate) fn new(r: &ServiceRecord, config: &Config, clone_url: &dyn Fn(&RepoName) -> String) -> Self {
+        let role = |repo: &RepoName| {
+            if *repo == r.name.repo() {
+                RepoRole::Service
+            } else if *repo == r.name.infra_repo() {
+                RepoRole::Infra
+            } else if *repo == config.gitops_repo {
+                RepoRole::Gitops
+            } else {
+                RepoRole::Service
+            }
+        };
+        ServiceView {
+            name: r.name.to_string(),
+            kind: r.kind.to_string(),
+            blueprint_version: r.blueprint_version.clone(),
+            owner: r.owner.as_ref().map(|o| o.to_string()),
+            description: r.description.clone(),
+            run: r.run.to_string(),
+            state: r.run_state.as_str().to_owned(),
+            created_at: r.created_at.to_string(),
+            repos: r
+                .repos
+                .iter()
+                .map(|repo| ServiceRepoView { role: role(repo), name: repo.to_string(), clone_url: clone_url(repo) })
+                .collect(),
+        }
+    }
+}
+
+impl KindView {
+    pub(crate) fn from_blueprint(b: &Blueprint) -> Self {
+        let m = b.manifest();
+        KindView {
+            name: m.name.to_string(),
+            version: m.version.clone(),
+            description: m.description.clone(),
+            parameters: m.parameters.iter().map(ParameterView::from).collect(),
+        }
+    }
+}
+
+impl From<&provision_template::Parameter> for ParameterView {
+    fn from(p: &provision_template::Parameter) -> Self {
+        use provision_template::ParameterKind as K;
+        let constraints = match &p.kind {
+            K::String { pattern: Some(pattern) } => vec![format!("matches {}", pattern.as_str())],
+            K::Integer { min, max } => {
+                let mut c = Vec::new();
+                if let Some(min) = min {
+                    c.push(format!("at least {min}"));
+                }
+                if let Some(max) = max {
+                    c.push(format!("at most {max}"));
+                }
+                c
+            }
+            K::Choice { choices } => vec![format!("one of {}", choices.join(", "))],
+            K::String { pattern: None } | K::Bool => Vec::new(),
+        };
+        ParameterView {
+            name: p.name.clone(),
+            kind: p.kind.type_name().to_owned(),
+            description: p.description.clone(),
+            required: p.required,
+            default: p.default.as_ref().map(|d| serde_json::to_value(d).expect("an answer serializes")),
+            constraints,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Requests as clients send them, and their parsing into validated domain values.
+
+use provision_core::problem::{Collector, Problem};
+use provision_core::{BlueprintName, Invalid, OwnerName, ServiceName};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The longest description accepted (GitHub's limit for repository descriptions).
+pub const MAX_DESCRIPTION: usize = 350;
+
+/// A request to create a service, as sent by a client: strings, checked by [`CreateService::parse`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceInput {
+    /// The blueprint (service kind), e.g. `ms`.
+    pub kind: String,
+    /// The service name: lowercase letters, digits and `-`, starting with a letter, at most 53 characters.
+    pub name: String,
+    /// One line, at most 350 characters.
+    #[serde(default)]
+    pub description: String,
+    /// The owning team (a DNS label).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Answers to the blueprint's parameters; see `GET /v1/kinds`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+}
+
+/// A validated create-service request (the blueprint's parameters are checked later,
+/// against the blueprint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateService {
+    pub kind: BlueprintName,
+    pub name: ServiceName,
+    pub description: String,
+    pub owner: Option<OwnerName>,
+    pub parameters: BTreeMap<String, serde_json::Value>,
+}
+
+/// Checks a description: one line of printable text, at most [`MAX_DESCRIPTION`] characters.
+pub fn parse_description(value: &str) -> Result<String, Invalid> {
+    let mut problems = Vec::new();
+    let len = value.chars().count();
+    if len > MAX_DESCRIPTION {
+        problems.push(Problem::new(
+            "",
+            "too-long",
+            format!("description is {len} characters long; at most {MAX_DESCRIPTION} are allowed"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        problems.push(Problem::new("", "control-character", "description must be one line without control characters"));
+    }
+    if problems.is_empty() { Ok(value.trim().to_owned()) } else { Err(Invalid::new(problems)) }
+}
+
+impl CreateService {
+    /// Parses every field, reporting every problem of every field at once.
+    pub fn parse(input: &CreateServiceInput) -> Result<Self, Invalid> {
+        Self::parse_collecting(input).map_err(|c| c.finish().expect_err("a failed parse recorded a problem"))
+    }
+
+    /// Like [`CreateService::parse`], but hands back the collector so the caller can add the
+    /// problems only it can see (an unknown kind, bad parameters) to the same report.
+    pub(crate) fn parse_collecting(input: &CreateServiceInput) -> Result<Self, Collector> {
+        let mut c = Collector::new();
+        let kind = c.take("kind", BlueprintName::parse(&input.kind));
+        let name = c.take("name", ServiceName::parse(&input.name));
+        let description = c.take("description", parse_description(&input.description));
+        let owner = match &input.owner {
+            Some(o) => c.take("owner", OwnerName::parse(o)).map(Some),
+            None => Some(None),
+        };
+        match (kind, name, description, owner) {
+            (Some(kind), Some(name), Some(description), Some(owner)) if c.is_empty() => {
+                Ok(Self { kind, name, description, owner, parameters: input.parameters.clone() })
+            }
+            _ => Err(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_problem_is_reported_together() {
+        let input = CreateServiceInput {
+            kind: "".into(),
+            name: "Bad.Name".into(),
+            description: "two\nlines".into(),
+            owner: Some("-team".into()),
+            parameters: BTreeMap::new(),
+        };
+        let err = CreateService::parse(&input).unwrap_err();
+        let fields: Vec<_> = err.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("kind", "required"),
+                ("name", "uppercase"),
+                ("name", "invalid-character"),
+                ("description", "control-character"),
+                ("owner", "leading-dash"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_good_request_parses() {
+        let input = CreateServiceInput {
+            kind: "ms".into(),
+            name: "ms-my-microservice".into(),
+            description: "some cool description".into(),
+            ..Default::default()
+        };
+        let parsed = CreateService::parse(&input).unwrap();
+        assert_eq!(parsed.name.as_str(), "ms-my-microservice");
+        assert_eq!(parsed.owner, None);
+    }
+}

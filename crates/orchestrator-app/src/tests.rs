@@ -1,0 +1,155 @@
+use super::*;
+use provision_core::engine::FaultPoint;
+use provision_core::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause};
+
+struct Fixture {
+    git: Arc<MemoryGitHost>,
+    store: MemoryStore,
+    config: Config,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self { git: Arc::new(MemoryGitHost::new()), store: MemoryStore::new(), config: Config::defaults("/data") }
+    }
+
+    fn app(&self) -> App {
+        App::with_ports(self.config.clone(), self.git.clone(), Arc::new(self.store.clone())).with_pause(Arc::new(NoPause))
+    }
+}
+
+fn input(name: &str) -> CreateServiceInput {
+    CreateServiceInput { kind: "ms".into(), name: name.into(), description: "some cool description".into(), ..Default::default() }
+}
+
+fn file(git: &MemoryGitHost, repo: &str, branch: &str, path: &str) -> String {
+    let r = git.repo(repo).unwrap();
+    let tip = r.branches.iter().find(|(b, _)| b.as_str() == branch).unwrap().1;
+    String::from_utf8(r.commits[tip].tree.get(path).unwrap_or_else(|| panic!("{path} missing")).content.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn create_service_writes_three_repositories() {
+    let f = Fixture::new();
+    let report = f.app().create_service(&input("demo"), &CreateOptions::default()).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(f.git.repo_names(), ["argo-gitdir-services", "demo", "demo-infra"]);
+    let answers = file(&f.git, "demo", "main", ".orchestrator/answers.toml");
+    assert!(answers.contains("blueprint = \"ms\"\nversion = \"1.0.0\"\ntarget = \"app\"\n"), "{answers}");
+    assert!(answers.contains("go_module = \"example.com/demo\""), "{answers}");
+    assert!(file(&f.git, "demo-infra", "main", ".orchestrator/answers.toml").contains("target = \"infra\""));
+    assert!(file(&f.git, "argo-gitdir-services", "main", "services/demo/application-staging.yaml").contains("name: demo-staging"));
+    assert_eq!(report.plan.len(), 8);
+    assert_eq!(report.repos[0].files.iter().filter(|f| f.ends_with(".go")).count() > 3, true);
+}
+
+#[tokio::test]
+async fn the_port_parameter_reaches_the_helm_values() {
+    let f = Fixture::new();
+    let mut request = input("demo");
+    request.parameters.insert("port".into(), 9090.into());
+    f.app().create_service(&request, &CreateOptions::default()).await.unwrap();
+    let values = file(&f.git, "demo-infra", "main", "values.yaml");
+    assert!(values.contains("targetPort: 9090"), "{values}");
+}
+
+#[tokio::test]
+async fn every_problem_of_every_field_is_reported_at_once() {
+    let f = Fixture::new();
+    let mut bad = CreateServiceInput { kind: "nope".into(), name: "Bad..".into(), ..Default::default() };
+    let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
+    let fields: Vec<(&str, &str)> = invalid.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
+    assert!(fields.contains(&("kind", "unknown-kind")), "{fields:?}");
+    assert!(fields.contains(&("name", "uppercase")) && fields.contains(&("name", "dot-dot")), "{fields:?}");
+
+    bad.kind = "ms".into();
+    bad.parameters.insert("port".into(), "many".into());
+    bad.parameters.insert("colour".into(), "red".into());
+    let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
+    let fields: Vec<&str> = invalid.problems().iter().map(|p| p.field.as_str()).collect();
+    assert!(fields.contains(&"name") && fields.contains(&"parameters.port") && fields.contains(&"parameters.colour"), "{fields:?}");
+    assert!(f.git.repo_names().is_empty());
+}
+
+#[tokio::test]
+async fn the_gitops_repository_name_is_not_a_service_name() {
+    let f = Fixture::new();
+    let Err(Error::Invalid(invalid)) = f.app().create_service(&input("argo-gitdir-services"), &CreateOptions::default()).await
+    else {
+        panic!()
+    };
+    assert_eq!(invalid.problems()[0].rule, "reserved");
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_the_first_answer() {
+    let f = Fixture::new();
+    let app = f.app();
+    let keyed = CreateOptions { dry_run: false, idempotency_key: Some("k1".into()) };
+    let first = app.create_service(&input("demo"), &keyed).await.unwrap();
+    let again = app.create_service(&input("demo"), &keyed).await.unwrap();
+    assert!(again.replayed && !first.replayed);
+    assert_eq!(again.run.as_ref().unwrap().id, first.run.as_ref().unwrap().id);
+    assert_eq!(again.repos.iter().map(|r| &r.files).collect::<Vec<_>>(), first.repos.iter().map(|r| &r.files).collect::<Vec<_>>());
+    assert_eq!(f.git.history("demo", "main").len(), 1);
+
+    let mut other = input("demo");
+    other.description = "changed".into();
+    assert!(matches!(app.create_service(&other, &keyed).await, Err(Error::KeyReused { .. })));
+    let err = app.create_service(&input("demo"), &CreateOptions::default()).await.unwrap_err();
+    assert!(matches!(&err, Error::ServiceExists { name, .. } if name.as_str() == "demo"), "{err}");
+}
+
+#[tokio::test]
+async fn someone_elses_repository_is_refused_before_any_run() {
+    let f = Fixture::new();
+    f.git.seed_foreign_repo(&provision_core::RepoName::parse("taken-infra").unwrap());
+    let err = f.app().create_service(&input("taken"), &CreateOptions::default()).await.unwrap_err();
+    assert!(matches!(&err, Error::RepoExists { repo } if repo == "taken-infra"), "{err}");
+    assert!(f.store.runs(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing() {
+    let f = Fixture::new();
+    let report = f.app().create_service(&input("demo"), &CreateOptions { dry_run: true, idempotency_key: None }).await.unwrap();
+    assert!(report.dry_run && report.run.is_none());
+    assert!(report.repos[1].files.contains(&"values-qa.yaml".to_owned()));
+    assert!(f.git.repo_names().is_empty());
+    assert!(f.store.runs(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_when_the_app_starts_again() {
+    let f = Fixture::new();
+    let crashing = f.app().with_fault_hook(Arc::new(CrashAt(FaultPoint::AfterEffect(4))));
+    assert!(matches!(crashing.create_service(&input("demo"), &CreateOptions::default()).await, Err(Error::Engine(_))));
+    assert!(f.git.repo("demo-infra").is_some());
+    assert!(f.git.repo("argo-gitdir-services").is_none());
+
+    let resumed = f.app().resume_unfinished().await.unwrap();
+    assert_eq!(resumed.len(), 1);
+    let run = f.app().run(resumed[0].as_str()).await.unwrap();
+    assert_eq!(run.run.state, "succeeded");
+    assert_eq!(run.steps[4].attempts, 2);
+    assert_eq!(f.git.history("demo-infra", "orchestrator/template").len(), 1);
+    assert_eq!(f.git.history("argo-gitdir-services", "main").len(), 1);
+    let services = f.app().services().await.unwrap();
+    assert_eq!((services[0].name.as_str(), services[0].state.as_str()), ("demo", "succeeded"));
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_from_its_failed_step() {
+    let f = Fixture::new();
+    let app = f.app();
+    // The two existence checks before the run pass; the run's first git call fails for good.
+    f.git.fail_later(2, 1, provision_core::ports::PortErrorKind::Permanent);
+    let report = app.create_service(&input("flaky"), &CreateOptions::default()).await.unwrap();
+    assert!(!report.succeeded());
+    let error = report.run.as_ref().unwrap().error.as_deref().unwrap();
+    assert_eq!(error, "step 0 (ensure-repo flaky) failed: injected failure");
+    let id = report.run.unwrap().id;
+    let view = app.retry_run(&id).await.unwrap();
+    assert_eq!(view.run.state, "succeeded");
+    assert_eq!(f.git.history("flaky", "main").len(), 1);
+}

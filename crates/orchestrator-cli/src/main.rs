@@ -1,0 +1,277 @@
+//! `orchestrator`: the command line. Thin: parse arguments, call the application, print the
+//! answer as text or JSON. Data goes to stdout, logs and errors to stderr.
+//!
+//! Exit codes: 0 success, 1 failure (a failed run, an I/O error), 2 bad usage or invalid input.
+
+mod output;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput};
+use output::Printer;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Provision services: repositories rendered from blueprints, Helm values and GitOps
+/// registration, all recorded as resumable runs.
+///
+/// With nothing configured everything lives in the data directory (`./.orchestrator` or
+/// $ORCHESTRATOR_HOME): bare git repositories you can `git clone`, and a SQLite database of
+/// runs. An interrupted run resumes the next time `orchestrator` starts.
+#[derive(Debug, Parser)]
+#[command(name = "orchestrator", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+struct Global {
+    /// The data directory (repositories, database, config.toml).
+    #[arg(long, global = true, env = "ORCHESTRATOR_HOME", hide_env_values = true, default_value = ".orchestrator", value_name = "DIR")]
+    home: PathBuf,
+    /// Extra blueprint directories, colon-separated; each is a blueprint or a folder of
+    /// blueprints. They come after those of config.toml and replace built-ins of the same name.
+    #[arg(long, global = true, env = "ORCHESTRATOR_BLUEPRINTS", hide_env_values = true, value_name = "DIRS", value_delimiter = ':')]
+    blueprints: Vec<PathBuf>,
+    /// How to print results.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Human)]
+    output: Output,
+    /// Print only errors.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log more (repeat for more detail).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a service: its repository, its infra repository and its GitOps registration.
+    #[command(after_help = "Example:\n  orchestrator create-service --kind ms --name ms-my-microservice --description \"some cool description\"\n  orchestrator create-service --kind ms --name payments --owner team-pay --set port=9090 --dry-run")]
+    CreateService(CreateServiceArgs),
+    /// List the blueprints (service kinds) and their parameters, or check a blueprint directory.
+    Kinds {
+        /// Validate the blueprint in DIR (manifest, parameters, every template) and report
+        /// every problem with its file and line, instead of listing.
+        #[arg(long, value_name = "DIR")]
+        check: Option<PathBuf>,
+    },
+    /// List runs, newest first; `runs show ID` for one run's steps.
+    Runs(RunsArgs),
+    /// List provisioned services; `services show NAME` for one.
+    Services(ServicesArgs),
+}
+
+#[derive(Debug, Args)]
+struct CreateServiceArgs {
+    /// The blueprint to render (see `orchestrator kinds`).
+    #[arg(long)]
+    kind: String,
+    /// The service name: lowercase letters, digits and '-', starting with a letter, at most 53 characters.
+    #[arg(long)]
+    name: String,
+    /// One line describing the service.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// The owning team.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Answer a blueprint parameter (repeatable): --set port=9090.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    set: Vec<(String, String)>,
+    /// Print the plan and the files per repository; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct RunsArgs {
+    #[command(subcommand)]
+    command: Option<RunsCommand>,
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// Show a run: its state, its steps with their attempts, results and errors.
+    Show { id: String },
+    /// Resume a failed run from its failed step.
+    Retry { id: String },
+}
+
+#[derive(Debug, Args)]
+struct ServicesArgs {
+    #[command(subcommand)]
+    command: Option<ServicesCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServicesCommand {
+    /// Show one service with its repositories.
+    Show { name: String },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// A `--set` value as JSON: integers and booleans as such, anything else as a string. The
+/// blueprint's parameter types decide what is valid.
+fn answer_value(raw: &str) -> serde_json::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return i.into();
+    }
+    match raw {
+        "true" => true.into(),
+        "false" => false.into(),
+        _ => raw.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let printer = Printer::new(cli.global.output == Output::Json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    match runtime.block_on(run(cli, &printer)) {
+        Ok(code) => code,
+        Err(e) => printer.error(&e),
+    }
+}
+
+fn init_logging(global: &Global) {
+    let level = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORCHESTRATOR_LOG").unwrap_or_else(|_| level.into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+/// Reads `<home>/config.toml` if there is one, then applies the command-line blueprints.
+fn load_config(global: &Global) -> anyhow::Result<Config> {
+    let home = absolute(&global.home)?;
+    let file = home.join("config.toml");
+    let mut config = match std::fs::read_to_string(&file) {
+        Ok(text) => Config::from_toml(home, &text, &file)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::defaults(home),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    };
+    config.blueprint_dirs.extend(global.blueprints.iter().filter(|p| !p.as_os_str().is_empty()).cloned());
+    Ok(config)
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+async fn open(config: Config) -> anyhow::Result<App> {
+    let app = App::open(config).await?;
+    let app = match orchestrator_app::fault::from_env() {
+        Some(hook) => app.with_fault_hook(hook),
+        None => app,
+    };
+    // A run interrupted by a crash finishes before anything else happens.
+    for run in app.resume_unfinished().await? {
+        tracing::warn!(run = %run, "resumed an interrupted run");
+    }
+    Ok(app)
+}
+
+async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let config = load_config(&cli.global)?;
+    match cli.command {
+        Command::CreateService(args) => {
+            let input = CreateServiceInput {
+                kind: args.kind,
+                name: args.name,
+                description: args.description,
+                owner: args.owner,
+                parameters: args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect::<BTreeMap<_, _>>(),
+            };
+            let options = CreateOptions { dry_run: args.dry_run, idempotency_key: None };
+            let app = if args.dry_run { App::planner(config) } else { open(config).await? };
+            let report = app.create_service(&input, &options).await?;
+            printer.service_report(&report);
+            Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Kinds { check: Some(dir) } => {
+            let diagnostics = provision_template::check_dir(&dir);
+            printer.diagnostics(&dir, &diagnostics);
+            Ok(if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Kinds { check: None } => {
+            let app = App::planner(config);
+            printer.kinds(&app.kinds().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs(args) => {
+            let app = open(config).await?;
+            match args.command {
+                None => printer.runs(&app.runs(args.limit).await?),
+                Some(RunsCommand::Show { id }) => printer.run(&app.run(&id).await?),
+                Some(RunsCommand::Retry { id }) => {
+                    let view = app.retry_run(&id).await?;
+                    printer.run(&view);
+                    if view.run.state != "succeeded" {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Services(args) => {
+            let app = open(config).await?;
+            match args.command {
+                None => printer.services(&app.services().await?),
+                Some(ServicesCommand::Show { name }) => printer.service(&app.service(&name).await?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn set_values_keep_their_types() {
+        assert_eq!(answer_value("8080"), serde_json::json!(8080));
+        assert_eq!(answer_value("true"), serde_json::json!(true));
+        assert_eq!(answer_value("example.com/x"), serde_json::json!("example.com/x"));
+        assert!(parse_key_value("novalue").is_err());
+        assert_eq!(parse_key_value("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+    }
+}

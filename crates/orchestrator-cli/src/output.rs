@@ -1,0 +1,194 @@
+//! Printing results as text for people or as JSON for programs (`--output json`).
+
+use orchestrator_app::{KindView, RunSummary, RunView, ServiceReport, ServiceView};
+use provision_template::Diagnostic;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub struct Printer {
+    json: bool,
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth reporting.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    fn json(&self, value: &impl Serialize) {
+        let text = serde_json::to_string_pretty(value).expect("views serialize");
+        out(&format!("{text}\n"));
+    }
+
+    pub fn service_report(&self, r: &ServiceReport) {
+        if self.json {
+            return self.json(r);
+        }
+        let mut s = String::new();
+        if r.dry_run {
+            s.push_str(&format!("Dry run: nothing was written. Creating {} (kind {} {}) would:\n", r.service, r.kind, r.blueprint_version));
+            for (i, step) in r.plan.iter().enumerate() {
+                s.push_str(&format!("  {i}. {step}\n"));
+            }
+        } else if let Some(run) = &r.run {
+            let verb = match run.state.as_str() {
+                "succeeded" if r.replayed => "Already created",
+                "succeeded" => "Created",
+                _ => "Failed to create",
+            };
+            s.push_str(&format!("{verb} service {} (kind {} {}) in run {}\n", r.service, r.kind, r.blueprint_version, run.id));
+            if let Some(error) = &run.error {
+                s.push_str(&format!("error: {error}\nSee `orchestrator runs show {}`; `orchestrator runs retry {}` resumes it.\n", run.id, run.id));
+            }
+        }
+        s.push('\n');
+        let width = r.repos.iter().map(|repo| repo.name.len()).max().unwrap_or(0);
+        for repo in &r.repos {
+            let role = format!("{:?}", repo.role).to_lowercase();
+            s.push_str(&format!("  {role:<7} {:<width$}  {}  ({} files)\n", repo.name, repo.clone_url, repo.files.len()));
+        }
+        for repo in &r.repos {
+            s.push_str(&format!("\n{} ({}):\n", repo.name, repo.branch));
+            for f in &repo.files {
+                s.push_str(&format!("  {f}\n"));
+            }
+        }
+        if !r.dry_run {
+            if let Some(service) = r.repos.first() {
+                s.push_str(&format!("\nClone it: git clone {}\n", service.clone_url));
+            }
+        }
+        out(&s);
+    }
+
+    pub fn kinds(&self, kinds: &[KindView]) {
+        if self.json {
+            return self.json(&kinds);
+        }
+        let mut s = String::new();
+        for k in kinds {
+            s.push_str(&format!("{} {}  {}\n", k.name, k.version, k.description));
+            for p in &k.parameters {
+                let default = p.default.as_ref().map(|d| format!(" (default {d})")).unwrap_or_default();
+                let required = if p.required { " required" } else { "" };
+                s.push_str(&format!("  --set {}=<{}>{required}{default}  {}\n", p.name, p.kind, p.description));
+                for c in &p.constraints {
+                    s.push_str(&format!("      {c}\n"));
+                }
+            }
+        }
+        out(&s);
+    }
+
+    pub fn diagnostics(&self, dir: &Path, diagnostics: &[Diagnostic]) {
+        if self.json {
+            let list: Vec<_> = diagnostics
+                .iter()
+                .map(|d| serde_json::json!({"file": d.file.display().to_string(), "line": d.line, "message": d.message}))
+                .collect();
+            return self.json(&serde_json::json!({"blueprint": dir.display().to_string(), "ok": diagnostics.is_empty(), "problems": list}));
+        }
+        if diagnostics.is_empty() {
+            out(&format!("{}: ok\n", dir.display()));
+            return;
+        }
+        let mut s = String::new();
+        for d in diagnostics {
+            s.push_str(&format!("{d}\n"));
+        }
+        s.push_str(&format!("{} problem(s) in {}\n", diagnostics.len(), dir.display()));
+        out(&s);
+    }
+
+    pub fn runs(&self, runs: &[RunSummary]) {
+        if self.json {
+            return self.json(&runs);
+        }
+        if runs.is_empty() {
+            return out("No runs yet.\n");
+        }
+        let mut s = String::new();
+        for r in runs {
+            let service = r.service.as_deref().unwrap_or("-");
+            s.push_str(&format!("{}  {:<9}  {:<14}  {service}  {}\n", r.id, r.state, r.operation, r.created_at));
+        }
+        out(&s);
+    }
+
+    pub fn run(&self, r: &RunView) {
+        if self.json {
+            return self.json(r);
+        }
+        let run = &r.run;
+        let mut s = format!("run {}: {} {}\n", run.id, run.operation, run.service.as_deref().unwrap_or(""));
+        s.push_str(&format!("state: {}\ncreated: {}\nupdated: {}\n", run.state, run.created_at, run.updated_at));
+        if let Some(e) = &run.error {
+            s.push_str(&format!("error: {e}\n"));
+        }
+        s.push_str("steps:\n");
+        for step in &r.steps {
+            let detail = step.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            let attempts = if step.attempts > 1 { format!(" ({} attempts)", step.attempts) } else { String::new() };
+            s.push_str(&format!("  {}. [{}] {}{detail}{attempts}\n", step.index, step.state, step.name));
+            if let Some(e) = &step.error {
+                s.push_str(&format!("       error: {e}\n"));
+            }
+        }
+        out(&s);
+    }
+
+    pub fn services(&self, services: &[ServiceView]) {
+        if self.json {
+            return self.json(&services);
+        }
+        if services.is_empty() {
+            return out("No services yet.\n");
+        }
+        let mut s = String::new();
+        for v in services {
+            s.push_str(&format!("{}  {} {}  {}  {}\n", v.name, v.kind, v.blueprint_version, v.state, v.description));
+        }
+        out(&s);
+    }
+
+    pub fn service(&self, v: &ServiceView) {
+        if self.json {
+            return self.json(v);
+        }
+        let mut s = format!("{} ({} {}), {}\n", v.name, v.kind, v.blueprint_version, v.state);
+        if !v.description.is_empty() {
+            s.push_str(&format!("  {}\n", v.description));
+        }
+        s.push_str(&format!("  created {} by run {}\n", v.created_at, v.run));
+        for r in &v.repos {
+            s.push_str(&format!("  {:<7} {}  {}\n", format!("{:?}", r.role).to_lowercase(), r.name, r.clone_url));
+        }
+        out(&s);
+    }
+
+    /// Reports an error on stderr (as JSON with `--output json`) and picks the exit code.
+    pub fn error(&self, e: &anyhow::Error) -> ExitCode {
+        let invalid = e.downcast_ref::<orchestrator_app::Error>().and_then(|e| match e {
+            orchestrator_app::Error::Invalid(i) => Some(i),
+            _ => None,
+        });
+        let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        let mut stderr = std::io::stderr().lock();
+        if self.json {
+            let problems = invalid.map(|i| i.problems().to_vec()).unwrap_or_default();
+            let body = serde_json::json!({"error": chain.join(": "), "problems": problems});
+            let _ = writeln!(stderr, "{body}");
+        } else {
+            let _ = writeln!(stderr, "error: {}", chain.join(": "));
+        }
+        if invalid.is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+    }
+}

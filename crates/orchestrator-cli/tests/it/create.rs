@@ -1,0 +1,194 @@
+//! create-service end to end: three repositories, rendered, committed, cloneable.
+
+use crate::support::{fsck, git, log, Env};
+use std::process::Command;
+
+const NAME: &str = "ms-my-microservice";
+
+fn create(env: &Env, name: &str) -> serde_json::Value {
+    env.json(&["create-service", "--kind", "ms", "--name", name, "--description", "some cool description"])
+}
+
+#[test]
+fn create_service_makes_three_repositories_git_can_read() {
+    let env = Env::new();
+    let report = create(&env, NAME);
+    assert_eq!(report["run"]["state"], "succeeded", "{report:#}");
+    let roles: Vec<(&str, &str)> =
+        report["repos"].as_array().unwrap().iter().map(|r| (r["role"].as_str().unwrap(), r["name"].as_str().unwrap())).collect();
+    assert_eq!(roles, [("service", NAME), ("infra", "ms-my-microservice-infra"), ("gitops", "argo-gitdir-services")]);
+    for repo in report["repos"].as_array().unwrap() {
+        let url = repo["clone_url"].as_str().unwrap();
+        assert!(url.starts_with("file://") && url.ends_with(".git"), "{url}");
+    }
+    assert_eq!(env.repos(), ["argo-gitdir-services.git", "ms-my-microservice-infra.git", "ms-my-microservice.git"]);
+
+    // Every repository passes git's strictest check, and main starts at the pristine render.
+    for repo in ["ms-my-microservice", "ms-my-microservice-infra", "argo-gitdir-services"] {
+        fsck(&env.bare(repo));
+    }
+    for repo in [NAME, "ms-my-microservice-infra"] {
+        let bare = env.bare(repo);
+        assert_eq!(log(&bare, "main"), [format!("Render blueprint ms 1.0.0 for {NAME}")]);
+        assert_eq!(git(&bare, &["rev-parse", "main"]), git(&bare, &["rev-parse", "orchestrator/template"]));
+        let body = git(&bare, &["log", "-1", "--format=%B", "main"]);
+        let run = report["run"]["id"].as_str().unwrap();
+        assert!(body.contains(&format!("Provision-Run: {run}/")), "{body}");
+    }
+    assert_eq!(log(&env.bare("argo-gitdir-services"), "main"), [format!("Register {NAME} for qa, staging")]);
+
+    // The service repository clones and holds the rendered Go service.
+    let service = env.clone(NAME);
+    for file in ["go.mod", "main.go", "Dockerfile", "Makefile", "README.md", ".github/workflows/ci.yaml", ".orchestrator/answers.toml"] {
+        assert!(service.join(file).is_file(), "{file} missing in the service repo");
+    }
+    let answers = std::fs::read_to_string(service.join(".orchestrator/answers.toml")).unwrap();
+    assert!(answers.contains("blueprint = \"ms\"") && answers.contains("version = \"1.0.0\""), "{answers}");
+    assert!(answers.contains(&format!("name = \"{NAME}\"")), "{answers}");
+    let ci = std::fs::read_to_string(service.join(".github/workflows/ci.yaml")).unwrap();
+    assert!(ci.contains("ms-my-microservice-infra"), "the CI bumps this service's infra repo:\n{ci}");
+    let readme = std::fs::read_to_string(service.join("README.md")).unwrap();
+    assert!(readme.contains("some cool description"), "{readme}");
+
+    // The infra repository: a chart on the base chart, values per environment.
+    let infra = env.clone("ms-my-microservice-infra");
+    let chart = std::fs::read_to_string(infra.join("Chart.yaml")).unwrap();
+    assert!(chart.contains("ms-base-chart"), "{chart}");
+    for env_name in ["qa", "staging"] {
+        let values = std::fs::read_to_string(infra.join(format!("values-{env_name}.yaml"))).unwrap();
+        assert!(values.contains(&format!("host: {NAME}-{env_name}.apps.example.com")), "{values}");
+    }
+
+    // The GitOps registration: an Argo CD Application per environment.
+    let gitops = env.clone("argo-gitdir-services");
+    let app = std::fs::read_to_string(gitops.join(format!("services/{NAME}/application-qa.yaml"))).unwrap();
+    assert!(app.contains("kind: Application") && app.contains("ref: values"), "{app}");
+    assert!(app.contains(report["repos"][1]["clone_url"].as_str().unwrap()), "values come from the infra repo:\n{app}");
+}
+
+#[test]
+fn the_generated_service_builds_and_passes_its_tests_from_a_clone() {
+    let env = Env::new();
+    create(&env, "svc-go");
+    let service = env.clone("svc-go");
+    let cache = env.dir.path().join("go");
+    let out = Command::new("go")
+        .args(["test", "./..."])
+        .current_dir(&service)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOCACHE", cache.join("cache"))
+        .env("GOPATH", cache.join("path"))
+        .output()
+        .expect("Debian's golang-go is installed (cargo xtask ci installs it)");
+    assert!(out.status.success(), "go test failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_second_service_registers_next_to_the_first() {
+    let env = Env::new();
+    create(&env, "alpha");
+    create(&env, "beta");
+    let gitops = env.bare("argo-gitdir-services");
+    assert_eq!(log(&gitops, "main"), ["Register beta for qa, staging", "Register alpha for qa, staging"]);
+    let files = git(&gitops, &["ls-tree", "-r", "--name-only", "main"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        [
+            "services/alpha/application-qa.yaml",
+            "services/alpha/application-staging.yaml",
+            "services/beta/application-qa.yaml",
+            "services/beta/application-staging.yaml"
+        ]
+    );
+    fsck(&gitops);
+    let services = env.json(&["services"]);
+    let names: Vec<&str> = services.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alpha", "beta"]);
+}
+
+#[test]
+fn the_human_output_names_repos_urls_files_and_the_run() {
+    let env = Env::new();
+    let (code, stdout, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "demo"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("Created service demo (kind ms 1.0.0) in run "), "{stdout}");
+    assert!(stdout.contains("demo-infra") && stdout.contains("argo-gitdir-services"), "{stdout}");
+    assert!(stdout.contains("  main.go\n") && stdout.contains("  values-qa.yaml\n"), "{stdout}");
+    assert!(stdout.contains("Clone it: git clone file://"), "{stdout}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_files_and_writes_nothing() {
+    let env = Env::new();
+    let (code, stdout, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "demo", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("Dry run: nothing was written."), "{stdout}");
+    assert!(stdout.contains("0. ensure-repo demo\n"), "{stdout}");
+    assert!(stdout.contains("register demo in argo-gitdir-services"), "{stdout}");
+    assert!(stdout.contains("  Chart.yaml\n"), "{stdout}");
+    assert!(!env.home().exists(), "a dry run created {}", env.home().display());
+
+    let report = env.json(&["create-service", "--kind", "ms", "--name", "demo", "--dry-run"]);
+    assert_eq!(report["dry_run"], true);
+    assert!(report.get("run").is_none());
+    assert!(!env.home().exists());
+}
+
+#[test]
+fn invalid_input_lists_every_problem_and_exits_2() {
+    let env = Env::new();
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "nope", "--name", "Bad.Name-"]);
+    assert_eq!(code, 2, "{stderr}");
+    for expected in ["name: service name must be lowercase", "contains '.'", "must not end with '-'", "unknown kind \"nope\"; known kinds: ms"] {
+        assert!(stderr.contains(expected), "missing {expected:?} in {stderr}");
+    }
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "x", "--set", "port=99999", "--set", "bogus=1"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("parameters.port") && stderr.contains("parameters.bogus"), "{stderr}");
+    assert!(!env.bare("x").exists());
+}
+
+#[test]
+fn the_same_name_twice_is_refused_naming_the_existing_service() {
+    let env = Env::new();
+    let first = create(&env, "twice");
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "twice"]);
+    assert_eq!(code, 1, "{stderr}");
+    let run = first["run"]["id"].as_str().unwrap();
+    assert!(stderr.contains(&format!("service twice already exists (created by run {run})")), "{stderr}");
+    assert_eq!(log(&env.bare("twice"), "main").len(), 1);
+}
+
+#[test]
+fn runs_list_and_show_the_journal() {
+    let env = Env::new();
+    let report = create(&env, "journaled");
+    let id = report["run"]["id"].as_str().unwrap();
+    let runs = env.json(&["runs"]);
+    assert_eq!(runs[0]["id"], id);
+    assert_eq!(runs[0]["state"], "succeeded");
+    let run = env.json(&["runs", "show", id]);
+    let steps: Vec<(&str, &str)> =
+        run["steps"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
+    assert_eq!(
+        steps,
+        [
+            ("ensure-repo journaled", "done"),
+            ("render journaled onto orchestrator/template", "done"),
+            ("start journaled main", "done"),
+            ("ensure-repo journaled-infra", "done"),
+            ("render journaled-infra onto orchestrator/template", "done"),
+            ("start journaled-infra main", "done"),
+            ("ensure-repo argo-gitdir-services", "done"),
+            ("register journaled in argo-gitdir-services", "done"),
+        ]
+    );
+    let (code, stdout, _) = env.run(&["runs", "show", id]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("state: succeeded") && stdout.contains("[done] ensure-repo journaled: created"), "{stdout}");
+    let (code, _, stderr) = env.run(&["runs", "show", "0000-nope"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("run 0000-nope does not exist"), "{stderr}");
+}

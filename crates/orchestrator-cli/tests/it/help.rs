@@ -1,0 +1,33 @@
+//! `--help` is documentation: its text is reviewed as a snapshot.
+
+use crate::support::Env;
+
+fn help(args: &[&str]) -> String {
+    let env = Env::new();
+    let (code, stdout, stderr) = env.run(args);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+}
+
+#[test]
+fn top_level_help() {
+    insta::assert_snapshot!(help(&["--help"]));
+}
+
+#[test]
+fn create_service_help() {
+    insta::assert_snapshot!(help(&["create-service", "--help"]));
+}
+
+#[test]
+fn runs_help() {
+    insta::assert_snapshot!(help(&["runs", "--help"]));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    let (code, _, stderr) = env.run(&["create-service", "--name", "x"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--kind <KIND>"), "{stderr}");
+}

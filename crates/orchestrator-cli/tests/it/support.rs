@@ -1,0 +1,93 @@
+//! Running the binary and the `git` CLI in throwaway data directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+        cmd.env("ORCHESTRATOR_HOME", self.home())
+            .env_remove("ORCHESTRATOR_BLUEPRINTS")
+            .env_remove("ORCHESTRATOR_FAULT")
+            .env_remove("ORCHESTRATOR_LOG")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs the binary; returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        decode(out)
+    }
+
+    /// Runs the binary, expecting success, and parses its JSON output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let (code, stdout, stderr) = self.run(&all);
+        assert_eq!(code, 0, "{args:?} failed:\n{stderr}\n{stdout}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+
+    pub fn bare(&self, repo: &str) -> PathBuf {
+        self.home().join("git/platform").join(format!("{repo}.git"))
+    }
+
+    /// The repositories on disk.
+    pub fn repos(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.home().join("git/platform"))
+            .map(|dir| dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Clones a repository with the git CLI into a fresh directory.
+    pub fn clone(&self, repo: &str) -> PathBuf {
+        let target = self.dir.path().join("clones").join(repo);
+        git(self.dir.path(), &["clone", "--quiet", self.bare(repo).to_str().unwrap(), target.to_str().unwrap()]);
+        target
+    }
+}
+
+pub fn decode(out: Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Runs `git` in `dir`, expecting success; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Subjects of a branch's commits, newest first, as the git CLI sees them.
+pub fn log(bare: &Path, branch: &str) -> Vec<String> {
+    git(bare, &["log", "--format=%s", branch]).lines().map(str::to_owned).collect()
+}
+
+pub fn fsck(bare: &Path) {
+    git(bare, &["fsck", "--strict", "--no-dangling"]);
+}

