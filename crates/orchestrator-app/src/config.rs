@@ -1,8 +1,8 @@
 //! Configuration: every setting with its default, read from `config.toml` in the data
 //! directory by the binaries and overridden by their flags and `ORCHESTRATOR_*` variables.
 
-use provision_core::{EnvName, Invalid, RepoName};
 use provision_core::problem::{Collector, Problem};
+use provision_core::{EnvName, Invalid, RepoName};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -109,7 +109,11 @@ impl Config {
         for (i, e) in env_names.iter().enumerate() {
             if let Some(env) = c.take(&format!("deploy.environments[{i}]"), EnvName::parse(e)) {
                 if environments.contains(&env) {
-                    c.push(Problem::new(format!("deploy.environments[{i}]"), "duplicate", format!("{env} is listed twice")));
+                    c.push(Problem::new(
+                        format!("deploy.environments[{i}]"),
+                        "duplicate",
+                        format!("{env} is listed twice"),
+                    ));
                 }
                 environments.push(env);
             }
@@ -162,10 +166,19 @@ mod tests {
     fn the_file_overrides_and_every_problem_is_named() {
         let c = Config::from_toml("/d", "[deploy]\nenvironments = [\"qa\", \"prod\"]\n", Path::new("c.toml")).unwrap();
         assert_eq!(c.environments.len(), 2);
-        let err = Config::from_toml("/d", "[deploy]\nenvironments = [\"QA\", \"qa\", \"qa\"]\n[git]\ngitops_repo = \"a/b\"\n", Path::new("c.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("deploy.environments[0]") && err.contains("deploy.environments[2]") && err.contains("git.gitops_repo"), "{err}");
+        let err = Config::from_toml(
+            "/d",
+            "[deploy]\nenvironments = [\"QA\", \"qa\", \"qa\"]\n[git]\ngitops_repo = \"a/b\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("deploy.environments[0]")
+                && err.contains("deploy.environments[2]")
+                && err.contains("git.gitops_repo"),
+            "{err}"
+        );
         let err = Config::from_toml("/d", "[deploy]\nnope = 1\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.contains("c.toml") && err.contains("nope"), "{err}");
     }

@@ -158,7 +158,8 @@ impl App {
     /// The embedded default: bare repositories and SQLite under `config.home`.
     pub async fn open(config: Config) -> Result<App, Error> {
         let home = config.home.clone();
-        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| Error::Open { path: home.display().to_string(), source };
+        let open_err =
+            |source: Box<dyn std::error::Error + Send + Sync>| Error::Open { path: home.display().to_string(), source };
         tokio::fs::create_dir_all(&config.home).await.map_err(|e| open_err(Box::new(e)))?;
         let store = provision_store::SqliteStore::open(&config.database()).await.map_err(|e| open_err(Box::new(e)))?;
         let git = provision_git::LocalGitHost::new(
@@ -224,7 +225,11 @@ impl App {
 
     /// Validates the request, then (unless `dry_run`) records and executes a run that
     /// creates the service repository, the infra repository and the GitOps registration.
-    pub async fn create_service(&self, input: &CreateServiceInput, options: &CreateOptions) -> Result<ServiceReport, Error> {
+    pub async fn create_service(
+        &self,
+        input: &CreateServiceInput,
+        options: &CreateOptions,
+    ) -> Result<ServiceReport, Error> {
         let catalog = self.catalog().await?;
         let (run_request, blueprint) = self.validate(input, &catalog)?;
         let planned = service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?;
@@ -233,16 +238,18 @@ impl App {
             return Ok(ServiceReport::new(&run_request, None, &planned, &|r| self.git.clone_url(r), true, false));
         }
         for repo in planned.repos.iter().filter(|r| r.role != RepoRole::Gitops) {
-            if self.git.repo_exists(&repo.name).await.map_err(Error::Git)? && self.store.service(&run_request.request.name).await.map_err(Error::Store)?.is_none() {
+            if self.git.repo_exists(&repo.name).await.map_err(Error::Git)?
+                && self.store.service(&run_request.request.name).await.map_err(Error::Store)?.is_none()
+            {
                 return Err(Error::RepoExists { repo: repo.name.to_string() });
             }
         }
 
         let request_json = serde_json::to_value(&run_request).expect("a run request serializes");
-        let idempotency = options.idempotency_key.as_ref().map(|key| IdempotencyKey {
-            key: key.clone(),
-            fingerprint: fingerprint(&run_request.request),
-        });
+        let idempotency = options
+            .idempotency_key
+            .as_ref()
+            .map(|key| IdempotencyKey { key: key.clone(), fingerprint: fingerprint(&run_request.request) });
         let id = RunId::parse(&uuid::Uuid::now_v7().to_string()).expect("a UUID is a valid run id");
         let created = self
             .store
@@ -272,13 +279,15 @@ impl App {
         }
         info!(run = %id, service = %run_request.request.name, "create-service started");
         self.engine().execute(&id, &planned.plan).await?;
-        let record = self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        let record =
+            self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
         Ok(ServiceReport::new(&run_request, Some(&record), &planned, &|r| self.git.clone_url(r), false, false))
     }
 
     /// The report of an earlier run, for a repeated idempotent request.
     async fn replay(&self, id: &RunId) -> Result<ServiceReport, Error> {
-        let record = self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        let record =
+            self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
         let run_request: CreateServiceRun =
             serde_json::from_value(record.request.clone()).map_err(|_| Error::UnknownOperation(id.clone()))?;
         let blueprint = self.blueprint_for(id, &run_request).await?;
@@ -288,7 +297,11 @@ impl App {
 
     /// Parses the request and resolves its parameters against its blueprint, reporting every
     /// problem of every field (kind, name, description, owner, parameters) at once.
-    fn validate(&self, input: &CreateServiceInput, catalog: &Catalog) -> Result<(CreateServiceRun, Arc<Blueprint>), Error> {
+    fn validate(
+        &self,
+        input: &CreateServiceInput,
+        catalog: &Catalog,
+    ) -> Result<(CreateServiceRun, Arc<Blueprint>), Error> {
         let (parsed, mut c) = match CreateService::parse_collecting(input) {
             Ok(request) => (Some(request), Collector::new()),
             Err(c) => (None, c),
@@ -358,7 +371,8 @@ impl App {
     }
 
     async fn resume(&self, id: &RunId) -> Result<(), Error> {
-        let record = self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        let record =
+            self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
         if record.operation != CREATE_SERVICE {
             return Err(Error::UnknownOperation(id.clone()));
         }
@@ -367,10 +381,7 @@ impl App {
         let blueprint = self.blueprint_for(id, &run_request).await?;
         if blueprint.digest() != run_request.blueprint_digest {
             let error = Error::BlueprintChanged { run: id.clone(), kind: run_request.request.kind.to_string() };
-            self.store
-                .record(id, JournalEvent::RunFailed { error: error.to_string() })
-                .await
-                .map_err(Error::Store)?;
+            self.store.record(id, JournalEvent::RunFailed { error: error.to_string() }).await.map_err(Error::Store)?;
             return Err(error);
         }
         let planned = service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?;
@@ -397,7 +408,8 @@ impl App {
 
     pub async fn run(&self, id: &str) -> Result<RunView, Error> {
         let id = RunId::parse(id).map_err(|_| Error::RunNotFound(id.to_owned()))?;
-        let record = self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
+        let record =
+            self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
         let steps = self.store.steps(&id).await.map_err(Error::Store)?;
         Ok(RunView::new(&record, &steps))
     }
@@ -413,7 +425,12 @@ impl App {
 
     pub async fn service(&self, name: &str) -> Result<ServiceView, Error> {
         let parsed = ServiceName::parse(name).map_err(|_| Error::ServiceNotFound(name.to_owned()))?;
-        let record = self.store.service(&parsed).await.map_err(Error::Store)?.ok_or_else(|| Error::ServiceNotFound(name.to_owned()))?;
+        let record = self
+            .store
+            .service(&parsed)
+            .await
+            .map_err(Error::Store)?
+            .ok_or_else(|| Error::ServiceNotFound(name.to_owned()))?;
         Ok(ServiceView::new(&record, &self.config, &|repo| self.git.clone_url(repo)))
     }
 

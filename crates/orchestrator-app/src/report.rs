@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use crate::service::{CreateServiceRun, PlannedService, RepoRole};
-use provision_core::ports::{RunRecord, ServiceRecord, StepRecord};
 use provision_core::RepoName;
+use provision_core::ports::{RunRecord, ServiceRecord, StepRecord};
 use provision_template::Blueprint;
 use serde::Serialize;
 

@@ -3,7 +3,9 @@
 
 use crate::config::Config;
 use crate::request::CreateService;
-use provision_core::{BranchName, Effect, FileEntry, FileSet, OwnerName, Plan, RepoName, RepoPath, ServiceName, TreeMode};
+use provision_core::{
+    BranchName, Effect, FileEntry, FileSet, OwnerName, Plan, RepoName, RepoPath, ServiceName, TreeMode,
+};
 use provision_template::{AnswerValue, Answers, Blueprint, Builtins, RenderContext, Target};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -50,7 +52,7 @@ pub enum Error {
         kind: String,
         service: String,
         #[source]
-        source: provision_template::RenderError,
+        source: Box<provision_template::RenderError>,
     },
     #[error("cannot generate the Helm files of {service}")]
     Helm {
@@ -74,7 +76,11 @@ pub enum Error {
 
 /// The variables every template sees, besides the blueprint's own parameters. A service
 /// without an owner is owned by the organisation.
-pub fn render_context(config: &Config, request: &CreateService, clone_url: &dyn Fn(&RepoName) -> String) -> RenderContext {
+pub fn render_context(
+    config: &Config,
+    request: &CreateService,
+    clone_url: &dyn Fn(&RepoName) -> String,
+) -> RenderContext {
     let name = &request.name;
     RenderContext::new(Builtins {
         name: name.clone(),
@@ -159,7 +165,7 @@ pub fn plan(
         blueprint.render(target, &ctx, &run.answers).map_err(|source| Error::Render {
             kind: request.kind.to_string(),
             service: name.to_string(),
-            source,
+            source: Box::new(source),
         })
     };
     let answers_path = RepoPath::parse(ANSWERS_PATH).expect("a valid constant path");

@@ -14,18 +14,25 @@ impl Fixture {
     }
 
     fn app(&self) -> App {
-        App::with_ports(self.config.clone(), self.git.clone(), Arc::new(self.store.clone())).with_pause(Arc::new(NoPause))
+        App::with_ports(self.config.clone(), self.git.clone(), Arc::new(self.store.clone()))
+            .with_pause(Arc::new(NoPause))
     }
 }
 
 fn input(name: &str) -> CreateServiceInput {
-    CreateServiceInput { kind: "ms".into(), name: name.into(), description: "some cool description".into(), ..Default::default() }
+    CreateServiceInput {
+        kind: "ms".into(),
+        name: name.into(),
+        description: "some cool description".into(),
+        ..Default::default()
+    }
 }
 
 fn file(git: &MemoryGitHost, repo: &str, branch: &str, path: &str) -> String {
     let r = git.repo(repo).unwrap();
     let tip = r.branches.iter().find(|(b, _)| b.as_str() == branch).unwrap().1;
-    String::from_utf8(r.commits[tip].tree.get(path).unwrap_or_else(|| panic!("{path} missing")).content.to_vec()).unwrap()
+    String::from_utf8(r.commits[tip].tree.get(path).unwrap_or_else(|| panic!("{path} missing")).content.to_vec())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -38,9 +45,12 @@ async fn create_service_writes_three_repositories() {
     assert!(answers.contains("blueprint = \"ms\"\nversion = \"1.0.0\"\ntarget = \"app\"\n"), "{answers}");
     assert!(answers.contains("go_module = \"example.com/demo\""), "{answers}");
     assert!(file(&f.git, "demo-infra", "main", ".orchestrator/answers.toml").contains("target = \"infra\""));
-    assert!(file(&f.git, "argo-gitdir-services", "main", "services/demo/application-staging.yaml").contains("name: demo-staging"));
+    assert!(
+        file(&f.git, "argo-gitdir-services", "main", "services/demo/application-staging.yaml")
+            .contains("name: demo-staging")
+    );
     assert_eq!(report.plan.len(), 8);
-    assert_eq!(report.repos[0].files.iter().filter(|f| f.ends_with(".go")).count() > 3, true);
+    assert!(report.repos[0].files.iter().filter(|f| f.ends_with(".go")).count() > 3);
 }
 
 #[tokio::test]
@@ -67,14 +77,18 @@ async fn every_problem_of_every_field_is_reported_at_once() {
     bad.parameters.insert("colour".into(), "red".into());
     let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
     let fields: Vec<&str> = invalid.problems().iter().map(|p| p.field.as_str()).collect();
-    assert!(fields.contains(&"name") && fields.contains(&"parameters.port") && fields.contains(&"parameters.colour"), "{fields:?}");
+    assert!(
+        fields.contains(&"name") && fields.contains(&"parameters.port") && fields.contains(&"parameters.colour"),
+        "{fields:?}"
+    );
     assert!(f.git.repo_names().is_empty());
 }
 
 #[tokio::test]
 async fn the_gitops_repository_name_is_not_a_service_name() {
     let f = Fixture::new();
-    let Err(Error::Invalid(invalid)) = f.app().create_service(&input("argo-gitdir-services"), &CreateOptions::default()).await
+    let Err(Error::Invalid(invalid)) =
+        f.app().create_service(&input("argo-gitdir-services"), &CreateOptions::default()).await
     else {
         panic!()
     };
@@ -90,7 +104,10 @@ async fn idempotency_keys_replay_the_first_answer() {
     let again = app.create_service(&input("demo"), &keyed).await.unwrap();
     assert!(again.replayed && !first.replayed);
     assert_eq!(again.run.as_ref().unwrap().id, first.run.as_ref().unwrap().id);
-    assert_eq!(again.repos.iter().map(|r| &r.files).collect::<Vec<_>>(), first.repos.iter().map(|r| &r.files).collect::<Vec<_>>());
+    assert_eq!(
+        again.repos.iter().map(|r| &r.files).collect::<Vec<_>>(),
+        first.repos.iter().map(|r| &r.files).collect::<Vec<_>>()
+    );
     assert_eq!(f.git.history("demo", "main").len(), 1);
 
     let mut other = input("demo");
@@ -112,7 +129,8 @@ async fn someone_elses_repository_is_refused_before_any_run() {
 #[tokio::test]
 async fn a_dry_run_writes_nothing() {
     let f = Fixture::new();
-    let report = f.app().create_service(&input("demo"), &CreateOptions { dry_run: true, idempotency_key: None }).await.unwrap();
+    let report =
+        f.app().create_service(&input("demo"), &CreateOptions { dry_run: true, idempotency_key: None }).await.unwrap();
     assert!(report.dry_run && report.run.is_none());
     assert!(report.repos[1].files.contains(&"values-qa.yaml".to_owned()));
     assert!(f.git.repo_names().is_empty());

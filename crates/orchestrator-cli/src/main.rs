@@ -32,11 +32,25 @@ struct Cli {
 #[command(next_help_heading = "Global options")]
 struct Global {
     /// The data directory (repositories, database, config.toml).
-    #[arg(long, global = true, env = "ORCHESTRATOR_HOME", hide_env_values = true, default_value = ".orchestrator", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHESTRATOR_HOME",
+        hide_env_values = true,
+        default_value = ".orchestrator",
+        value_name = "DIR"
+    )]
     home: PathBuf,
     /// Extra blueprint directories, colon-separated; each is a blueprint or a folder of
     /// blueprints. They come after those of config.toml and replace built-ins of the same name.
-    #[arg(long, global = true, env = "ORCHESTRATOR_BLUEPRINTS", hide_env_values = true, value_name = "DIRS", value_delimiter = ':')]
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHESTRATOR_BLUEPRINTS",
+        hide_env_values = true,
+        value_name = "DIRS",
+        value_delimiter = ':'
+    )]
     blueprints: Vec<PathBuf>,
     /// How to print results.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Human)]
@@ -58,7 +72,9 @@ enum Output {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a service: its repository, its infra repository and its GitOps registration.
-    #[command(after_help = "Example:\n  orchestrator create-service --kind ms --name ms-my-microservice --description \"some cool description\"\n  orchestrator create-service --kind ms --name payments --owner team-pay --set port=9090 --dry-run")]
+    #[command(
+        after_help = "Example:\n  orchestrator create-service --kind ms --name ms-my-microservice --description \"some cool description\"\n  orchestrator create-service --kind ms --name payments --owner team-pay --set port=9090 --dry-run"
+    )]
     CreateService(CreateServiceArgs),
     /// List the blueprints (service kinds) and their parameters, or check a blueprint directory.
     Kinds {

@@ -34,7 +34,10 @@ impl Printer {
         }
         let mut s = String::new();
         if r.dry_run {
-            s.push_str(&format!("Dry run: nothing was written. Creating {} (kind {} {}) would:\n", r.service, r.kind, r.blueprint_version));
+            s.push_str(&format!(
+                "Dry run: nothing was written. Creating {} (kind {} {}) would:\n",
+                r.service, r.kind, r.blueprint_version
+            ));
             for (i, step) in r.plan.iter().enumerate() {
                 s.push_str(&format!("  {i}. {step}\n"));
             }
@@ -44,16 +47,27 @@ impl Printer {
                 "succeeded" => "Created",
                 _ => "Failed to create",
             };
-            s.push_str(&format!("{verb} service {} (kind {} {}) in run {}\n", r.service, r.kind, r.blueprint_version, run.id));
+            s.push_str(&format!(
+                "{verb} service {} (kind {} {}) in run {}\n",
+                r.service, r.kind, r.blueprint_version, run.id
+            ));
             if let Some(error) = &run.error {
-                s.push_str(&format!("error: {error}\nSee `orchestrator runs show {}`; `orchestrator runs retry {}` resumes it.\n", run.id, run.id));
+                s.push_str(&format!(
+                    "error: {error}\nSee `orchestrator runs show {}`; `orchestrator runs retry {}` resumes it.\n",
+                    run.id, run.id
+                ));
             }
         }
         s.push('\n');
         let width = r.repos.iter().map(|repo| repo.name.len()).max().unwrap_or(0);
         for repo in &r.repos {
             let role = format!("{:?}", repo.role).to_lowercase();
-            s.push_str(&format!("  {role:<7} {:<width$}  {}  ({} files)\n", repo.name, repo.clone_url, repo.files.len()));
+            s.push_str(&format!(
+                "  {role:<7} {:<width$}  {}  ({} files)\n",
+                repo.name,
+                repo.clone_url,
+                repo.files.len()
+            ));
         }
         for repo in &r.repos {
             s.push_str(&format!("\n{} ({}):\n", repo.name, repo.branch));
@@ -61,10 +75,10 @@ impl Printer {
                 s.push_str(&format!("  {f}\n"));
             }
         }
-        if !r.dry_run {
-            if let Some(service) = r.repos.first() {
-                s.push_str(&format!("\nClone it: git clone {}\n", service.clone_url));
-            }
+        if !r.dry_run
+            && let Some(service) = r.repos.first()
+        {
+            s.push_str(&format!("\nClone it: git clone {}\n", service.clone_url));
         }
         out(&s);
     }
@@ -92,7 +106,9 @@ impl Printer {
         if self.json {
             let list: Vec<_> = diagnostics
                 .iter()
-                .map(|d| serde_json::json!({"file": d.file.display().to_string(), "line": d.line, "message": d.message}))
+                .map(
+                    |d| serde_json::json!({"file": d.file.display().to_string(), "line": d.line, "message": d.message}),
+                )
                 .collect();
             return self.json(&serde_json::json!({"blueprint": dir.display().to_string(), "ok": diagnostics.is_empty(), "problems": list}));
         }

@@ -243,12 +243,11 @@ impl<'a> Engine<'a> {
         }
         // Not empty: ours only if a commit step of this run already wrote to it.
         for (index, step) in plan.steps.iter().enumerate() {
-            if let Effect::Commit { repo: r, branch, .. } = &step.effect {
-                if r == repo
-                    && self.git.find_commit(repo, branch, &run.trailer(index), TRAILER_SEARCH_DEPTH).await?.is_some()
-                {
-                    return Ok("already there, written by this run".into());
-                }
+            if let Effect::Commit { repo: r, branch, .. } = &step.effect
+                && r == repo
+                && self.git.find_commit(repo, branch, &run.trailer(index), TRAILER_SEARCH_DEPTH).await?.is_some()
+            {
+                return Ok("already there, written by this run".into());
             }
         }
         Err(PortError::new(

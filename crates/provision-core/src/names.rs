@@ -418,7 +418,7 @@ mod tests {
     fn branch_names() {
         assert!(BranchName::parse("orchestrator/template").is_ok());
         assert!(BranchName::parse("orchestrator/upgrade-1.2.0").is_ok());
-        for bad in ["", "a//b", "a/.b", "x.lock", "a..b", "a b", "a@{1}"] {
+        for bad in ["", "a//b", "a/.b", "x.lock", "a..b", "a b", "a@{1}", "feature.", "a./b"] {
             assert!(BranchName::parse(bad).is_err(), "{bad}");
         }
     }

@@ -261,19 +261,19 @@ impl Drop for MemClaim {
 impl Store for MemoryStore {
     async fn create_run(&self, run: NewRun) -> Result<RunCreated, PortError> {
         let mut s = lock(&self.state);
-        if let Some(key) = &run.idempotency {
-            if let Some((fingerprint, existing)) = s.keys.get(&key.key) {
-                return Ok(if *fingerprint == key.fingerprint {
-                    RunCreated::Replayed { run: existing.clone() }
-                } else {
-                    RunCreated::KeyReused { run: existing.clone() }
-                });
-            }
+        if let Some(key) = &run.idempotency
+            && let Some((fingerprint, existing)) = s.keys.get(&key.key)
+        {
+            return Ok(if *fingerprint == key.fingerprint {
+                RunCreated::Replayed { run: existing.clone() }
+            } else {
+                RunCreated::KeyReused { run: existing.clone() }
+            });
         }
-        if let Some(service) = &run.service {
-            if let Some((_, existing, _)) = s.services.get(&service.name) {
-                return Ok(RunCreated::ServiceExists { name: service.name.clone(), run: existing.clone() });
-            }
+        if let Some(service) = &run.service
+            && let Some((_, existing, _)) = s.services.get(&service.name)
+        {
+            return Ok(RunCreated::ServiceExists { name: service.name.clone(), run: existing.clone() });
         }
         let now = s.tick();
         if let Some(key) = &run.idempotency {
@@ -333,6 +333,9 @@ impl Store for MemoryStore {
             JournalEvent::RunSucceeded => set_run(&mut s, RunState::Succeeded, None),
             JournalEvent::RunFailed { error } => set_run(&mut s, RunState::Failed, Some(error)),
             JournalEvent::StepStarted { index, name } => {
+                if !s.runs.contains_key(run) {
+                    return Err(not_found());
+                }
                 let steps = s.steps.entry(run.clone()).or_default();
                 let step = steps.entry(index).or_insert(StepRecord {
                     index,

@@ -1,6 +1,6 @@
 //! create-service end to end: three repositories, rendered, committed, cloneable.
 
-use crate::support::{fsck, git, log, Env};
+use crate::support::{Env, fsck, git, log};
 use std::process::Command;
 
 const NAME: &str = "ms-my-microservice";
@@ -14,8 +14,12 @@ fn create_service_makes_three_repositories_git_can_read() {
     let env = Env::new();
     let report = create(&env, NAME);
     assert_eq!(report["run"]["state"], "succeeded", "{report:#}");
-    let roles: Vec<(&str, &str)> =
-        report["repos"].as_array().unwrap().iter().map(|r| (r["role"].as_str().unwrap(), r["name"].as_str().unwrap())).collect();
+    let roles: Vec<(&str, &str)> = report["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["role"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .collect();
     assert_eq!(roles, [("service", NAME), ("infra", "ms-my-microservice-infra"), ("gitops", "argo-gitdir-services")]);
     for repo in report["repos"].as_array().unwrap() {
         let url = repo["clone_url"].as_str().unwrap();
@@ -39,7 +43,15 @@ fn create_service_makes_three_repositories_git_can_read() {
 
     // The service repository clones and holds the rendered Go service.
     let service = env.clone(NAME);
-    for file in ["go.mod", "main.go", "Dockerfile", "Makefile", "README.md", ".github/workflows/ci.yaml", ".orchestrator/answers.toml"] {
+    for file in [
+        "go.mod",
+        "main.go",
+        "Dockerfile",
+        "Makefile",
+        "README.md",
+        ".github/workflows/ci.yaml",
+        ".orchestrator/answers.toml",
+    ] {
         assert!(service.join(file).is_file(), "{file} missing in the service repo");
     }
     let answers = std::fs::read_to_string(service.join(".orchestrator/answers.toml")).unwrap();
@@ -82,7 +94,12 @@ fn the_generated_service_builds_and_passes_its_tests_from_a_clone() {
         .env("GOPATH", cache.join("path"))
         .output()
         .expect("Debian's golang-go is installed (cargo xtask ci installs it)");
-    assert!(out.status.success(), "go test failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "go test failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -141,10 +158,16 @@ fn invalid_input_lists_every_problem_and_exits_2() {
     let env = Env::new();
     let (code, _, stderr) = env.run(&["create-service", "--kind", "nope", "--name", "Bad.Name-"]);
     assert_eq!(code, 2, "{stderr}");
-    for expected in ["name: service name must be lowercase", "contains '.'", "must not end with '-'", "unknown kind \"nope\"; known kinds: ms"] {
+    for expected in [
+        "name: service name must be lowercase",
+        "contains '.'",
+        "must not end with '-'",
+        "unknown kind \"nope\"; known kinds: ms",
+    ] {
         assert!(stderr.contains(expected), "missing {expected:?} in {stderr}");
     }
-    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "x", "--set", "port=99999", "--set", "bogus=1"]);
+    let (code, _, stderr) =
+        env.run(&["create-service", "--kind", "ms", "--name", "x", "--set", "port=99999", "--set", "bogus=1"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("parameters.port") && stderr.contains("parameters.bogus"), "{stderr}");
     assert!(!env.bare("x").exists());
@@ -170,8 +193,12 @@ fn runs_list_and_show_the_journal() {
     assert_eq!(runs[0]["id"], id);
     assert_eq!(runs[0]["state"], "succeeded");
     let run = env.json(&["runs", "show", id]);
-    let steps: Vec<(&str, &str)> =
-        run["steps"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
+    let steps: Vec<(&str, &str)> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
     assert_eq!(
         steps,
         [
@@ -187,7 +214,10 @@ fn runs_list_and_show_the_journal() {
     );
     let (code, stdout, _) = env.run(&["runs", "show", id]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("state: succeeded") && stdout.contains("[done] ensure-repo journaled: created"), "{stdout}");
+    assert!(
+        stdout.contains("state: succeeded") && stdout.contains("[done] ensure-repo journaled: created"),
+        "{stdout}"
+    );
     let (code, _, stderr) = env.run(&["runs", "show", "0000-nope"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("run 0000-nope does not exist"), "{stderr}");

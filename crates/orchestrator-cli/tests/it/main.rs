@@ -1,8 +1,10 @@
 //! End-to-end tests through the `orchestrator` binary, with the real `git` CLI reading back
 //! what it wrote.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on setup failures by design
+
 mod crash;
-mod help;
 mod create;
+mod help;
 mod kinds;
 mod support;

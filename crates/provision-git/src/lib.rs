@@ -1,0 +1,15 @@
+//! Git hosts for generated repositories: [`LocalGitHost`] keeps bare repositories on disk,
+//! written with gix (no `git` binary, no libgit2), cloneable with plain `git`.
+//!
+//! Invariants, each checked by the integration tests in `tests/it` with the real `git` CLI:
+//! - a repository appears fully initialised or not at all (built aside, renamed into place);
+//! - `git fsck --strict` finds nothing wrong with what is written;
+//! - a branch moves only by compare-and-swap against the tip the caller last saw.
+
+mod error;
+mod local;
+mod objects;
+mod repo;
+
+pub use error::Error;
+pub use local::{LocalGitHost, Signature};

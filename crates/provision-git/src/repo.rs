@@ -1,0 +1,561 @@
+//! The blocking git work on one bare repository, done with gix.
+//!
+//! Every function here runs on a blocking thread and opens the repository itself: a gix
+//! `Repository` is not `Sync`, and opening one is cheap (a few small files). Writes go
+//! straight into the object database; a branch moves only through a locked
+//! compare-and-swap ref edit, so a crash at any point leaves at worst unreferenced objects.
+
+use crate::Signature;
+use crate::error::Error;
+use crate::objects;
+use gix::ObjectId;
+use gix::bstr::{BString, ByteSlice};
+use gix::objs::tree::{EntryKind, EntryMode};
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+use provision_core::ports::CommitId;
+use provision_core::{BranchName, FileEntry, FileSet, RepoName, RepoPath, TreeMode};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One repository on disk: its name (for messages) and where it lives.
+pub(crate) struct Location<'a> {
+    pub name: &'a RepoName,
+    pub path: &'a Path,
+}
+
+impl Location<'_> {
+    fn git(&self, action: impl Into<String>) -> impl FnOnce(gix::Error) -> Error + '_ {
+        let action = action.into();
+        move |source| Error::Git { repo: self.name.clone(), action, source }
+    }
+
+    fn exists(&self) -> bool {
+        // Anything but a clear "not found" counts as there (a dangling symlink, an unreadable
+        // parent): creating over it must not happen, and opening it reports the real cause.
+        match self.path.symlink_metadata() {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
+    }
+
+    fn open(&self) -> Result<gix::Repository, Error> {
+        if !self.exists() {
+            return Err(Error::RepoNotFound { repo: self.name.clone() });
+        }
+        // Isolated: only the repository's own config counts, never the user's or the
+        // system's, so what gets written does not depend on who runs the orchestrator.
+        gix::open_opts(self.path, gix::open::Options::isolated()).map_err(|source| Error::Open {
+            repo: self.name.clone(),
+            path: self.path.to_owned(),
+            source,
+        })
+    }
+}
+
+impl Location<'_> {
+    /// `refs/heads/<branch>`. [`BranchName`] is close to git's rules but not equal to them
+    /// (it allows a trailing `.`), so git's own check has the last word.
+    fn branch_ref(&self, branch: &BranchName) -> Result<FullName, Error> {
+        FullName::try_from(format!("refs/heads/{branch}")).map_err(|_| Error::Unrepresentable {
+            repo: self.name.clone(),
+            what: format!("branch {branch}"),
+            why: "git does not accept it as a branch name",
+        })
+    }
+}
+
+fn parse_id(id: &CommitId) -> Result<ObjectId, Error> {
+    ObjectId::from_hex(id.0.as_bytes()).map_err(|_| Error::InvalidCommitId { id: id.0.clone() })
+}
+
+fn commit_id(id: ObjectId) -> CommitId {
+    CommitId(id.to_hex().to_string())
+}
+
+fn describe(id: Option<ObjectId>) -> String {
+    id.map_or_else(|| "no branch".to_owned(), |id| id.to_string())
+}
+
+pub(crate) fn exists(at: &Location<'_>) -> bool {
+    at.exists()
+}
+
+/// Creates a bare repository whose `HEAD` is `refs/heads/main`.
+///
+/// Guarantees: the repository appears at its final path fully initialised or not at all.
+/// It is built in a temporary directory next to it and renamed into place; a crash leaves
+/// only a `.tmp-<repo>-*` directory behind, which nothing mistakes for a repository.
+pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Result<(), Error> {
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::CreateRepo {
+        repo: at.name.clone(),
+        path: at.path.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(root).map_err(|e| failed(Box::new(e)))?;
+    if at.exists() {
+        return Err(Error::RepoExists { repo: at.name.clone() });
+    }
+    let tmp = TempDir::create(root, at.name).map_err(|e| failed(Box::new(e)))?;
+    // `create::into` writes git's directory layout from templates; unlike `gix::init_bare`
+    // it reads no user configuration, so `init.defaultBranch` cannot rename `main`.
+    gix::create::into(&tmp.path, gix::create::Kind::Bare, gix::create::Options::default())
+        .map_err(|e| failed(Box::new(e)))?;
+    let mut text = description.to_owned();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    std::fs::write(tmp.path.join("description"), text).map_err(|e| failed(Box::new(e)))?;
+    enable_reflogs(&tmp.path).map_err(failed)?;
+    match std::fs::rename(&tmp.path, at.path) {
+        Ok(()) => {
+            tmp.keep();
+            Ok(())
+        }
+        // Someone else created it between our look and the rename (which never replaces a
+        // non-empty directory).
+        Err(_) if at.exists() => Err(Error::RepoExists { repo: at.name.clone() }),
+        Err(e) => Err(failed(Box::new(e))),
+    }
+}
+
+/// Bare repositories keep no reflogs by default; ours do, so every branch move the
+/// orchestrator made can be audited with `git reflog`.
+fn enable_reflogs(git_dir: &Path) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let path = git_dir.join("config");
+    let mut bytes = std::fs::read(&path)?;
+    let mut config = gix::config::File::from_bytes_owned(
+        &mut bytes,
+        gix::config::file::Metadata::from(gix::config::Source::Local),
+        Default::default(),
+    )?;
+    config.set_raw_value("core.logAllRefUpdates", "true")?;
+    std::fs::write(&path, config.to_bstring())?;
+    Ok(())
+}
+
+/// A directory removed on drop unless kept.
+struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TempDir {
+    fn create(root: &Path, repo: &RepoName) -> std::io::Result<Self> {
+        let state = RandomState::new();
+        let mut attempt = 0u32;
+        loop {
+            let random = state.hash_one((std::process::id(), attempt, std::time::SystemTime::now()));
+            let path = root.join(format!(".tmp-{repo}-{random:016x}"));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(Self { path, keep: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.keep
+            && let Err(error) = std::fs::remove_dir_all(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), %error, "could not remove a temporary repository");
+        }
+    }
+}
+
+fn tip(repo: &gix::Repository, at: &Location<'_>, branch: &BranchName) -> Result<Option<ObjectId>, Error> {
+    let name = at.branch_ref(branch)?;
+    let found = repo.try_find_reference(name.as_ref()).map_err(at.git(format!("reading branch {branch}")))?;
+    match found {
+        None => Ok(None),
+        Some(mut reference) => {
+            let id = reference.peel_to_id().map_err(at.git(format!("reading branch {branch}")))?;
+            Ok(Some(id.detach()))
+        }
+    }
+}
+
+pub(crate) fn branch_tip(at: &Location<'_>, branch: &BranchName) -> Result<Option<CommitId>, Error> {
+    let repo = at.open()?;
+    Ok(tip(&repo, at, branch)?.map(commit_id))
+}
+
+pub(crate) fn branches(at: &Location<'_>) -> Result<Vec<(BranchName, CommitId)>, Error> {
+    let repo = at.open()?;
+    let listing = || at.git("listing branches");
+    let platform = repo.references().map_err(listing())?;
+    let mut out = Vec::new();
+    for reference in platform.local_branches().map_err(listing())? {
+        let mut reference = reference.map_err(listing())?;
+        let full = reference.name().as_bstr().to_owned();
+        let short = full.strip_prefix(b"refs/heads/").unwrap_or(&full);
+        // A branch we cannot name would make a repository look emptier than it is, and
+        // an empty repository is one the engine may write to: refuse instead.
+        let branch =
+            short.to_str().ok().and_then(|s| BranchName::parse(s).ok()).ok_or_else(|| Error::Unrepresentable {
+                repo: at.name.clone(),
+                what: format!("branch {full}"),
+                why: "its name is not one the orchestrator accepts",
+            })?;
+        let id = reference.peel_to_id().map_err(at.git(format!("reading branch {branch}")))?;
+        out.push((branch, commit_id(id.detach())));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+pub(crate) fn find_commit(
+    at: &Location<'_>,
+    branch: &BranchName,
+    line: &str,
+    limit: usize,
+) -> Result<Option<CommitId>, Error> {
+    let repo = at.open()?;
+    let mut next = tip(&repo, at, branch)?;
+    for _ in 0..limit {
+        let Some(id) = next else { break };
+        let reading = || at.git(format!("reading commit {id} of branch {branch}"));
+        let commit = repo.find_commit(id).map_err(reading())?;
+        if commit.message_raw().map_err(reading())?.lines().any(|l| l == line.as_bytes()) {
+            return Ok(Some(commit_id(id)));
+        }
+        next = commit.parent_ids().next().map(|p| p.detach());
+    }
+    Ok(None)
+}
+
+/// What to commit, owned so it can cross into a blocking task.
+pub(crate) struct CommitSpec {
+    pub branch: BranchName,
+    pub parent: Option<CommitId>,
+    pub files: FileSet,
+    pub mode: TreeMode,
+    pub message: String,
+}
+
+/// Writes the files, their trees and a commit, then moves the branch to it.
+///
+/// Guarantees: the branch moves only if it still is at `spec.parent` when its lock is
+/// held; otherwise nothing observable changes (the objects written stay unreferenced).
+pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec) -> Result<CommitId, Error> {
+    let started = std::time::Instant::now();
+    let branch = &spec.branch;
+    reject_file_and_directory(at, branch, &spec.files)?;
+    let parent = spec.parent.as_ref().map(parse_id).transpose()?;
+    // New objects collect in memory and reach the disk together once the commit is complete.
+    let mut repo = at.open()?.with_object_memory();
+
+    // Fail before writing anything if the branch already moved; the ref edit checks again.
+    let current = tip(&repo, at, branch)?;
+    if current != parent {
+        return Err(Error::BranchMoved {
+            repo: at.name.clone(),
+            branch: branch.clone(),
+            expected: describe(parent),
+            actual: describe(current),
+        });
+    }
+
+    let base = match (spec.mode, parent) {
+        (TreeMode::Overlay, Some(parent)) => {
+            let reading = || at.git(format!("reading commit {parent} of branch {branch}"));
+            repo.find_commit(parent).map_err(reading())?.tree_id().map_err(reading())?.detach()
+        }
+        _ => ObjectId::empty_tree(repo.object_hash()),
+    };
+    if spec.mode == TreeMode::Overlay && parent.is_some() {
+        reject_replacing_directories(&repo, at, branch, base, &spec.files)?;
+    }
+    let mut editor = repo.edit_tree(base).map_err(at.git(format!("reading the tree of branch {branch}")))?;
+    for (path, entry) in spec.files.iter() {
+        let blob = repo.write_blob(&*entry.content).map_err(at.git(format!("writing file {path}")))?.detach();
+        let kind = if entry.executable { EntryKind::BlobExecutable } else { EntryKind::Blob };
+        editor.upsert(path.as_str(), kind, blob).map_err(at.git(format!("adding file {path} to the tree")))?;
+    }
+    let tree = editor.write().map_err(at.git(format!("writing the tree for branch {branch}")))?.detach();
+
+    let actor = actor(signature);
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parent.into_iter().collect(),
+        author: actor.clone(),
+        committer: actor,
+        encoding: None,
+        message: spec.message.into(),
+        extra_headers: Vec::new(),
+    };
+    let id = repo.write_object(&commit).map_err(at.git(format!("writing a commit for branch {branch}")))?.detach();
+    let objects = repo.objects.take_object_memory().unwrap_or_default();
+    let new_objects = objects.len();
+    let persisted = objects::persist(&repo, objects)
+        .map_err(at.git(format!("storing the objects of a commit for branch {branch}")))?;
+
+    let log = gix::reference::log::message("commit", commit.message.as_ref(), commit.parents.len());
+    let expected = match parent {
+        Some(parent) => PreviousValue::MustExistAndMatch(Target::Object(parent)),
+        None => PreviousValue::MustNotExist,
+    };
+    let moved = move_branch(&repo, at, branch, expected, id, log, &commit.committer);
+    persisted.release();
+    let existed = moved.map_err(|e| match e {
+        Moved::Conflict { actual } => {
+            Error::BranchMoved { repo: at.name.clone(), branch: branch.clone(), expected: describe(parent), actual }
+        }
+        Moved::Failed(e) => e,
+    })?;
+    if parent.is_none() && existed {
+        // The branch appeared, at this very commit, between our look and the lock: an
+        // identical commit by someone else. The caller asked for a new branch; say it moved.
+        return Err(Error::BranchMoved {
+            repo: at.name.clone(),
+            branch: branch.clone(),
+            expected: describe(None),
+            actual: id.to_string(),
+        });
+    }
+    tracing::debug!(
+        repo = %at.name,
+        %branch,
+        commit = %id,
+        files = spec.files.len(),
+        new_objects,
+        elapsed_ms = started.elapsed().as_millis(),
+        "committed"
+    );
+    Ok(commit_id(id))
+}
+
+/// Overlaying adds and replaces files, it never removes any: a new file where the tree has a
+/// directory (or below a path where it has a file) would remove what is there.
+fn reject_replacing_directories(
+    repo: &gix::Repository,
+    at: &Location<'_>,
+    branch: &BranchName,
+    base: ObjectId,
+    files: &FileSet,
+) -> Result<(), Error> {
+    let reading = || at.git(format!("reading the tree of branch {branch}"));
+    // Every path of the base tree and whether it is a directory: trees only are read.
+    let mut kinds: HashMap<BString, bool> = HashMap::new();
+    let mut pending = vec![(BString::default(), base)];
+    while let Some((prefix, id)) = pending.pop() {
+        let tree = repo.find_tree(id).map_err(reading())?;
+        for entry in tree.decode().map_err(reading())?.entries {
+            let mut path = prefix.clone();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(entry.filename);
+            if entry.mode.is_tree() {
+                pending.push((path.clone(), entry.oid.to_owned()));
+            }
+            kinds.insert(path, entry.mode.is_tree());
+        }
+    }
+    for path in files.paths() {
+        let p = path.as_str();
+        let below_a_file = p.match_indices('/').find(|(i, _)| kinds.get(&p.as_bytes()[..*i]) == Some(&false));
+        let conflict = match below_a_file {
+            Some((i, _)) => Some(&p[..i]),
+            None if kinds.get(p.as_bytes()) == Some(&true) => Some(p),
+            None => None,
+        };
+        if let Some(conflict) = conflict {
+            return Err(Error::FileAndDirectory {
+                repo: at.name.clone(),
+                branch: branch.clone(),
+                path: conflict.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A file set cannot hold `a` and `a/b` in one git tree; writing it would silently drop one.
+fn reject_file_and_directory(at: &Location<'_>, branch: &BranchName, files: &FileSet) -> Result<(), Error> {
+    for path in files.paths() {
+        let p = path.as_str();
+        for (i, _) in p.match_indices('/') {
+            if files.get(&p[..i]).is_some() {
+                return Err(Error::FileAndDirectory {
+                    repo: at.name.clone(),
+                    branch: branch.clone(),
+                    path: p[..i].to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Moved {
+    /// The branch was not where the edit expected it.
+    Conflict {
+        actual: String,
+    },
+    Failed(Error),
+}
+
+/// Moves `refs/heads/<branch>` to `new` if it matches `expected`, under the ref's lock, with
+/// a reflog entry by `committer`. Returns whether the ref existed before.
+fn move_branch(
+    repo: &gix::Repository,
+    at: &Location<'_>,
+    branch: &BranchName,
+    expected: PreviousValue,
+    new: ObjectId,
+    message: BString,
+    committer: &gix::actor::Signature,
+) -> Result<bool, Moved> {
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message },
+            expected,
+            new: Target::Object(new),
+        },
+        name: at.branch_ref(branch).map_err(Moved::Failed)?,
+        deref: false,
+    };
+    let mut time = gix::date::parse::TimeBuf::default();
+    let edits = repo.edit_references_as([edit], Some(committer.to_ref(&mut time))).map_err(|e| {
+        use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
+        if let Some(out_of_date) = e.downcast_any_ref::<ReferenceOutOfDate>() {
+            Moved::Conflict { actual: out_of_date.actual.to_string() }
+        } else if let Some(exists) = e.downcast_any_ref::<MustNotExist>() {
+            Moved::Conflict { actual: exists.actual.to_string() }
+        } else if e.is_conflict() || e.is_not_found() {
+            // Not found: the edit required the branch and it is gone, which is a move too.
+            Moved::Conflict { actual: "something else".to_owned() }
+        } else if e.is_retryable() {
+            Moved::Failed(Error::BranchLocked { repo: at.name.clone(), branch: branch.clone(), source: e })
+        } else {
+            Moved::Failed(Error::Git { repo: at.name.clone(), action: format!("moving branch {branch}"), source: e })
+        }
+    })?;
+    // gix reports, for each edit, the value it found under the lock.
+    Ok(edits.iter().any(|e| matches!(e.change, Change::Update { expected: PreviousValue::MustExistAndMatch(_), .. })))
+}
+
+pub(crate) fn create_branch(
+    at: &Location<'_>,
+    signature: &Signature,
+    branch: &BranchName,
+    commit: &CommitId,
+) -> Result<(), Error> {
+    let id = parse_id(commit)?;
+    let repo = at.open()?;
+    let found = repo
+        .try_find_header(id)
+        .map_err(at.git(format!("looking up commit {id}")))?
+        .is_some_and(|header| header.kind() == gix::objs::Kind::Commit);
+    if !found {
+        return Err(Error::CommitNotFound { repo: at.name.clone(), commit: commit.0.clone() });
+    }
+    let log: BString = format!("branch: Created from {id}").into();
+    match move_branch(&repo, at, branch, PreviousValue::MustNotExist, id, log, &actor(signature)) {
+        Ok(false) => Ok(()),
+        Ok(true) | Err(Moved::Conflict { .. }) => {
+            Err(Error::BranchExists { repo: at.name.clone(), branch: branch.clone() })
+        }
+        Err(Moved::Failed(e)) => Err(e),
+    }
+}
+
+/// The signature of a commit or reflog entry made now.
+fn actor(signature: &Signature) -> gix::actor::Signature {
+    gix::actor::Signature {
+        name: signature.name.as_str().into(),
+        email: signature.email.as_str().into(),
+        time: gix::date::Time::now_local_or_utc(),
+    }
+}
+
+pub(crate) fn read_file(at: &Location<'_>, branch: &BranchName, path: &RepoPath) -> Result<Option<Vec<u8>>, Error> {
+    let repo = at.open()?;
+    let Some(tip) = tip(&repo, at, branch)? else { return Ok(None) };
+    let reading = || at.git(format!("reading {path} on branch {branch}"));
+    let tree = repo.find_commit(tip).map_err(reading())?.tree().map_err(reading())?;
+    let Some(entry) = tree.lookup_entry(path.as_str().split('/')).map_err(reading())? else {
+        return Ok(None);
+    };
+    let mode = entry.mode();
+    if mode.is_tree() {
+        return Ok(None);
+    }
+    if !mode.is_blob() {
+        return Err(unrepresentable(at, branch, path.as_str(), mode));
+    }
+    let blob = entry.object().map_err(reading())?;
+    Ok(Some(blob.detach().data))
+}
+
+fn unrepresentable(at: &Location<'_>, branch: &BranchName, path: &str, mode: EntryMode) -> Error {
+    Error::Unrepresentable {
+        repo: at.name.clone(),
+        what: format!("{path} on branch {branch}"),
+        why: if mode.is_link() { "it is a symbolic link" } else { "it is a submodule" },
+    }
+}
+
+pub(crate) fn read_tree(at: &Location<'_>, branch: &BranchName) -> Result<Option<FileSet>, Error> {
+    let repo = at.open()?;
+    let Some(tip) = tip(&repo, at, branch)? else { return Ok(None) };
+    let reading = || at.git(format!("reading the tree of branch {branch}"));
+    let root = repo.find_commit(tip).map_err(reading())?.tree_id().map_err(reading())?.detach();
+    let mut files = FileSet::new();
+    // Identical contents share one allocation, as they share one blob.
+    let mut blobs: HashMap<ObjectId, Arc<[u8]>> = HashMap::new();
+    let mut pending = vec![(String::new(), root)];
+    while let Some((prefix, id)) = pending.pop() {
+        let tree = repo.find_tree(id).map_err(reading())?;
+        let entries: Vec<(EntryMode, BString, ObjectId)> = tree
+            .decode()
+            .map_err(reading())?
+            .entries
+            .iter()
+            .map(|e| (e.mode, e.filename.to_owned(), e.oid.to_owned()))
+            .collect();
+        for (mode, name, oid) in entries {
+            let Ok(name) = name.to_str() else {
+                return Err(Error::Unrepresentable {
+                    repo: at.name.clone(),
+                    what: format!("a path below {prefix:?} on branch {branch}"),
+                    why: "it is not UTF-8",
+                });
+            };
+            let path = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") };
+            if mode.is_tree() {
+                pending.push((path, oid));
+                continue;
+            }
+            if !mode.is_blob() {
+                return Err(unrepresentable(at, branch, &path, mode));
+            }
+            let repo_path = RepoPath::parse(&path).map_err(|_| Error::Unrepresentable {
+                repo: at.name.clone(),
+                what: format!("{path:?} on branch {branch}"),
+                why: "it is not a path the orchestrator accepts",
+            })?;
+            let content = match blobs.get(&oid) {
+                Some(content) => content.clone(),
+                None => {
+                    let blob = repo.find_blob(oid).map_err(at.git(format!("reading {path} on branch {branch}")))?;
+                    let content: Arc<[u8]> = blob.data.as_slice().into();
+                    blobs.insert(oid, content.clone());
+                    content
+                }
+            };
+            files.insert(repo_path, FileEntry { content, executable: mode.is_executable() });
+        }
+    }
+    Ok(Some(files))
+}

@@ -1,0 +1,54 @@
+//! Integration tests of the store adapters: one contract suite run against the in-memory
+//! reference fake and SQLite, SQLite-only properties, and the engine over SQLite.
+
+// Test code: clippy's allow-unwrap-in-tests does not reach the shared contract functions.
+#![allow(clippy::unwrap_used)]
+
+mod contract;
+mod engine;
+mod sqlite;
+mod support;
+
+/// Runs every contract test against each backend, one `#[tokio::test]` per pair, so a failure
+/// names both the contract and the backend.
+macro_rules! contract_tests {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::contract::$test(&crate::support::Backend::memory()).await;
+                }
+            )*
+        }
+        mod sqlite_contract {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::contract::$test(&crate::support::Backend::sqlite()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    a_new_run_is_pending_and_reserves_its_service,
+    unknown_runs_and_services_are_absent,
+    the_same_key_and_request_replay_the_run,
+    the_same_key_with_another_request_is_refused,
+    the_key_is_looked_up_before_the_service_name,
+    a_taken_service_name_is_refused_and_nothing_is_recorded,
+    runs_without_a_service_reserve_nothing,
+    the_journal_follows_a_run_through_its_steps,
+    starting_a_step_again_counts_an_attempt_and_keeps_its_history,
+    journaling_for_a_missing_run_or_step_is_not_found,
+    runs_are_listed_newest_first,
+    unfinished_runs_are_listed_oldest_first,
+    services_are_ordered_by_name_with_their_run_state,
+    only_a_failed_run_is_reopened,
+    a_claimed_run_cannot_be_claimed_again_until_released,
+    a_second_handle_sees_the_same_data,
+    concurrent_creations_of_one_service_yield_one_run,
+    concurrent_creations_with_one_key_yield_one_run,
+);

@@ -1,0 +1,257 @@
+//! What only the SQLite store promises: durability across reopening, versioned migrations,
+//! a busy database reported as transient, claims that die with their process.
+
+use crate::support::{db_path, id, new_run, service_name};
+use provision_core::ports::{JournalEvent, PortErrorKind, RunCreated, Store};
+use provision_store::{Error, Options, SqliteStore};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// A plain connection to the database, as the `sqlite3` shell or another program would open it.
+async fn raw(path: &Path) -> SqliteConnection {
+    SqliteConnectOptions::new().filename(path).connect().await.unwrap()
+}
+
+async fn user_version(path: &Path) -> i64 {
+    let mut conn = raw(path).await;
+    sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn data_survives_close_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.create_run(new_run("r1", Some("payments"), Some(("k", "f")))).await.unwrap();
+    store.create_run(new_run("r2", None, None)).await.unwrap();
+    for event in [
+        JournalEvent::RunStarted,
+        JournalEvent::StepStarted { index: 0, name: "ensure-repo payments".into() },
+        JournalEvent::StepRetrying { index: 0, error: "flaky".into() },
+        JournalEvent::StepDone { index: 0, detail: "created".into() },
+        JournalEvent::StepStarted { index: 1, name: "render payments".into() },
+        JournalEvent::StepFailed { index: 1, error: "boom".into() },
+        JournalEvent::RunFailed { error: "step 1 failed".into() },
+    ] {
+        store.record(&id("r1"), event).await.unwrap();
+    }
+    let snapshot = async |store: &SqliteStore| {
+        (
+            store.runs(10).await.unwrap(),
+            store.unfinished_runs().await.unwrap(),
+            store.steps(&id("r1")).await.unwrap(),
+            store.services().await.unwrap(),
+        )
+    };
+    let before = snapshot(&store).await;
+    store.close().await;
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(snapshot(&store).await, before, "timestamps included");
+    assert_eq!(
+        store.create_run(new_run("r3", None, Some(("k", "f")))).await.unwrap(),
+        RunCreated::Replayed { run: id("r1") }
+    );
+    assert_eq!(
+        store.create_run(new_run("r4", Some("payments"), None)).await.unwrap(),
+        RunCreated::ServiceExists { name: service_name("payments"), run: id("r1") }
+    );
+}
+
+#[tokio::test]
+async fn timestamps_keep_microseconds_so_they_round_trip_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+    store.create_run(new_run("r1", None, None)).await.unwrap();
+    let run = store.run(&id("r1")).await.unwrap().unwrap();
+    assert_eq!(run.created_at.subsec_nanosecond() % 1000, 0, "{}", run.created_at);
+}
+
+#[tokio::test]
+async fn the_schema_is_versioned_and_migrated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.create_run(new_run("r1", None, None)).await.unwrap();
+    store.close().await;
+    assert_eq!(user_version(&path).await, 1);
+
+    let mut conn = raw(&path).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(mode, "wal");
+    conn.close().await.unwrap();
+
+    // Opening again applies nothing and keeps the data.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(store.run(&id("r1")).await.unwrap().is_some());
+    assert_eq!(user_version(&path).await, 1);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_program_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    SqliteStore::open(&path).await.unwrap().close().await;
+    let mut conn = raw(&path).await;
+    sqlx::query("PRAGMA user_version = 99").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+
+    let e = SqliteStore::open(&path).await.unwrap_err();
+    assert!(matches!(e, Error::SchemaTooNew { found: 99, supported: 1, .. }), "{e:?}");
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+}
+
+#[tokio::test]
+async fn an_unusable_location_is_reported_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let e = SqliteStore::open(&file.join("orchestrator.db")).await.unwrap_err();
+    assert!(matches!(e, Error::LockDir { .. }), "{e:?}");
+    assert!(e.to_string().contains(&file.join("locks").display().to_string()), "{e}");
+}
+
+#[tokio::test]
+async fn a_busy_database_is_a_transient_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let options = Options { busy_timeout: Duration::from_millis(20), ..Options::default() };
+    let store = SqliteStore::open_with(&path, options).await.unwrap();
+    store.create_run(new_run("r1", None, None)).await.unwrap();
+
+    // Another program holds the write lock.
+    let mut other = raw(&path).await;
+    let tx = other.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let e = store.create_run(new_run("r2", None, None)).await.unwrap_err();
+    assert_eq!(e.kind, PortErrorKind::Transient, "{e:?}");
+    assert!(e.to_string().contains("r2"), "{e}");
+    let e = store.record(&id("r1"), JournalEvent::RunStarted).await.unwrap_err();
+    assert_eq!(e.kind, PortErrorKind::Transient, "{e:?}");
+    assert!(e.is_retryable());
+    // Readers are not blocked by a writer (WAL).
+    assert_eq!(store.runs(10).await.unwrap().len(), 1);
+
+    tx.rollback().await.unwrap();
+    assert_eq!(store.create_run(new_run("r2", None, None)).await.unwrap(), RunCreated::Created);
+    store.record(&id("r1"), JournalEvent::RunStarted).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reused_run_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+    store.create_run(new_run("r1", None, None)).await.unwrap();
+    let e = store.create_run(new_run("r1", Some("payments"), Some(("k", "f")))).await.unwrap_err();
+    assert_eq!(e.kind, PortErrorKind::AlreadyExists, "{e:?}");
+    assert!(e.to_string().contains("r1"), "{e}");
+    // The failed transaction left nothing behind.
+    assert_eq!(store.service(&service_name("payments")).await.unwrap(), None);
+    assert_eq!(store.create_run(new_run("r2", None, Some(("k", "f")))).await.unwrap(), RunCreated::Created);
+}
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_is_a_permanent_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.create_run(new_run("r1", None, None)).await.unwrap();
+    let mut conn = raw(&path).await;
+    sqlx::query("UPDATE runs SET updated_at = 'yesterday' WHERE id = 'r1'").execute(&mut conn).await.unwrap();
+    let e = store.run(&id("r1")).await.unwrap_err();
+    assert_eq!(e.kind, PortErrorKind::Permanent, "{e:?}");
+    assert!(e.to_string().starts_with("run r1: the database holds an invalid updated_at \"yesterday\""), "{e}");
+}
+
+/// Stricter than the in-memory fake, which journals steps of runs it does not know.
+#[tokio::test]
+async fn a_step_of_a_missing_run_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+    let e = store.record(&id("ghost"), JournalEvent::StepStarted { index: 0, name: "s".into() }).await.unwrap_err();
+    assert_eq!(e.kind, PortErrorKind::NotFound, "{e:?}");
+    assert!(e.to_string().contains("ghost"), "{e}");
+    assert_eq!(store.steps(&id("ghost")).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn claims_are_lock_files_beside_the_database_and_outlive_their_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let first = SqliteStore::open(&path).await.unwrap();
+    let claim = first.try_claim(&id("r1")).await.unwrap().expect("free");
+    assert!(dir.path().join("locks/r1.lock").is_file());
+    first.close().await;
+    drop(first);
+
+    let second = SqliteStore::open(&path).await.unwrap();
+    assert!(second.try_claim(&id("r1")).await.unwrap().is_none(), "the claim, not the store, holds the lock");
+    drop(claim);
+    assert!(second.try_claim(&id("r1")).await.unwrap().is_some());
+
+    // A removed lock directory is made again.
+    std::fs::remove_dir_all(dir.path().join("locks")).unwrap();
+    assert!(second.try_claim(&id("r2")).await.unwrap().is_some());
+}
+
+/// Names the database a child process claims run `r1` in; see `claim_holder`.
+const CHILD_DB: &str = "PROVISION_STORE_TEST_CLAIM_DB";
+/// What the child says once it holds the claim.
+const CLAIMED: &str = "claim-holder: holding r1";
+
+/// Not a test on its own: the child process of `a_claim_dies_with_its_process`. It claims run
+/// `r1`, says [`CLAIMED`] on stdout, and holds the claim until killed.
+#[tokio::test]
+#[ignore = "run as a child process by a_claim_dies_with_its_process"]
+async fn claim_holder() {
+    let Some(path) = std::env::var_os(CHILD_DB) else { return };
+    let store = SqliteStore::open(Path::new(&path)).await.unwrap();
+    let _claim = store.try_claim(&id("r1")).await.unwrap().expect("the parent does not hold r1");
+    // Straight to the process's stdout: the test harness captures `println!`.
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(format!("\n{CLAIMED}\n").as_bytes()).and_then(|()| stdout.flush()).unwrap();
+    drop(stdout);
+    // Blocks until the parent kills this process (or closes stdin).
+    tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_claim_dies_with_its_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sqlite::claim_holder", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DB, &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // Waits for the child's word, not for time to pass.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let said = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            // libtest may have begun the line with the test's name.
+            if line.ends_with(CLAIMED) {
+                return true;
+            }
+        }
+        false
+    };
+    // The timeout only bounds a broken child; the wait itself ends on the child's word.
+    let claimed = tokio::time::timeout(Duration::from_secs(120), said).await;
+    assert_eq!(claimed, Ok(true), "the child process did not claim the run");
+    assert!(store.try_claim(&id("r1")).await.unwrap().is_none(), "the child holds r1");
+
+    child.kill().await.unwrap();
+    assert!(store.try_claim(&id("r1")).await.unwrap().is_some(), "the kernel released the dead child's claim");
+}

@@ -1,0 +1,73 @@
+//! Backends under test and builders for the values the tests store.
+
+use provision_core::names::{BlueprintName, OwnerName, RepoName, ServiceName};
+use provision_core::plan::RunId;
+use provision_core::ports::{IdempotencyKey, NewRun, NewService, Store};
+use provision_core::testing::MemoryStore;
+use provision_store::SqliteStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// A store implementation with its data: every [`Backend::open`] is a new handle on the same
+/// data, like a second connection (memory) or a second process opening the file (SQLite).
+pub enum Backend {
+    Memory(MemoryStore),
+    Sqlite(TempDir),
+}
+
+impl Backend {
+    pub fn memory() -> Self {
+        Backend::Memory(MemoryStore::new())
+    }
+
+    pub fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    pub async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Memory(store) => Arc::new(store.clone()),
+            Backend::Sqlite(dir) => Arc::new(SqliteStore::open(&db_path(dir)).await.unwrap()),
+        }
+    }
+}
+
+/// Where tests put the database in a data directory.
+pub fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("orchestrator.db")
+}
+
+pub fn id(value: &str) -> RunId {
+    RunId::parse(value).unwrap()
+}
+
+pub fn service_name(value: &str) -> ServiceName {
+    ServiceName::parse(value).unwrap()
+}
+
+/// A service with both repositories and an owner.
+pub fn service(name: &str) -> NewService {
+    NewService {
+        name: service_name(name),
+        kind: BlueprintName::parse("ms").unwrap(),
+        blueprint_version: "1.2.0".into(),
+        owner: Some(OwnerName::parse("team-a").unwrap()),
+        description: format!("the {name} service"),
+        repos: vec![RepoName::parse(name).unwrap(), RepoName::parse(&format!("{name}-infra")).unwrap()],
+    }
+}
+
+/// A run, optionally reserving `service` and carrying an idempotency `(key, fingerprint)`.
+pub fn new_run(run: &str, service_to_reserve: Option<&str>, key: Option<(&str, &str)>) -> NewRun {
+    NewRun {
+        id: id(run),
+        operation: "create-service".into(),
+        request: serde_json::json!({
+            "run": run,
+            "nested": {"list": [1, 2.5, "x", null, true], "unicode": "ünï ✓"},
+        }),
+        service: service_to_reserve.map(service),
+        idempotency: key.map(|(key, fingerprint)| IdempotencyKey { key: key.into(), fingerprint: fingerprint.into() }),
+    }
+}
