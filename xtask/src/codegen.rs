@@ -1,6 +1,6 @@
 //! Generated files, committed so reviews see them and CI fails when they drift.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// (path relative to the root, contents)
 fn generated() -> Vec<(&'static str, String)> {

@@ -10,7 +10,7 @@ mod codegen;
 #[cfg(test)]
 mod tidy;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

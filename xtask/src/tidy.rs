@@ -17,7 +17,14 @@ mod tests {
         ("provision-store", &["provision-core"]),
         (
             "orchestrator-app",
-            &["provision-core", "provision-template", "provision-git", "provision-helm", "provision-k8s", "provision-store"],
+            &[
+                "provision-core",
+                "provision-template",
+                "provision-git",
+                "provision-helm",
+                "provision-k8s",
+                "provision-store",
+            ],
         ),
         ("orchestrator-cli", &["orchestrator-app", "provision-core", "provision-template"]),
         ("orchestrator-api", &["orchestrator-app", "provision-core"]),

@@ -156,7 +156,11 @@ pub fn chart_manifest(spec: &ServiceSpec<'_>, base: &BaseChart) -> ChartManifest
     ChartManifest {
         api_version: "v2",
         name: spec.name.to_string(),
-        description: if spec.description.is_empty() { format!("Deployment of {}", spec.name) } else { spec.description.to_owned() },
+        description: if spec.description.is_empty() {
+            format!("Deployment of {}", spec.name)
+        } else {
+            spec.description.to_owned()
+        },
         kind: "application",
         version: "0.1.0".into(),
         app_version: "latest".into(),
@@ -236,7 +240,11 @@ mod tests {
     #[test]
     fn infra_repo_gets_chart_values_and_one_file_per_environment() {
         let name = ServiceName::parse("demo").unwrap();
-        let base = BaseChart { name: "ms-base-chart".into(), version: "0.1.0".into(), repository: "https://charts.example.com".into() };
+        let base = BaseChart {
+            name: "ms-base-chart".into(),
+            version: "0.1.0".into(),
+            repository: "https://charts.example.com".into(),
+        };
         let envs = [EnvName::parse("qa").unwrap(), EnvName::parse("staging").unwrap()];
         let files = infra_files(&spec(&name), &base, &envs).unwrap();
         let paths: Vec<_> = files.paths().map(|p| p.as_str()).collect();
@@ -244,7 +252,12 @@ mod tests {
 
         let chart = text(&files, "Chart.yaml");
         assert!(chart.contains("apiVersion: v2\n"), "{chart}");
-        assert!(chart.contains("dependencies:\n- name: ms-base-chart\n  version: \"0.1.0\"\n  repository: https://charts.example.com\n"), "{chart}");
+        assert!(
+            chart.contains(
+                "dependencies:\n- name: ms-base-chart\n  version: \"0.1.0\"\n  repository: https://charts.example.com\n"
+            ),
+            "{chart}"
+        );
 
         let values = text(&files, "values.yaml");
         assert!(values.contains("image:\n  repository: localhost:5000/platform/demo\n  tag: latest\n"), "{values}");
