@@ -320,10 +320,10 @@ impl BranchName {
         for component in value.split('/') {
             if component.is_empty() {
                 push("empty-component", format!("branch name {value:?} has an empty component"));
-            } else if component.starts_with('.') || component.ends_with(".lock") {
+            } else if component.starts_with('.') || component.ends_with('.') || component.ends_with(".lock") {
                 push(
                     "invalid-component",
-                    format!("branch component {component:?} must not start with '.' or end in '.lock'"),
+                    format!("branch component {component:?} must not start or end with '.', or end in '.lock'"),
                 );
             }
             if let Some(c) = component.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
