@@ -75,9 +75,30 @@ pub enum Error {
     Syntax { file: PathBuf, message: String },
     #[error("{file}: {invalid}")]
     Invalid { file: PathBuf, invalid: Invalid },
+    #[error("cannot read {file}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Config {
+    /// The configuration of the data directory `home` (made absolute): `<home>/config.toml`
+    /// when there is one, the defaults otherwise; then `extra_blueprints` (from flags or
+    /// `ORCHESTRATOR_BLUEPRINTS`) after the file's, empty entries ignored.
+    pub fn load(home: &Path, extra_blueprints: &[PathBuf]) -> Result<Self, Error> {
+        let home = std::path::absolute(home).map_err(|source| Error::Read { file: home.to_owned(), source })?;
+        let file = home.join("config.toml");
+        let mut config = match std::fs::read_to_string(&file) {
+            Ok(text) => Self::from_toml(home, &text, &file)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::defaults(home),
+            Err(source) => return Err(Error::Read { file, source }),
+        };
+        config.blueprint_dirs.extend(extra_blueprints.iter().filter(|p| !p.as_os_str().is_empty()).cloned());
+        Ok(config)
+    }
+
     /// The defaults for a data directory: works with nothing configured.
     pub fn defaults(home: impl Into<PathBuf>) -> Self {
         Self::from_file(home.into(), ConfigFile::default(), Path::new("config.toml"))
@@ -160,6 +181,21 @@ mod tests {
         assert_eq!(c.gitops_repo.as_str(), "argo-gitdir-services");
         assert_eq!(c.environments.iter().map(|e| e.as_str()).collect::<Vec<_>>(), ["qa", "staging"]);
         assert_eq!(c.git_root(), Path::new("/data/git/platform"));
+    }
+
+    #[test]
+    fn load_reads_the_file_and_appends_extra_blueprints() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), &[PathBuf::from("/x"), PathBuf::new()]).unwrap();
+        assert_eq!(c.blueprint_dirs, [PathBuf::from("/x")]);
+        std::fs::write(dir.path().join("config.toml"), "[blueprints]\npaths = [\"/a\"]\n[git]\norg = \"acme\"\n")
+            .unwrap();
+        let c = Config::load(dir.path(), &[PathBuf::from("/b")]).unwrap();
+        assert_eq!(c.blueprint_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.git_root(), dir.path().join("git/acme"));
+        std::fs::write(dir.path().join("config.toml"), "[git\n").unwrap();
+        let err = Config::load(dir.path(), &[]).unwrap_err().to_string();
+        assert!(err.contains("config.toml"), "{err}");
     }
 
     #[test]

@@ -5,12 +5,11 @@
 
 mod output;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput};
 use output::Printer;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Provision services: repositories rendered from blueprints, Helm values and GitOps
@@ -189,23 +188,6 @@ fn init_logging(global: &Global) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-/// Reads `<home>/config.toml` if there is one, then applies the command-line blueprints.
-fn load_config(global: &Global) -> anyhow::Result<Config> {
-    let home = absolute(&global.home)?;
-    let file = home.join("config.toml");
-    let mut config = match std::fs::read_to_string(&file) {
-        Ok(text) => Config::from_toml(home, &text, &file)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::defaults(home),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
-    };
-    config.blueprint_dirs.extend(global.blueprints.iter().filter(|p| !p.as_os_str().is_empty()).cloned());
-    Ok(config)
-}
-
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
-}
-
 async fn open(config: Config) -> anyhow::Result<App> {
     let app = App::open(config).await?;
     let app = match orchestrator_app::fault::from_env() {
@@ -220,7 +202,7 @@ async fn open(config: Config) -> anyhow::Result<App> {
 }
 
 async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let config = load_config(&cli.global)?;
+    let config = Config::load(&cli.global.home, &cli.global.blueprints)?;
     match cli.command {
         Command::CreateService(args) => {
             let input = CreateServiceInput {

@@ -1,0 +1,298 @@
+//! Extractors whose every rejection is an [`ApiError`], so a malformed body, query, path or
+//! header gets the same `problem+json` answer as a request the application refused.
+
+use crate::problem::{ApiError, FieldProblem};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+/// The largest request body accepted (enforced by `DefaultBodyLimit` in the router).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body: `Content-Type: application/json` (a `charset=utf-8` parameter is
+/// allowed), at most [`BODY_LIMIT`] bytes, one JSON object of the target type.
+///
+/// Malformed JSON is a 400 with the line and column; valid JSON of the wrong shape (missing,
+/// unknown, duplicate or mistyped fields) is a 422 naming each field by its path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        check_content_type(req.headers())?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else {
+                ApiError::UnreadableBody
+            }
+        })?;
+        decode(&bytes).map(Json)
+    }
+}
+
+/// Requires `application/json`, with at most a UTF-8 charset parameter.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType { found: None });
+    };
+    let unsupported =
+        || ApiError::UnsupportedMediaType { found: Some(String::from_utf8_lossy(value.as_bytes()).into_owned()) };
+    let text = value.to_str().map_err(|_| unsupported())?;
+    let mut parts = text.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(unsupported());
+    }
+    for param in parts {
+        let param = param.trim();
+        if param.is_empty() {
+            continue;
+        }
+        let (name, value) = param.split_once('=').ok_or_else(unsupported)?;
+        let value = value.trim().trim_matches('"');
+        if !name.trim().eq_ignore_ascii_case("charset")
+            || !(value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8"))
+        {
+            return Err(unsupported());
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a JSON object into `T`: syntax first (400), then the object's shape (422).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Checking the syntax of the whole body before its shape means a body broken half-way is
+    // reported as broken, not as having a field of the wrong type.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(ApiError::MalformedJson { message: bare_message(&e), line: e.line(), column: e.column() });
+    }
+    // serde would also accept an array for a struct (its fields in order): only objects are.
+    let first = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first != Some(&b'{') {
+        return Err(ApiError::BodyShape(vec![FieldProblem::new(
+            "",
+            "invalid-type",
+            "the request body must be a JSON object",
+        )]));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_data() {
+                Err(ApiError::BodyShape(vec![shape_problem(&path, &bare_message(&inner))]))
+            } else {
+                Err(ApiError::MalformedJson {
+                    message: bare_message(&inner),
+                    line: inner.line(),
+                    column: inner.column(),
+                })
+            }
+        }
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix (reported separately).
+fn bare_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).map(str::to_owned).unwrap_or(text)
+}
+
+/// A serde data error as a field problem: serde names a missing or duplicate field only in
+/// its message, one level below the path it reports.
+fn shape_problem(path: &str, message: &str) -> FieldProblem {
+    let path = if path == "." { "" } else { path };
+    let join = |name: &str| if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
+    let quoted = |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    if let Some(name) = quoted("missing field `") {
+        return FieldProblem::new(join(&name), "required", format!("{} is required", join(&name)));
+    }
+    if let Some(name) = quoted("duplicate field `") {
+        return FieldProblem::new(join(&name), "duplicate-field", format!("{} is given more than once", join(&name)));
+    }
+    let rule = [
+        ("unknown field", "unknown-field"),
+        ("invalid type", "invalid-type"),
+        ("invalid value", "invalid-value"),
+        ("invalid length", "invalid-length"),
+        ("unknown variant", "unknown-variant"),
+    ]
+    .iter()
+    .find(|(prefix, _)| message.starts_with(prefix))
+    .map_or("invalid", |(_, rule)| rule);
+    FieldProblem::new(path, rule, message)
+}
+
+/// A query string deserialized into `T`; a bad one is a 400 naming the parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::BadRequest(vec![query_problem(&rejection)])),
+        }
+    }
+}
+
+fn query_problem(rejection: &QueryRejection) -> FieldProblem {
+    // axum keeps serde_path_to_error's error (with the parameter's name) as the cause.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = source {
+        if let Some(e) = e.downcast_ref::<serde_path_to_error::Error<serde::de::value::Error>>() {
+            let mut problem = shape_problem(&e.path().to_string(), &e.inner().to_string());
+            problem.message = format!("query parameter {}", problem.message);
+            return problem;
+        }
+        source = e.source();
+    }
+    FieldProblem::new("", "invalid-query", rejection.body_text())
+}
+
+/// One path segment, percent-decoded.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) if rejection.status().is_server_error() => Err(ApiError::Internal(rejection.body_text())),
+            Err(rejection) => {
+                Err(ApiError::BadRequest(vec![FieldProblem::new("", "invalid-path", rejection.body_text())]))
+            }
+        }
+    }
+}
+
+/// The name of the header that makes a create request idempotent.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, Default)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut values = parts.headers.get_all(IDEMPOTENCY_KEY).iter();
+        let Some(value) = values.next() else {
+            return Ok(IdempotencyKey(None));
+        };
+        let bad =
+            |message: &str| ApiError::BadRequest(vec![FieldProblem::new(IDEMPOTENCY_KEY, "invalid-header", message)]);
+        if values.next().is_some() {
+            return Err(bad("Idempotency-Key must be sent once"));
+        }
+        let bytes = value.as_bytes();
+        if bytes.is_empty() || bytes.len() > 255 {
+            return Err(bad("Idempotency-Key must be 1 to 255 characters long"));
+        }
+        if !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+            return Err(bad(
+                "Idempotency-Key must consist of visible ASCII characters (no spaces or control characters)",
+            ));
+        }
+        // Every byte is visible ASCII, so this is the same text.
+        Ok(IdempotencyKey(Some(String::from_utf8_lossy(bytes).into_owned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        kind: String,
+        #[serde(default)]
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        port: u16,
+    }
+
+    fn shape(body: &str) -> (String, String) {
+        match decode::<Body>(body.as_bytes()) {
+            Err(ApiError::BodyShape(p)) => (p[0].field.clone(), p[0].rule.clone()),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_problems_name_the_field_path() {
+        assert_eq!(shape("{}"), ("kind".into(), "required".into()));
+        assert_eq!(shape(r#"{"kind":5}"#), ("kind".into(), "invalid-type".into()));
+        assert_eq!(shape(r#"{"kind":"a","x":1}"#), ("x".into(), "unknown-field".into()));
+        assert_eq!(shape(r#"{"kind":"a","kind":"b"}"#), ("kind".into(), "duplicate-field".into()));
+        assert_eq!(shape(r#"{"kind":"a","inner":{}}"#), ("inner.port".into(), "required".into()));
+        assert_eq!(shape(r#"{"kind":"a","inner":{"port":70000}}"#), ("inner.port".into(), "invalid-value".into()));
+        assert_eq!(shape(r#"["a"]"#), ("".into(), "invalid-type".into()));
+        assert_eq!(shape("null"), ("".into(), "invalid-type".into()));
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        match decode::<Body>(b"{\n  \"kind\": \"a\",,\n}") {
+            Err(ApiError::MalformedJson { line, column, message }) => {
+                assert_eq!((line, column), (2, 15), "{message}");
+                assert!(!message.contains("at line"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(decode::<Body>(b""), Err(ApiError::MalformedJson { .. })));
+        assert!(matches!(decode::<Body>(br#"{"kind":"a"} x"#), Err(ApiError::MalformedJson { .. })));
+        assert!(matches!(decode::<Body>(br#"{"kind":5,"#), Err(ApiError::MalformedJson { .. })));
+    }
+
+    #[test]
+    fn content_types() {
+        let check = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            check_content_type(&h).is_ok()
+        };
+        assert!(check("application/json"));
+        assert!(check("Application/JSON; charset=UTF-8"));
+        assert!(check("application/json;charset=\"utf-8\""));
+        assert!(!check("application/json; charset=latin1"));
+        assert!(!check("text/plain"));
+        assert!(!check("application/jsonx"));
+        assert!(!check("application/x-www-form-urlencoded"));
+        assert!(check_content_type(&HeaderMap::new()).is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! The orchestrator's HTTP API: decode a request, call [`orchestrator_app::App`], encode the
+//! answer. Thin by design: every rule lives in the application.
+//!
+//! [`router`] builds the whole service, so tests drive it without a socket
+//! (`tower::ServiceExt::oneshot`). Every error answer is `application/problem+json` (RFC 9457),
+//! mapped once in [`problem::ApiError`]; no client input yields a 5xx.
+
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use orchestrator_app::App;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi as _;
+
+pub use extract::BODY_LIMIT;
+pub use problem::{ApiError, PROBLEM_JSON, Problem};
+
+/// What every handler shares: the application.
+#[derive(Clone)]
+pub struct AppState {
+    app: Arc<App>,
+}
+
+impl AppState {
+    pub fn new(app: Arc<App>) -> Self {
+        AppState { app }
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+}
+
+/// The whole API as one service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/create-service", post(routes::create_service_seed))
+        .route("/create-repo", post(routes::create_repo_seed))
+        .route("/v1/services", post(routes::create_service).get(routes::list_services))
+        .route("/v1/services/{name}", get(routes::get_service))
+        .route("/v1/runs", get(routes::list_runs))
+        .route("/v1/runs/{id}", get(routes::get_run))
+        .route("/v1/kinds", get(routes::list_kinds))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/openapi.json", get(routes::openapi))
+        // Must follow the routes: it applies to those already added.
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(ensure_problem))
+        .layer(CatchPanicLayer::custom(panic_problem))
+        .layer(
+            // Method, path and status only: never headers (Authorization) or bodies.
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO).include_headers(false))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).include_headers(false)),
+        )
+        .with_state(state)
+}
+
+/// A last guard: an error answer that some layer made without a problem body gets one, so
+/// clients never see another error shape.
+async fn ensure_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut replaced = problem::problem(status, "http", title, title.to_lowercase()).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replaced.headers_mut().append(name, value.clone());
+        }
+    }
+    replaced
+}
+
+/// A panic in a handler is a bug: answer 500 and log it (the payload says where).
+fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = message, "handler panicked");
+    ApiError::Panic.problem().into_response()
+}
+
+/// The OpenAPI document of this API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Orchestrator API",
+        description = "Provision services: repositories rendered from blueprints, Helm values and GitOps registration, recorded as resumable runs. Every error answer is `application/problem+json` (RFC 9457).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        routes::create_service,
+        routes::list_services,
+        routes::get_service,
+        routes::create_service_seed,
+        routes::create_repo_seed,
+        routes::list_runs,
+        routes::get_run,
+        routes::list_kinds,
+        routes::healthz,
+        routes::readyz,
+        routes::openapi,
+    ),
+    components(schemas(problem::Problem, problem::FieldProblem, routes::CreateRepoRequest, routes::Status)),
+    tags(
+        (name = "services", description = "Create and list services."),
+        (name = "seed", description = "The seed's routes, kept for its clients."),
+        (name = "runs", description = "Runs and their journals."),
+        (name = "kinds", description = "Blueprints (service kinds)."),
+        (name = "health", description = "Probes and this document."),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as pretty JSON, the same on every call (`docs/openapi.json` holds it;
+/// `cargo xtask codegen` writes it).
+pub fn openapi_json() -> String {
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut text = ApiDoc::openapi().to_pretty_json().expect("an OpenAPI document of plain data serializes");
+        text.push('\n');
+        text
+    });
+    DOCUMENT.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_a_generic_server_problem() {
+        let response = panic_problem(Box::new(String::from("index out of bounds: secret detail")));
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some(PROBLEM_JSON));
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn a_bare_error_answer_becomes_a_problem() {
+        let bare =
+            (axum::http::StatusCode::IM_A_TEAPOT, [(header::RETRY_AFTER, "5")], "short and stout").into_response();
+        let response = ensure_problem(bare).await;
+        assert_eq!(response.status(), axum::http::StatusCode::IM_A_TEAPOT);
+        assert_eq!(response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some(PROBLEM_JSON));
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("5"));
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["status"], 418);
+    }
+}

@@ -1,0 +1,324 @@
+//! The handlers: each decodes a request, calls the application once, and encodes the answer.
+//! No business rule lives here; the `#[utoipa::path]` annotations document them in
+//! `docs/openapi.json`.
+
+use crate::AppState;
+use crate::extract::{IdempotencyKey, Json, Path, Query};
+use crate::problem::{ApiError, FieldProblem, Problem};
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use orchestrator_app::{CreateOptions, CreateServiceInput, KindView, RunSummary, RunView, ServiceReport, ServiceView};
+use serde::{Deserialize, Serialize};
+
+/// The seed's request body (`POST /create-service`, `POST /create-repo`): every field required.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRepoRequest {
+    /// The blueprint (service kind), e.g. `ms`; see `GET /v1/kinds`.
+    #[schema(example = "ms")]
+    pub kind: String,
+    /// The service name: lowercase letters, digits and `-`, starting with a letter, at most 53 characters.
+    #[schema(example = "ms-my-microservice")]
+    pub name: String,
+    /// One line, at most 350 characters.
+    #[schema(example = "some cool description")]
+    pub description: String,
+}
+
+impl From<CreateRepoRequest> for CreateServiceInput {
+    fn from(r: CreateRepoRequest) -> Self {
+        CreateServiceInput { kind: r.kind, name: r.name, description: r.description, ..Default::default() }
+    }
+}
+
+/// Query parameters of the create routes.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Plan and render without writing anything; answers 200 with the report.
+    pub dry_run: Option<bool>,
+}
+
+/// Query parameters of `GET /v1/runs`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// How many runs to list, newest first (1 to 1000, default 20).
+    pub limit: Option<usize>,
+}
+
+const DEFAULT_RUNS: usize = 20;
+const MAX_RUNS: usize = 1000;
+
+/// The answer of the probes that succeed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Where a created service can be read back.
+fn service_location(name: &str) -> String {
+    format!("/v1/services/{name}")
+}
+
+/// Creates (or, with `dry_run`, plans) a service and answers with its report.
+///
+/// A run that failed while executing is the server's failure, not the client's: 500 with the
+/// run's id, whose steps `GET /v1/runs/{id}` shows.
+async fn create(
+    state: &AppState,
+    input: CreateServiceInput,
+    query: CreateQuery,
+    key: IdempotencyKey,
+) -> Result<Response, ApiError> {
+    let dry_run = query.dry_run.unwrap_or(false);
+    let options = CreateOptions { dry_run, idempotency_key: key.0 };
+    let report = state.app().create_service(&input, &options).await?;
+    if dry_run {
+        return Ok((StatusCode::OK, axum::Json(report)).into_response());
+    }
+    if let Some(run) = report.run.as_ref().filter(|r| r.state == "failed") {
+        return Err(ApiError::RunFailed {
+            run: run.id.clone(),
+            service: report.service.clone(),
+            error: run.error.clone().unwrap_or_else(|| "the run failed".into()),
+        });
+    }
+    let location = HeaderValue::from_str(&service_location(&report.service))
+        .map_err(|_| ApiError::Internal(format!("service name {:?} is not a valid header value", report.service)))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(report)).into_response())
+}
+
+/// Create a service: its repository, its infra repository and its GitOps registration.
+#[utoipa::path(
+    post,
+    path = "/v1/services",
+    tag = "services",
+    params(
+        CreateQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; the same key with the same request answers the first run's report again (`replayed: true`), with another request 422."),
+    ),
+    request_body(content = CreateServiceInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
+            headers(("Location" = String, description = "`/v1/services/{name}`"))),
+        (status = 200, description = "Dry run: the plan and the files, nothing written.", body = ServiceReport),
+        (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The service (or one of its repositories) already exists.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (each named in `errors`), an unknown kind, or a reused Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The run failed (its id is in `run`), or the server did.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_service(
+    State(state): State<AppState>,
+    Query(query): Query<CreateQuery>,
+    key: IdempotencyKey,
+    Json(input): Json<CreateServiceInput>,
+) -> Result<Response, ApiError> {
+    create(&state, input, query, key).await
+}
+
+/// Create a service (the seed's route; `kind`, `name` and `description` are all required).
+#[utoipa::path(
+    post,
+    path = "/create-service",
+    tag = "seed",
+    params(
+        CreateQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/services`."),
+    ),
+    request_body(content = CreateRepoRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
+            headers(("Location" = String, description = "`/v1/services/{name}`"))),
+        (status = 200, description = "Dry run.", body = ServiceReport),
+        (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The service already exists.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing, unknown or invalid fields, or an unknown kind.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The run failed, or the server did.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_service_seed(
+    State(state): State<AppState>,
+    Query(query): Query<CreateQuery>,
+    key: IdempotencyKey,
+    Json(input): Json<CreateRepoRequest>,
+) -> Result<Response, ApiError> {
+    create(&state, input.into(), query, key).await
+}
+
+/// Create a service (the seed's real route, the same as `POST /create-service`).
+#[utoipa::path(
+    post,
+    path = "/create-repo",
+    tag = "seed",
+    params(
+        CreateQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/services`."),
+    ),
+    request_body(content = CreateRepoRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
+            headers(("Location" = String, description = "`/v1/services/{name}`"))),
+        (status = 200, description = "Dry run.", body = ServiceReport),
+        (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The service already exists.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing, unknown or invalid fields, or an unknown kind.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The run failed, or the server did.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_repo_seed(
+    State(state): State<AppState>,
+    Query(query): Query<CreateQuery>,
+    key: IdempotencyKey,
+    Json(input): Json<CreateRepoRequest>,
+) -> Result<Response, ApiError> {
+    create(&state, input.into(), query, key).await
+}
+
+/// List the provisioned services.
+#[utoipa::path(
+    get,
+    path = "/v1/services",
+    tag = "services",
+    responses(
+        (status = 200, description = "Every provisioned service.", body = Vec<ServiceView>),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_services(State(state): State<AppState>) -> Result<axum::Json<Vec<ServiceView>>, ApiError> {
+    Ok(axum::Json(state.app().services().await?))
+}
+
+/// Show one service with its repositories.
+#[utoipa::path(
+    get,
+    path = "/v1/services/{name}",
+    tag = "services",
+    params(("name" = String, Path, description = "The service name.")),
+    responses(
+        (status = 200, description = "The service.", body = ServiceView),
+        (status = 404, description = "No such service.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_service(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<ServiceView>, ApiError> {
+    Ok(axum::Json(state.app().service(&name).await?))
+}
+
+/// List runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/runs",
+    tag = "runs",
+    params(RunsQuery),
+    responses(
+        (status = 200, description = "The newest runs.", body = Vec<RunSummary>),
+        (status = 400, description = "A bad `limit`.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_runs(
+    State(state): State<AppState>,
+    Query(query): Query<RunsQuery>,
+) -> Result<axum::Json<Vec<RunSummary>>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_RUNS);
+    if !(1..=MAX_RUNS).contains(&limit) {
+        return Err(ApiError::BadRequest(vec![FieldProblem::new(
+            "limit",
+            "out-of-range",
+            format!("query parameter limit must be between 1 and {MAX_RUNS}"),
+        )]));
+    }
+    Ok(axum::Json(state.app().runs(limit).await?))
+}
+
+/// Show a run: its state and its steps with their attempts, results and errors.
+#[utoipa::path(
+    get,
+    path = "/v1/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run and its journal.", body = RunView),
+        (status = 404, description = "No such run.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<RunView>, ApiError> {
+    Ok(axum::Json(state.app().run(&id).await?))
+}
+
+/// List the blueprints (service kinds) and the parameters each asks for.
+#[utoipa::path(
+    get,
+    path = "/v1/kinds",
+    tag = "kinds",
+    responses(
+        (status = 200, description = "The service kinds.", body = Vec<KindView>),
+        (status = 500, description = "The server failed (e.g. a configured blueprint does not load).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_kinds(State(state): State<AppState>) -> Result<axum::Json<Vec<KindView>>, ApiError> {
+    Ok(axum::Json(state.app().kinds().await?))
+}
+
+/// Liveness: the process answers. Does no I/O.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "Alive.", body = Status))
+)]
+pub async fn healthz() -> axum::Json<Status> {
+    axum::Json(Status { status: "ok".into() })
+}
+
+/// Readiness: the store answers and interrupted runs have been resumed.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready.", body = Status),
+        (status = 503, description = "Not ready.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Status>, Response> {
+    state.app().ready().await.map_err(|e| ApiError::NotReady(Box::new(e)).into_response())?;
+    Ok(axum::Json(Status { status: "ready".into() }))
+}
+
+/// This API's OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object))
+)]
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], crate::openapi_json()).into_response()
+}
+
+/// Any path without a route.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::RouteNotFound { path: uri.path().to_owned() }
+}
+
+/// A route that exists, asked with a method it does not accept.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() }
+}

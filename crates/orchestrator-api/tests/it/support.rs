@@ -1,0 +1,129 @@
+//! Test support: an API on the in-memory fakes, requests, and answers read back as JSON.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use orchestrator_api::{AppState, router};
+use orchestrator_app::{App, Config};
+use provision_core::ports::{GitHost, Store};
+use provision_core::testing::{MemoryGitHost, MemoryStore};
+use serde_json::Value;
+use std::sync::Arc;
+use tower::ServiceExt as _;
+
+/// An API whose app runs on the given ports; the temporary directory lives as long as it.
+pub struct Api {
+    pub router: Router,
+    _home: tempfile::TempDir,
+}
+
+impl Api {
+    /// On the in-memory git host and store.
+    pub fn memory() -> Api {
+        Api::with_ports(Arc::new(MemoryGitHost::new()), Arc::new(MemoryStore::new()))
+    }
+
+    pub fn with_ports(git: Arc<dyn GitHost>, store: Arc<dyn Store>) -> Api {
+        let home = tempfile::tempdir().expect("a temporary directory");
+        let app = App::with_ports(Config::defaults(home.path()), git, store);
+        Api::from_state(AppState::new(Arc::new(app)), home)
+    }
+
+    /// On the real adapters: bare repositories and SQLite under a temporary directory.
+    pub async fn real() -> Api {
+        let home = tempfile::tempdir().expect("a temporary directory");
+        let app = App::open(Config::defaults(home.path())).await.expect("the app opens");
+        Api::from_state(AppState::new(Arc::new(app)), home)
+    }
+
+    pub fn from_state(state: AppState, home: tempfile::TempDir) -> Api {
+        Api { router: router(state), _home: home }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.expect("the router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("a readable body");
+        Answer { status, headers, bytes: bytes.to_vec() }
+    }
+
+    pub async fn get(&self, uri: &str) -> Answer {
+        self.send(Request::get(uri).body(Body::empty()).expect("a valid request")).await
+    }
+
+    /// A POST of `body` as `application/json`.
+    pub async fn post_json(&self, uri: &str, body: &Value) -> Answer {
+        self.send(post(uri, Some("application/json"), &[], body.to_string().into_bytes())).await
+    }
+
+    pub async fn post_json_with_key(&self, uri: &str, key: &str, body: &Value) -> Answer {
+        self.send(post(
+            uri,
+            Some("application/json"),
+            &[("idempotency-key", key.as_bytes())],
+            body.to_string().into_bytes(),
+        ))
+        .await
+    }
+}
+
+/// A POST request with raw parts.
+pub fn post(uri: &str, content_type: Option<&str>, headers: &[(&str, &[u8])], body: Vec<u8>) -> Request<Body> {
+    let mut builder = Request::post(uri);
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::from(body)).expect("a valid request")
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// Asserts a problem+json answer of `status` and returns the problem.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.bytes));
+        assert_eq!(self.content_type(), "application/problem+json", "{self:?}");
+        let problem = self.json();
+        assert_eq!(problem["status"], status, "{problem}");
+        for member in ["type", "title", "detail"] {
+            assert!(problem[member].is_string(), "{member} missing: {problem}");
+        }
+        problem
+    }
+}
+
+/// The `(field, rule)` pairs of a problem's `errors`.
+pub fn field_rules(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| (e["field"].as_str().unwrap_or("?").to_owned(), e["rule"].as_str().unwrap_or("?").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn seed_body(kind: &str, name: &str, description: &str) -> Value {
+    serde_json::json!({ "kind": kind, "name": name, "description": description })
+}
