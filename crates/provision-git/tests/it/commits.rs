@@ -381,12 +381,3 @@ async fn a_signature_git_cannot_write_is_refused_before_the_branch_moves() {
     assert_eq!(err.kind, PortErrorKind::Permanent, "{err}");
     assert!(host.branches(&demo).await.unwrap().is_empty());
 }
-
-#[tokio::test]
-async fn a_branch_name_git_refuses_is_an_error_not_a_panic() {
-    let (f, demo) = Fixture::with_repo("demo").await;
-    // Accepted by BranchName, refused by git (a ref cannot end in '.').
-    let err = f.commit(&demo, "feature.", None, &files([file("a", "1")]), TreeMode::Replace, "x").await.unwrap_err();
-    assert_eq!(err.kind, PortErrorKind::Permanent, "{err}");
-    assert_eq!(f.host.branch_tip(&demo, &branch("feature.")).await.unwrap_err().kind, PortErrorKind::Permanent);
-}
