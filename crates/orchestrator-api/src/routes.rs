@@ -93,98 +93,55 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(report)).into_response())
 }
 
-/// Create a service: its repository, its infra repository and its GitOps registration.
-#[utoipa::path(
-    post,
-    path = "/v1/services",
-    tag = "services",
-    params(
-        CreateQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; the same key with the same request answers the first run's report again (`replayed: true`), with another request 422."),
-    ),
-    request_body(content = CreateServiceInput, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
-            headers(("Location" = String, description = "`/v1/services/{name}`"))),
-        (status = 200, description = "Dry run: the plan and the files, nothing written.", body = ServiceReport),
-        (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The service (or one of its repositories) already exists.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (each named in `errors`), an unknown kind, or a reused Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The run failed (its id is in `run`), or the server did.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn create_service(
-    State(state): State<AppState>,
-    Query(query): Query<CreateQuery>,
-    key: IdempotencyKey,
-    Json(input): Json<CreateServiceInput>,
-) -> Result<Response, ApiError> {
-    create(&state, input, query, key).await
+/// The three create routes differ only in path, tag and body; one macro writes each with its
+/// OpenAPI description, so the documented answers cannot drift apart.
+macro_rules! create_route {
+    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $tag:tt, $body:ty) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = $tag,
+            params(
+                CreateQuery,
+                ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; the same key with the same request answers the first run's report again (`replayed: true`), with another request 422."),
+            ),
+            request_body(content = $body, content_type = "application/json"),
+            responses(
+                (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
+                    headers(("Location" = String, description = "`/v1/services/{name}`"))),
+                (status = 200, description = "Dry run: the plan and the files, nothing written.", body = ServiceReport),
+                (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The service (or one of its repositories) already exists.", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+                (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid, missing or unknown fields (each named in `errors`), an unknown kind, or a reused Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
+                (status = 500, description = "The run failed (its id is in `run`), or the server did.", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Query(query): Query<CreateQuery>,
+            key: IdempotencyKey,
+            Json(input): Json<$body>,
+        ) -> Result<Response, ApiError> {
+            create(&state, input.into(), query, key).await
+        }
+    };
 }
 
-/// Create a service (the seed's route; `kind`, `name` and `description` are all required).
-#[utoipa::path(
-    post,
-    path = "/create-service",
-    tag = "seed",
-    params(
-        CreateQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/services`."),
-    ),
-    request_body(content = CreateRepoRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
-            headers(("Location" = String, description = "`/v1/services/{name}`"))),
-        (status = 200, description = "Dry run.", body = ServiceReport),
-        (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The service already exists.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing, unknown or invalid fields, or an unknown kind.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The run failed, or the server did.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn create_service_seed(
-    State(state): State<AppState>,
-    Query(query): Query<CreateQuery>,
-    key: IdempotencyKey,
-    Json(input): Json<CreateRepoRequest>,
-) -> Result<Response, ApiError> {
-    create(&state, input.into(), query, key).await
-}
-
-/// Create a service (the seed's real route, the same as `POST /create-service`).
-#[utoipa::path(
-    post,
-    path = "/create-repo",
-    tag = "seed",
-    params(
-        CreateQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/services`."),
-    ),
-    request_body(content = CreateRepoRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
-            headers(("Location" = String, description = "`/v1/services/{name}`"))),
-        (status = 200, description = "Dry run.", body = ServiceReport),
-        (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The service already exists.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing, unknown or invalid fields, or an unknown kind.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The run failed, or the server did.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn create_repo_seed(
-    State(state): State<AppState>,
-    Query(query): Query<CreateQuery>,
-    key: IdempotencyKey,
-    Json(input): Json<CreateRepoRequest>,
-) -> Result<Response, ApiError> {
-    create(&state, input.into(), query, key).await
-}
+create_route!(
+    /// Create a service: its repository, its infra repository and its GitOps registration.
+    create_service, "/v1/services", "services", CreateServiceInput
+);
+create_route!(
+    /// Create a service (the seed's route; `kind`, `name` and `description` are all required).
+    create_service_seed, "/create-service", "seed", CreateRepoRequest
+);
+create_route!(
+    /// Create a service (the seed's real route, the same as `POST /create-service`).
+    create_repo_seed, "/create-repo", "seed", CreateRepoRequest
+);
 
 /// List the provisioned services.
 #[utoipa::path(

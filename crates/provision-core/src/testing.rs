@@ -4,9 +4,10 @@
 //! name) so tests written against them hold for the real adapters. Time is a counter.
 
 use crate::engine::{Crashed, FaultHook, FaultPoint};
+use crate::fileset::FileEntry;
 use crate::fileset::{FileSet, RepoPath};
 use crate::names::{BranchName, RepoName, ServiceName};
-use crate::plan::{RunId, TreeMode};
+use crate::plan::{Effect, Plan, RunId, TreeMode};
 use crate::ports::*;
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -438,4 +439,43 @@ impl FaultHook for CrashAt {
     fn reached(&self, point: FaultPoint) -> Result<(), Crashed> {
         if point == self.0 { Err(Crashed(point)) } else { Ok(()) }
     }
+}
+
+/// The shape of create-service, small: a repository `svc` with a pristine render on the
+/// template branch and `main` started from it, then a shared repository `gitops` that gets a
+/// registration committed on top of whatever it holds. Five steps.
+pub fn sample_plan() -> Plan {
+    let repo = |name: &str| RepoName::parse(name).expect("a valid literal repository name");
+    let files = |path: &str, content: &str| {
+        let path = RepoPath::parse(path).expect("a valid literal path");
+        Arc::new([(path, FileEntry::new(content.as_bytes().to_vec()))].into_iter().collect::<FileSet>())
+    };
+    let mut plan = Plan::default();
+    plan.push("ensure-repo svc", Effect::EnsureRepo { repo: repo("svc"), description: "d".into(), shared: false });
+    plan.push(
+        "render svc",
+        Effect::Commit {
+            repo: repo("svc"),
+            branch: BranchName::template(),
+            files: files("README.md", "hi\n"),
+            mode: TreeMode::Replace,
+            message: "Render".into(),
+        },
+    );
+    plan.push(
+        "start-branch svc main",
+        Effect::StartBranch { repo: repo("svc"), branch: BranchName::main(), from: BranchName::template() },
+    );
+    plan.push("ensure-repo gitops", Effect::EnsureRepo { repo: repo("gitops"), description: "d".into(), shared: true });
+    plan.push(
+        "register svc",
+        Effect::Commit {
+            repo: repo("gitops"),
+            branch: BranchName::main(),
+            files: files("services/svc/app.yaml", "kind: Application\n"),
+            mode: TreeMode::Overlay,
+            message: "Register svc".into(),
+        },
+    );
+    plan
 }

@@ -1,47 +1,9 @@
 use super::*;
-use crate::fileset::{FileEntry, RepoPath};
 use crate::ports::{NewRun, RunCreated, Store};
-use crate::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause};
-use std::sync::Arc;
-
-fn files(pairs: &[(&str, &str)]) -> Arc<FileSet> {
-    Arc::new(pairs.iter().map(|(p, c)| (RepoPath::parse(p).unwrap(), FileEntry::new(c.as_bytes().to_vec()))).collect())
-}
+use crate::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause, sample_plan};
 
 fn repo(name: &str) -> RepoName {
     RepoName::parse(name).unwrap()
-}
-
-/// The shape of create-service: a repo with a template branch and main, plus a shared repo.
-fn plan() -> Plan {
-    let mut plan = Plan::default();
-    plan.push("ensure-repo svc", Effect::EnsureRepo { repo: repo("svc"), description: "d".into(), shared: false });
-    plan.push(
-        "render svc",
-        Effect::Commit {
-            repo: repo("svc"),
-            branch: BranchName::template(),
-            files: files(&[("README.md", "hi\n")]),
-            mode: TreeMode::Replace,
-            message: "Render".into(),
-        },
-    );
-    plan.push(
-        "start-branch svc main",
-        Effect::StartBranch { repo: repo("svc"), branch: BranchName::main(), from: BranchName::template() },
-    );
-    plan.push("ensure-repo gitops", Effect::EnsureRepo { repo: repo("gitops"), description: "d".into(), shared: true });
-    plan.push(
-        "register svc",
-        Effect::Commit {
-            repo: repo("gitops"),
-            branch: BranchName::main(),
-            files: files(&[("services/svc/app.yaml", "kind: Application\n")]),
-            mode: TreeMode::Overlay,
-            message: "Register svc".into(),
-        },
-    );
-    plan
 }
 
 async fn new_run(store: &MemoryStore, id: &str) -> RunId {
@@ -72,7 +34,7 @@ fn assert_provisioned_once(git: &MemoryGitHost) {
 async fn a_run_performs_every_step_once_and_trailers_its_commits() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
-    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome, Outcome { state: RunState::Succeeded, failure: None });
     assert_provisioned_once(&git);
     assert_eq!(git.history("svc", "main")[0], "Render\n\nProvision-Run: r1/1\n");
@@ -83,18 +45,18 @@ async fn a_run_performs_every_step_once_and_trailers_its_commits() {
 
 #[tokio::test]
 async fn a_crash_at_any_step_boundary_resumes_without_duplicates() {
-    let steps = plan().len();
+    let steps = sample_plan().len();
     let points =
         (0..steps).flat_map(|i| [FaultPoint::BeforeStep(i), FaultPoint::AfterEffect(i), FaultPoint::AfterStep(i)]);
     for point in points {
         let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
         let run = new_run(&store, "r1").await;
         let hook = CrashAt(point);
-        let crashed = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &plan()).await;
+        let crashed = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &sample_plan()).await;
         assert!(matches!(crashed, Err(Error::Crashed(Crashed(p))) if p == point), "{point:?}: {crashed:?}");
         assert_eq!(store.unfinished_runs().await.unwrap().len(), 1, "{point:?}");
 
-        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
         assert_eq!(outcome.state, RunState::Succeeded, "{point:?}");
         assert_provisioned_once(&git);
         let journal = store.steps(&run).await.unwrap();
@@ -119,7 +81,7 @@ async fn transient_failures_are_retried() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     git.fail_next(2, PortErrorKind::Transient);
-    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Succeeded);
     assert_eq!(store.steps(&run).await.unwrap()[0].attempts, 3);
     assert_provisioned_once(&git);
@@ -130,7 +92,7 @@ async fn a_permanent_failure_fails_the_run_at_its_step_and_retry_finishes_it() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     git.fail_next(1, PortErrorKind::Permanent);
-    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Failed);
     let failure = outcome.failure.unwrap();
     assert_eq!(
@@ -141,7 +103,7 @@ async fn a_permanent_failure_fails_the_run_at_its_step_and_retry_finishes_it() {
     assert_eq!(record.error.as_deref(), Some("step 0 (ensure-repo svc) failed: injected failure"));
 
     store.reopen_run(&run).await.unwrap();
-    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Succeeded);
     assert_provisioned_once(&git);
 }
@@ -152,7 +114,7 @@ async fn retries_give_up_after_the_policy_allows() {
     let run = new_run(&store, "r1").await;
     git.fail_next(10, PortErrorKind::Transient);
     let retry = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
-    let outcome = Engine::new(&git, &store, &NoPause).with_retry(retry).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).with_retry(retry).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Failed);
     assert_eq!(store.steps(&run).await.unwrap()[0].attempts, 3);
 }
@@ -162,7 +124,7 @@ async fn someone_elses_repository_is_never_written() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     git.seed_foreign_repo(&repo("svc"));
     let run = new_run(&store, "r1").await;
-    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
     let failure = outcome.failure.unwrap();
     assert!(failure.error.contains("repository svc already exists and was not created by this run"), "{failure:?}");
     assert_eq!(git.history("svc", "main"), ["foreign"]);
@@ -174,7 +136,7 @@ async fn a_shared_repository_may_hold_other_work() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     git.seed_foreign_repo(&repo("gitops"));
     let run = new_run(&store, "r1").await;
-    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Succeeded);
     assert_eq!(git.history("gitops", "main"), ["Register svc\n\nProvision-Run: r1/4\n", "foreign"]);
 }
@@ -185,10 +147,10 @@ async fn a_claimed_run_is_not_executed_twice() {
     let run = new_run(&store, "r1").await;
     let claim = store.try_claim(&run).await.unwrap();
     assert!(claim.is_some());
-    let busy = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await;
+    let busy = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await;
     assert!(matches!(busy, Err(Error::Busy(_))));
     drop(claim);
-    assert!(Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.is_ok());
+    assert!(Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.is_ok());
 }
 
 #[tokio::test]
@@ -196,8 +158,8 @@ async fn a_journal_from_another_plan_is_refused() {
     let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
     let run = new_run(&store, "r1").await;
     let hook = CrashAt(FaultPoint::AfterStep(0));
-    let _ = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &plan()).await;
-    let mut other = plan();
+    let _ = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &sample_plan()).await;
+    let mut other = sample_plan();
     other.steps[0].name = "something else".into();
     let refused = Engine::new(&git, &store, &NoPause).execute(&run, &other).await;
     assert!(matches!(refused, Err(Error::PlanChanged { index: 0, .. })), "{refused:?}");

@@ -4,50 +4,8 @@
 use crate::support::{db_path, id, new_run};
 use provision_core::engine::{Crashed, Engine, Error as EngineError, FaultPoint};
 use provision_core::ports::{RunCreated, RunState, StepState, Store};
-use provision_core::testing::{CrashAt, MemoryGitHost, NoPause};
-use provision_core::{BranchName, Effect, FileEntry, FileSet, Plan, RepoName, RepoPath, TreeMode};
+use provision_core::testing::{CrashAt, MemoryGitHost, NoPause, sample_plan};
 use provision_store::SqliteStore;
-use std::sync::Arc;
-
-fn repo(name: &str) -> RepoName {
-    RepoName::parse(name).unwrap()
-}
-
-fn files(pairs: &[(&str, &str)]) -> Arc<FileSet> {
-    Arc::new(pairs.iter().map(|(p, c)| (RepoPath::parse(p).unwrap(), FileEntry::new(c.as_bytes().to_vec()))).collect())
-}
-
-/// The shape of create-service: a repository with a template branch and main, plus a shared one.
-fn plan() -> Plan {
-    let mut plan = Plan::default();
-    plan.push("ensure-repo svc", Effect::EnsureRepo { repo: repo("svc"), description: "d".into(), shared: false });
-    plan.push(
-        "render svc",
-        Effect::Commit {
-            repo: repo("svc"),
-            branch: BranchName::template(),
-            files: files(&[("README.md", "hi\n")]),
-            mode: TreeMode::Replace,
-            message: "Render".into(),
-        },
-    );
-    plan.push(
-        "start-branch svc main",
-        Effect::StartBranch { repo: repo("svc"), branch: BranchName::main(), from: BranchName::template() },
-    );
-    plan.push("ensure-repo gitops", Effect::EnsureRepo { repo: repo("gitops"), description: "d".into(), shared: true });
-    plan.push(
-        "register svc",
-        Effect::Commit {
-            repo: repo("gitops"),
-            branch: BranchName::main(),
-            files: files(&[("services/svc/app.yaml", "kind: Application\n")]),
-            mode: TreeMode::Overlay,
-            message: "Register svc".into(),
-        },
-    );
-    plan
-}
 
 fn assert_provisioned_once(git: &MemoryGitHost, point: FaultPoint) {
     assert_eq!(git.repo_names(), ["gitops", "svc"], "{point:?}");
@@ -59,7 +17,7 @@ fn assert_provisioned_once(git: &MemoryGitHost, point: FaultPoint) {
 
 #[tokio::test]
 async fn a_run_killed_at_any_step_boundary_is_finished_by_a_new_process() {
-    let steps = plan().len();
+    let steps = sample_plan().len();
     let points =
         (0..steps).flat_map(|i| [FaultPoint::BeforeStep(i), FaultPoint::AfterEffect(i), FaultPoint::AfterStep(i)]);
     for point in points {
@@ -71,7 +29,7 @@ async fn a_run_killed_at_any_step_boundary_is_finished_by_a_new_process() {
         let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(store.create_run(new_run("r1", Some("svc"), None)).await.unwrap(), RunCreated::Created);
         let hook = CrashAt(point);
-        let crashed = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &plan()).await;
+        let crashed = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &sample_plan()).await;
         assert!(matches!(crashed, Err(EngineError::Crashed(Crashed(p))) if p == point), "{point:?}: {crashed:?}");
         store.close().await;
         drop(store);
@@ -80,7 +38,7 @@ async fn a_run_killed_at_any_step_boundary_is_finished_by_a_new_process() {
         let store = SqliteStore::open(&path).await.unwrap();
         let unfinished = store.unfinished_runs().await.unwrap();
         assert_eq!(unfinished.iter().map(|r| &r.id).collect::<Vec<_>>(), [&run], "{point:?}");
-        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan()).await.unwrap();
+        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
         assert_eq!(outcome.state, RunState::Succeeded, "{point:?}");
         assert_provisioned_once(&git, point);
 
