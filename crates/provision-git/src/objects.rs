@@ -10,43 +10,28 @@ use gix::odb::memory::Storage;
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::zlib::{Compression, Status};
 use gix_pack::data::output;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 /// Below this many new objects they are written loose (git's `transfer.unpackLimit`).
 pub(crate) const PACK_THRESHOLD: usize = 100;
 
-/// What was written. A new pack carries a `.keep` file until the objects are referenced, so
-/// a concurrent `git gc` cannot prune it; [`Persisted::release`] removes it.
-#[must_use]
-pub(crate) struct Persisted {
-    keep: Option<PathBuf>,
-}
-
-impl Persisted {
-    /// Call once a ref points at the objects (or the attempt to point one at them failed).
-    pub(crate) fn release(self) {
-        if let Some(keep) = self.keep
-            && let Err(error) = std::fs::remove_file(&keep)
-        {
-            tracing::warn!(path = %keep.display(), %error, "could not remove a pack's .keep file");
-        }
-    }
-}
-
 /// Writes `objects` into the repository's object database. They are new to it: gix's object
 /// memory only holds objects the database did not have.
-pub(crate) fn persist(repo: &gix::Repository, objects: Storage) -> Result<Persisted, gix::Error> {
+///
+/// Until a branch points at them they are unreachable, like any objects a crash leaves between
+/// writing and moving the branch: `git gc` keeps unreachable objects for its prune period and
+/// then removes them, so nothing is pinned forever (no `.keep` file stays behind).
+pub(crate) fn persist(repo: &gix::Repository, objects: Storage) -> Result<(), gix::Error> {
     if objects.len() < PACK_THRESHOLD {
         for (kind, data) in objects.values() {
             gix::objs::Write::write_buf(&repo.objects, *kind, data)?;
         }
-        return Ok(Persisted { keep: None });
+        return Ok(());
     }
     write_pack(repo, &objects)
 }
 
-fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<Persisted, gix::Error> {
+fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<(), gix::Error> {
     use gix::error::ResultExt;
     let hash = repo.object_hash();
     // One compressor for all objects: setting one up costs more than compressing a small file.
@@ -85,7 +70,12 @@ fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<Persisted, gi
         hash,
         gix_pack::bundle::write::Options { thread_limit: Some(1), ..Default::default() },
     )?;
-    Ok(Persisted { keep: outcome.keep_path })
+    if let Some(keep) = outcome.keep_path
+        && let Err(error) = std::fs::remove_file(&keep)
+    {
+        tracing::warn!(path = %keep.display(), %error, "could not remove a pack's .keep file");
+    }
+    Ok(())
 }
 
 /// `data` as one complete zlib stream, reusing `compressor`.

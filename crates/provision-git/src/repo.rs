@@ -86,8 +86,10 @@ pub(crate) fn exists(at: &Location<'_>) -> bool {
 /// Creates a bare repository whose `HEAD` is `refs/heads/main`.
 ///
 /// Guarantees: the repository appears at its final path fully initialised or not at all.
-/// It is built in a temporary directory next to it and renamed into place; a crash leaves
-/// only a `.tmp-<repo>-*` directory behind, which nothing mistakes for a repository.
+/// It is built in a temporary directory next to it and renamed into place. Creators of one
+/// repository take turns on a lock file (`.lock-<repo>`, released by the kernel if the process
+/// dies), so a `.tmp-<repo>-*` directory found while holding it was left by a crashed creator
+/// and is removed: a crash leaves no orphan behind for long.
 pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Result<(), Error> {
     let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::CreateRepo {
         repo: at.name.clone(),
@@ -95,6 +97,14 @@ pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Resul
         source,
     };
     std::fs::create_dir_all(root).map_err(|e| failed(Box::new(e)))?;
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join(format!(".lock-{}", at.name)))
+        .map_err(|e| failed(Box::new(e)))?;
+    lock.lock().map_err(|e| failed(Box::new(e)))?;
+    remove_leftovers(root, at.name).map_err(|e| failed(Box::new(e)))?;
     if at.exists() {
         return Err(Error::RepoExists { repo: at.name.clone() });
     }
@@ -119,6 +129,23 @@ pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Resul
         Err(_) if at.exists() => Err(Error::RepoExists { repo: at.name.clone() }),
         Err(e) => Err(failed(Box::new(e))),
     }
+}
+
+/// Removes the temporary directories of `repo` that crashed creators left. The caller holds
+/// the repository's creation lock, so none of them is in use.
+fn remove_leftovers(root: &Path, repo: &RepoName) -> std::io::Result<()> {
+    let prefix = format!(".tmp-{repo}-");
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        // Exactly the random part `TempDir` appends, so `.tmp-a-…` never matches `.tmp-a-b-…`.
+        if suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            tracing::warn!(path = %entry.path().display(), "removing a repository left half-made by a crash");
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Bare repositories keep no reflogs by default; ours do, so every branch move the
@@ -296,8 +323,7 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
     let id = repo.write_object(&commit).map_err(at.git(format!("writing a commit for branch {branch}")))?.detach();
     let objects = repo.objects.take_object_memory().unwrap_or_default();
     let new_objects = objects.len();
-    let persisted = objects::persist(&repo, objects)
-        .map_err(at.git(format!("storing the objects of a commit for branch {branch}")))?;
+    objects::persist(&repo, objects).map_err(at.git(format!("storing the objects of a commit for branch {branch}")))?;
 
     let log = gix::reference::log::message("commit", commit.message.as_ref(), commit.parents.len());
     let expected = match parent {
@@ -305,7 +331,6 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
         None => PreviousValue::MustNotExist,
     };
     let moved = move_branch(&repo, at, branch, expected, id, log, &commit.committer);
-    persisted.release();
     let existed = moved.map_err(|e| match e {
         Moved::Conflict { actual } => {
             Error::BranchMoved { repo: at.name.clone(), branch: branch.clone(), expected: describe(parent), actual }

@@ -50,16 +50,17 @@ async fn creating_an_existing_repository_is_already_exists_and_touches_nothing()
 }
 
 #[tokio::test]
-async fn a_half_initialised_repository_left_by_a_crash_is_not_a_repository() {
+async fn a_half_initialised_repository_left_by_a_crash_is_not_a_repository_and_is_swept() {
     let f = Fixture::new();
     // What a crash in the middle of create_repo leaves: a temporary directory, never the
-    // final path.
+    // final path. One of another repository whose name starts alike is not ours to remove.
     std::fs::create_dir_all(f.host.root().join(".tmp-demo-0123456789abcdef/objects")).unwrap();
+    std::fs::create_dir_all(f.host.root().join(".tmp-demo-x-0123456789abcdef/objects")).unwrap();
     let demo = repo("demo");
     assert!(!f.host.repo_exists(&demo).await.unwrap());
     f.host.create_repo(&demo, "").await.unwrap();
     assert_eq!(git(&f.bare(&demo), &["symbolic-ref", "HEAD"]), "refs/heads/main");
-    assert_eq!(temporaries(&f), [".tmp-demo-0123456789abcdef"], "only the crash's leftover remains");
+    assert_eq!(temporaries(&f), [".tmp-demo-x-0123456789abcdef"], "the crash's leftover of demo is gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
