@@ -68,16 +68,16 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     for run in app.resume_unfinished().await.context("cannot resume interrupted runs")? {
         tracing::warn!(run = %run, "resumed an interrupted run");
     }
-    let state = AppState::new(Arc::new(app));
+    let app = Arc::new(app);
+    let state = AppState::new(Arc::clone(&app));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr().map_or(args.listen.clone(), |a| a.to_string()), "listening");
 
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed")?;
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await;
+    app.close().await;
+    served.context("the server failed")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -434,6 +434,12 @@ impl App {
         Ok(ServiceView::new(&record, &self.config, &|repo| self.git.clone_url(repo)))
     }
 
+    /// Lets the adapters finish before the process exits (the embedded database checkpoints
+    /// its log). Call it last.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
     /// Whether the store answers (for readiness probes).
     pub async fn ready(&self) -> Result<(), Error> {
         self.store.runs(1).await.map(|_| ()).map_err(Error::Store)

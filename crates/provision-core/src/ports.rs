@@ -322,6 +322,9 @@ pub trait Store: Send + Sync {
     async fn services(&self) -> Result<Vec<ServiceRecord>, PortError>;
     /// `None` if another live process holds the run.
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError>;
+    /// Finishes pending work (an embedded database checkpoints its log) before the process
+    /// exits. Calls after it may fail.
+    async fn close(&self) {}
 }
 
 /// Waiting between retries (a timer in production, nothing in tests).

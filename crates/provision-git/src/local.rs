@@ -1,7 +1,7 @@
 //! [`LocalGitHost`]: the [`GitHost`] port over bare repositories under one directory.
 
 use crate::error::Error;
-use crate::repo::{self, CommitSpec, Location};
+use crate::repo::{self, CommitSpec, Location, OpenRepos};
 use async_trait::async_trait;
 use provision_core::ports::{CommitId, CommitRequest, GitHost, PortError};
 use provision_core::{BranchName, FileSet, RepoName, RepoPath};
@@ -29,6 +29,7 @@ pub struct LocalGitHost {
 struct Inner {
     root: PathBuf,
     signature: Signature,
+    opened: OpenRepos,
 }
 
 impl LocalGitHost {
@@ -38,7 +39,7 @@ impl LocalGitHost {
     pub fn new(root: impl Into<PathBuf>, signature: Signature) -> Self {
         let root = root.into();
         let root = std::path::absolute(&root).unwrap_or(root);
-        Self { inner: Arc::new(Inner { root, signature }) }
+        Self { inner: Arc::new(Inner { root, signature, opened: OpenRepos::default() }) }
     }
 
     pub fn root(&self) -> &Path {
@@ -58,7 +59,7 @@ impl LocalGitHost {
         let inner = self.inner.clone();
         let name = repo.clone();
         let path = self.repo_path(repo);
-        tokio::task::spawn_blocking(move || work(&Location { name: &name, path: &path }, &inner))
+        tokio::task::spawn_blocking(move || work(&Location { name: &name, path: &path, opened: &inner.opened }, &inner))
             .await
             .map_err(|source| Error::Task { repo: repo.clone(), source })?
             .map_err(PortError::from)

@@ -12,8 +12,10 @@ use gix::zlib::{Compression, Status};
 use gix_pack::data::output;
 use std::sync::atomic::AtomicBool;
 
-/// Below this many new objects they are written loose (git's `transfer.unpackLimit`).
-pub(crate) const PACK_THRESHOLD: usize = 100;
+/// Below this many new objects they are written loose. One pack is two files however many
+/// objects it holds, while each loose object is a file (and often a directory): on disks
+/// where creating a file costs a third of a millisecond, packing wins from two objects on.
+pub(crate) const PACK_THRESHOLD: usize = 2;
 
 /// Writes `objects` into the repository's object database. They are new to it: gix's object
 /// memory only holds objects the database did not have.

@@ -20,10 +20,31 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// One repository on disk: its name (for messages) and where it lives.
+/// One repository on disk: its name (for messages), where it lives, and the host's cache of
+/// opened repositories.
 pub(crate) struct Location<'a> {
     pub name: &'a RepoName,
     pub path: &'a Path,
+    pub opened: &'a OpenRepos,
+}
+
+/// Repositories opened before, by path. Opening reads the configuration and probes the
+/// layout, a dozen file system calls; a cached handle skips them. What a handle caches stays
+/// true: refs are read from disk on every lookup, and the object store looks for new packs
+/// when an object is missing from those it knows.
+#[derive(Debug, Default)]
+pub(crate) struct OpenRepos(std::sync::Mutex<std::collections::HashMap<PathBuf, gix::ThreadSafeRepository>>);
+
+impl OpenRepos {
+    fn get(&self, path: &Path) -> Option<gix::Repository> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(path).map(gix::ThreadSafeRepository::to_thread_local)
+    }
+
+    fn put(&self, path: &Path, repo: &gix::Repository) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(path.to_owned(), repo.clone().into_sync());
+    }
 }
 
 impl Location<'_> {
@@ -45,13 +66,18 @@ impl Location<'_> {
         if !self.exists() {
             return Err(Error::RepoNotFound { repo: self.name.clone() });
         }
+        if let Some(repo) = self.opened.get(self.path) {
+            return Ok(repo);
+        }
         // Isolated: only the repository's own config counts, never the user's or the
         // system's, so what gets written does not depend on who runs the orchestrator.
-        gix::open_opts(self.path, gix::open::Options::isolated()).map_err(|source| Error::Open {
+        let repo = gix::open_opts(self.path, gix::open::Options::isolated()).map_err(|source| Error::Open {
             repo: self.name.clone(),
             path: self.path.to_owned(),
             source,
-        })
+        })?;
+        self.opened.put(self.path, &repo);
+        Ok(repo)
     }
 }
 
@@ -86,39 +112,32 @@ pub(crate) fn exists(at: &Location<'_>) -> bool {
 /// Creates a bare repository whose `HEAD` is `refs/heads/main`.
 ///
 /// Guarantees: the repository appears at its final path fully initialised or not at all.
-/// It is built in a temporary directory next to it and renamed into place. Creators of one
-/// repository take turns on a lock file (`.lock-<repo>`, released by the kernel if the process
-/// dies), so a `.tmp-<repo>-*` directory found while holding it was left by a crashed creator
-/// and is removed: a crash leaves no orphan behind for long.
+/// It is built in a temporary directory in `<root>/.staging/` and renamed into place (the same
+/// file system, so the rename is atomic). Creators of one repository take turns on a lock file
+/// there (`<repo>.lock`, released by the kernel if the process dies), so a temporary directory
+/// of the repository found while holding it was left by a crashed creator and is removed: a
+/// crash leaves no orphan behind for long, and the root holds repositories only.
 pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Result<(), Error> {
     let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::CreateRepo {
         repo: at.name.clone(),
         path: at.path.to_owned(),
         source,
     };
-    std::fs::create_dir_all(root).map_err(|e| failed(Box::new(e)))?;
+    let staging = root.join(STAGING);
+    std::fs::create_dir_all(&staging).map_err(|e| failed(Box::new(e)))?;
     let lock = std::fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(root.join(format!(".lock-{}", at.name)))
+        .open(staging.join(format!("{}.lock", at.name)))
         .map_err(|e| failed(Box::new(e)))?;
     lock.lock().map_err(|e| failed(Box::new(e)))?;
-    remove_leftovers(root, at.name).map_err(|e| failed(Box::new(e)))?;
+    remove_leftovers(&staging, at.name).map_err(|e| failed(Box::new(e)))?;
     if at.exists() {
         return Err(Error::RepoExists { repo: at.name.clone() });
     }
-    let tmp = TempDir::create(root, at.name).map_err(|e| failed(Box::new(e)))?;
-    // `create::into` writes git's directory layout from templates; unlike `gix::init_bare`
-    // it reads no user configuration, so `init.defaultBranch` cannot rename `main`.
-    gix::create::into(&tmp.path, gix::create::Kind::Bare, gix::create::Options::default())
-        .map_err(|e| failed(Box::new(e)))?;
-    let mut text = description.to_owned();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    std::fs::write(tmp.path.join("description"), text).map_err(|e| failed(Box::new(e)))?;
-    enable_reflogs(&tmp.path).map_err(failed)?;
+    let tmp = TempDir::create(&staging, at.name).map_err(|e| failed(Box::new(e)))?;
+    write_layout(&tmp.path, description).map_err(|e| failed(Box::new(e)))?;
     match std::fs::rename(&tmp.path, at.path) {
         Ok(()) => {
             tmp.keep();
@@ -131,15 +150,18 @@ pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Resul
     }
 }
 
+/// Where repositories are made before they are renamed into the root.
+pub(crate) const STAGING: &str = ".staging";
+
 /// Removes the temporary directories of `repo` that crashed creators left. The caller holds
 /// the repository's creation lock, so none of them is in use.
-fn remove_leftovers(root: &Path, repo: &RepoName) -> std::io::Result<()> {
-    let prefix = format!(".tmp-{repo}-");
-    for entry in std::fs::read_dir(root)? {
+fn remove_leftovers(staging: &Path, repo: &RepoName) -> std::io::Result<()> {
+    let prefix = format!("{repo}-");
+    for entry in std::fs::read_dir(staging)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
-        // Exactly the random part `TempDir` appends, so `.tmp-a-…` never matches `.tmp-a-b-…`.
+        // Exactly the random part `TempDir` appends, so `a-…` never matches `a-b-…`.
         if suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()) {
             tracing::warn!(path = %entry.path().display(), "removing a repository left half-made by a crash");
             std::fs::remove_dir_all(entry.path())?;
@@ -148,19 +170,26 @@ fn remove_leftovers(root: &Path, repo: &RepoName) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Bare repositories keep no reflogs by default; ours do, so every branch move the
-/// orchestrator made can be audited with `git reflog`.
-fn enable_reflogs(git_dir: &Path) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let path = git_dir.join("config");
-    let mut bytes = std::fs::read(&path)?;
-    let mut config = gix::config::File::from_bytes_owned(
-        &mut bytes,
-        gix::config::file::Metadata::from(gix::config::Source::Local),
-        Default::default(),
+/// The files of an empty bare repository (gitrepository-layout(5)) and nothing else: no
+/// sample hooks, no templates, and no user configuration read, so `init.defaultBranch` cannot
+/// rename `main`. Every file costs on slow disks, and this is what git needs.
+///
+/// Reflogs are on (`core.logAllRefUpdates`, off by default in bare repositories), so every
+/// branch move the orchestrator made can be audited with `git reflog`.
+fn write_layout(git_dir: &Path, description: &str) -> std::io::Result<()> {
+    for dir in ["objects/info", "objects/pack", "refs/heads", "refs/tags"] {
+        std::fs::create_dir_all(git_dir.join(dir))?;
+    }
+    std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/main\n")?;
+    std::fs::write(
+        git_dir.join("config"),
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n\tlogAllRefUpdates = true\n",
     )?;
-    config.set_raw_value("core.logAllRefUpdates", "true")?;
-    std::fs::write(&path, config.to_bstring())?;
-    Ok(())
+    let mut text = description.to_owned();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    std::fs::write(git_dir.join("description"), text)
 }
 
 /// A directory removed on drop unless kept.
@@ -175,7 +204,7 @@ impl TempDir {
         let mut attempt = 0u32;
         loop {
             let random = state.hash_one((std::process::id(), attempt, std::time::SystemTime::now()));
-            let path = root.join(format!(".tmp-{repo}-{random:016x}"));
+            let path = root.join(format!("{repo}-{random:016x}"));
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(Self { path, keep: false }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
@@ -495,12 +524,14 @@ pub(crate) fn create_branch(
     }
 }
 
-/// The signature of a commit or reflog entry made now.
+/// The signature of a commit or reflog entry made now, in UTC: the local offset would need
+/// the system's time-zone database, which is read by walking thousands of files, and a
+/// server's local zone means nothing to the people reading the history anyway.
 fn actor(signature: &Signature) -> gix::actor::Signature {
     gix::actor::Signature {
         name: signature.name.as_str().into(),
         email: signature.email.as_str().into(),
-        time: gix::date::Time::now_local_or_utc(),
+        time: gix::date::Time::now_utc(),
     }
 }
 

@@ -45,12 +45,19 @@ impl Env {
         self.home().join("git/platform").join(format!("{repo}.git"))
     }
 
-    /// The repositories on disk.
+    /// What the repository root holds besides its staging area, which must hold no
+    /// half-made repository (only the creation locks, files).
     pub fn repos(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.home().join("git/platform"))
+        let root = self.home().join("git/platform");
+        let mut names: Vec<String> = std::fs::read_dir(&root)
             .map(|dir| dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
+        names.retain(|n| n != ".staging");
         names.sort();
+        if let Ok(staging) = std::fs::read_dir(root.join(".staging")) {
+            let orphans: Vec<_> = staging.map(|e| e.unwrap()).filter(|e| e.file_type().unwrap().is_dir()).collect();
+            assert!(orphans.is_empty(), "half-made repositories left behind: {orphans:?}");
+        }
         names
     }
 

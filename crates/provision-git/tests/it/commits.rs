@@ -317,12 +317,15 @@ async fn a_thousand_files_commit_quickly_and_round_trip() {
 }
 
 #[tokio::test]
-async fn small_commits_stay_loose() {
+async fn a_commit_of_many_objects_is_one_pack_and_a_single_object_stays_loose() {
     let (f, demo) = Fixture::with_repo("demo").await;
     let bare = f.bare(&demo);
     let tree: FileSet = (0..50).map(|i| file(&format!("f{i}"), format!("{i}"))).collect();
-    f.commit(&demo, "main", None, &tree, TreeMode::Replace, "small").await.unwrap();
-    assert_eq!(object_counts(&bare), (52, 0, 0));
+    let first = f.commit(&demo, "main", None, &tree, TreeMode::Replace, "small").await.unwrap();
+    assert_eq!(object_counts(&bare), (0, 1, 52), "50 blobs, a tree and a commit in one pack");
+    // The same tree again: only the commit is new, and a single object is written loose.
+    f.commit(&demo, "main", Some(&first), &tree, TreeMode::Replace, "again").await.unwrap();
+    assert_eq!(object_counts(&bare), (1, 1, 52));
     assert_fsck_clean(&bare);
 }
 

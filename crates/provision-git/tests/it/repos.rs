@@ -5,12 +5,16 @@ use provision_core::TreeMode;
 use provision_core::ports::{GitHost, PortErrorKind};
 use std::os::unix::fs::PermissionsExt;
 
+/// The temporary repositories in the staging directory (its lock files are not).
 fn temporaries(f: &Fixture) -> Vec<String> {
-    std::fs::read_dir(f.host.root())
-        .expect("root exists")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".tmp-"))
-        .collect()
+    let Ok(entries) = std::fs::read_dir(f.host.root().join(".staging")) else { return vec![] };
+    let mut names: Vec<String> = entries
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_type().expect("file type").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 #[tokio::test]
@@ -54,13 +58,13 @@ async fn a_half_initialised_repository_left_by_a_crash_is_not_a_repository_and_i
     let f = Fixture::new();
     // What a crash in the middle of create_repo leaves: a temporary directory, never the
     // final path. One of another repository whose name starts alike is not ours to remove.
-    std::fs::create_dir_all(f.host.root().join(".tmp-demo-0123456789abcdef/objects")).unwrap();
-    std::fs::create_dir_all(f.host.root().join(".tmp-demo-x-0123456789abcdef/objects")).unwrap();
+    std::fs::create_dir_all(f.host.root().join(".staging/demo-0123456789abcdef/objects")).unwrap();
+    std::fs::create_dir_all(f.host.root().join(".staging/demo-x-0123456789abcdef/objects")).unwrap();
     let demo = repo("demo");
     assert!(!f.host.repo_exists(&demo).await.unwrap());
     f.host.create_repo(&demo, "").await.unwrap();
     assert_eq!(git(&f.bare(&demo), &["symbolic-ref", "HEAD"]), "refs/heads/main");
-    assert_eq!(temporaries(&f), [".tmp-demo-x-0123456789abcdef"], "the crash's leftover of demo is gone");
+    assert_eq!(temporaries(&f), ["demo-x-0123456789abcdef"], "the crash's leftover of demo is gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
