@@ -155,18 +155,30 @@ pub struct App {
 }
 
 impl App {
-    /// The embedded default: bare repositories and SQLite under `config.home`.
+    /// The embedded default: bare repositories and SQLite under `config.home`. The blueprints
+    /// load on a blocking thread while the database opens; if they cannot, the error comes
+    /// with the first command that needs them.
     pub async fn open(config: Config) -> Result<App, Error> {
         let home = config.home.clone();
         let open_err =
             |source: Box<dyn std::error::Error + Send + Sync>| Error::Open { path: home.display().to_string(), source };
         tokio::fs::create_dir_all(&config.home).await.map_err(|e| open_err(Box::new(e)))?;
-        let store = provision_store::SqliteStore::open(&config.database()).await.map_err(|e| open_err(Box::new(e)))?;
+        let dirs = config.blueprint_dirs.clone();
+        let database = config.database();
+        let (store, catalog) = tokio::join!(
+            provision_store::SqliteStore::open(&database),
+            tokio::task::spawn_blocking(move || load_catalog(&dirs))
+        );
+        let store = store.map_err(|e| open_err(Box::new(e)))?;
         let git = provision_git::LocalGitHost::new(
             config.git_root(),
             provision_git::Signature { name: config.author_name.clone(), email: config.author_email.clone() },
         );
-        Ok(Self::with_ports(config, Arc::new(git), Arc::new(store)))
+        let app = Self::with_ports(config, Arc::new(git), Arc::new(store));
+        if let Ok(Ok(catalog)) = catalog {
+            let _ = app.catalog.set(Arc::new(catalog));
+        }
+        Ok(app)
     }
 
     /// An app on the given adapters (tests use the in-memory fakes).

@@ -215,18 +215,22 @@ pub fn plan(
         PlannedRepo { role: RepoRole::Gitops, name: config.gitops_repo.clone(), files: Arc::new(gitops) },
     ];
 
+    // Two chains that touch different repositories run side by side; the registration waits
+    // for both, so Argo CD never sees an application whose repositories do not exist yet.
     let mut plan = Plan::default();
     let version = &run.blueprint_version;
+    let mut chain_ends = Vec::new();
     for repo in &repos[..2] {
         let description = match repo.role {
             RepoRole::Infra => format!("Helm values of {name}"),
             _ => request.description.clone(),
         };
-        plan.push(
+        let ensured = plan.push_after(
             format!("ensure-repo {}", repo.name),
             Effect::EnsureRepo { repo: repo.name.clone(), description, shared: false },
+            vec![],
         );
-        plan.push(
+        let rendered = plan.push_after(
             format!("render {} onto {}", repo.name, BranchName::TEMPLATE),
             Effect::Commit {
                 repo: repo.name.clone(),
@@ -235,20 +239,23 @@ pub fn plan(
                 mode: TreeMode::Replace,
                 message: format!("Render blueprint {} {version} for {name}", request.kind),
             },
+            vec![ensured],
         );
-        plan.push(
+        chain_ends.push(plan.push_after(
             format!("start {} main", repo.name),
             Effect::StartBranch { repo: repo.name.clone(), branch: BranchName::main(), from: BranchName::template() },
-        );
+            vec![rendered],
+        ));
     }
     let gitops_repo = &repos[2];
-    plan.push(
+    plan.push_after(
         format!("ensure-repo {}", gitops_repo.name),
         Effect::EnsureRepo {
             repo: gitops_repo.name.clone(),
             description: "Argo CD registrations of services".into(),
             shared: true,
         },
+        chain_ends,
     );
     let envs: Vec<&str> = config.environments.iter().map(|e| e.as_str()).collect();
     plan.push(

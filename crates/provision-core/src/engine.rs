@@ -6,14 +6,19 @@
 //! - a run is executed by one process at a time ([`Store::try_claim`]);
 //! - retryable port failures are retried with exponential backoff; anything else, or too
 //!   many retries, fails the run with the step and the cause recorded;
-//! - resuming a run skips the steps the journal records as done.
+//! - resuming a run skips the steps the journal records as done;
+//! - a step starts only when the steps it comes after are done; steps that are ready together
+//!   run concurrently (their effects are on different things, the plan says so).
 
 use crate::fileset::FileSet;
 use crate::names::{BranchName, RepoName};
 use crate::plan::{Effect, Plan, RunId, TreeMode};
 use crate::ports::{CommitRequest, GitHost, JournalEvent, Pause, PortError, PortErrorKind, RunState, StepState, Store};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 /// How many commits back a step looks for its own trailer. Other runs may commit to a shared
 /// repository (the GitOps one) between a crash and the resume; this bounds the walk.
@@ -153,58 +158,80 @@ impl<'a> Engine<'a> {
         self.store.record(run, JournalEvent::RunStarted).await.map_err(store_err)?;
         info!(run = %run, steps = plan.len(), "run started");
 
-        for (index, step) in plan.steps.iter().enumerate() {
-            if journal.iter().any(|r| r.index == index && r.state == StepState::Done) {
-                debug!(run = %run, index, step = %step.name, "step already done");
-                continue;
+        // Waves: every step whose dependencies are done runs now, together; a failure lets its
+        // wave finish and stops the run there. Dependencies point backwards, so every wave
+        // has a step until all are done.
+        let mut done: Vec<bool> =
+            (0..plan.len()).map(|i| journal.iter().any(|r| r.index == i && r.state == StepState::Done)).collect();
+        loop {
+            let wave: Vec<usize> =
+                (0..plan.len()).filter(|&i| !done[i] && plan.steps[i].after.iter().all(|&d| done[d])).collect();
+            if wave.is_empty() {
+                break;
             }
-            self.reached(FaultPoint::BeforeStep(index))?;
-            self.store
-                .record(run, JournalEvent::StepStarted { index, name: step.name.clone() })
-                .await
-                .map_err(store_err)?;
-            let mut attempt = 1;
-            let result = loop {
-                match self.apply(run, plan, index, &step.effect).await {
-                    Ok(detail) => break Ok(detail),
-                    Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
-                        warn!(run = %run, index, step = %step.name, attempt, error = %e, "step failed, retrying");
-                        self.store
-                            .record(run, JournalEvent::StepRetrying { index, error: e.to_string() })
-                            .await
-                            .map_err(store_err)?;
-                        self.pause.pause(self.retry.delay(attempt)).await;
-                        attempt += 1;
-                    }
-                    Err(e) => break Err(e),
+            let results = join_all(wave.iter().map(|&index| self.step(run, plan, index)).collect()).await;
+            let mut failure = None;
+            for (&index, result) in wave.iter().zip(results) {
+                match result? {
+                    Ok(()) => done[index] = true,
+                    Err(f) => failure = failure.or(Some(f)),
                 }
-            };
-            match result {
-                Ok(detail) => {
-                    self.reached(FaultPoint::AfterEffect(index))?;
-                    info!(run = %run, index, step = %step.name, %detail, "step done");
-                    self.store.record(run, JournalEvent::StepDone { index, detail }).await.map_err(store_err)?;
-                    self.reached(FaultPoint::AfterStep(index))?;
-                }
-                Err(e) => {
-                    let error = error_chain(&e);
-                    warn!(run = %run, index, step = %step.name, %error, "step failed");
-                    self.store
-                        .record(run, JournalEvent::StepFailed { index, error: error.clone() })
-                        .await
-                        .map_err(store_err)?;
-                    let run_error = format!("step {index} ({}) failed: {error}", step.name);
-                    self.store.record(run, JournalEvent::RunFailed { error: run_error }).await.map_err(store_err)?;
-                    return Ok(Outcome {
-                        state: RunState::Failed,
-                        failure: Some(StepFailure { index, step: step.name.clone(), error }),
-                    });
-                }
+            }
+            if let Some(failure) = failure {
+                let run_error = format!("step {} ({}) failed: {}", failure.index, failure.step, failure.error);
+                self.store.record(run, JournalEvent::RunFailed { error: run_error }).await.map_err(store_err)?;
+                return Ok(Outcome { state: RunState::Failed, failure: Some(failure) });
             }
         }
         self.store.record(run, JournalEvent::RunSucceeded).await.map_err(store_err)?;
         info!(run = %run, "run succeeded");
         Ok(Outcome { state: RunState::Succeeded, failure: None })
+    }
+
+    /// Runs one step: journals its start, performs its effect (retrying what may be retried),
+    /// journals how it ended. `Ok(Err(_))` is the step's own failure, already journaled.
+    async fn step(&self, run: &RunId, plan: &Plan, index: usize) -> Result<Result<(), StepFailure>, Error> {
+        let store_err = |source| Error::Store { run: run.clone(), source };
+        let step = &plan.steps[index];
+        self.reached(FaultPoint::BeforeStep(index))?;
+        self.store
+            .record(run, JournalEvent::StepStarted { index, name: step.name.clone() })
+            .await
+            .map_err(store_err)?;
+        let mut attempt = 1;
+        let result = loop {
+            match self.apply(run, plan, index, &step.effect).await {
+                Ok(detail) => break Ok(detail),
+                Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
+                    warn!(run = %run, index, step = %step.name, attempt, error = %e, "step failed, retrying");
+                    self.store
+                        .record(run, JournalEvent::StepRetrying { index, error: e.to_string() })
+                        .await
+                        .map_err(store_err)?;
+                    self.pause.pause(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(detail) => {
+                self.reached(FaultPoint::AfterEffect(index))?;
+                info!(run = %run, index, step = %step.name, %detail, "step done");
+                self.store.record(run, JournalEvent::StepDone { index, detail }).await.map_err(store_err)?;
+                self.reached(FaultPoint::AfterStep(index))?;
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                let error = error_chain(&e);
+                warn!(run = %run, index, step = %step.name, %error, "step failed");
+                self.store
+                    .record(run, JournalEvent::StepFailed { index, error: error.clone() })
+                    .await
+                    .map_err(store_err)?;
+                Ok(Err(StepFailure { index, step: step.name.clone(), error }))
+            }
+        }
     }
 
     /// Performs one effect unless it is already there. Returns what it found or did.
@@ -290,6 +317,27 @@ impl<'a> Engine<'a> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Drives all `futures` to completion on the current task (no runtime needed: the core
+/// spawns nothing) and returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
 /// The error and its sources, joined, for the journal.

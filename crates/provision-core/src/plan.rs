@@ -105,6 +105,9 @@ impl Effect {
 pub struct Step {
     pub name: String,
     pub effect: Effect,
+    /// The steps that must be done before this one starts, all earlier in the plan. Steps
+    /// whose dependencies are done may run at the same time.
+    pub after: Vec<usize>,
 }
 
 /// The ordered steps of one run.
@@ -114,8 +117,22 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn push(&mut self, name: impl Into<String>, effect: Effect) {
-        self.steps.push(Step { name: name.into(), effect });
+    /// Adds a step that runs after the previous one (the plan so far stays a sequence).
+    /// Returns its index.
+    pub fn push(&mut self, name: impl Into<String>, effect: Effect) -> usize {
+        let after = self.steps.len().checked_sub(1).into_iter().collect();
+        self.push_after(name, effect, after)
+    }
+
+    /// Adds a step that runs once the steps `after` are done, and returns its index.
+    ///
+    /// Panics if `after` names a step not yet in the plan: dependencies point backwards, so
+    /// every plan can run to its end.
+    pub fn push_after(&mut self, name: impl Into<String>, effect: Effect, after: Vec<usize>) -> usize {
+        let index = self.steps.len();
+        assert!(after.iter().all(|&a| a < index), "step {index} depends on a step that is not before it: {after:?}");
+        self.steps.push(Step { name: name.into(), effect, after });
+        index
     }
 
     pub fn len(&self) -> usize {

@@ -171,3 +171,130 @@ fn backoff_doubles_up_to_the_cap() {
     let delays: Vec<_> = (1..=5).map(|a| p.delay(a).as_millis()).collect();
     assert_eq!(delays, [100, 200, 400, 500, 500]);
 }
+
+/// A git host whose repository creations each wait until `parties` of them are in flight:
+/// an engine that ran them one after the other would never get past the first.
+struct Rendezvous {
+    inner: MemoryGitHost,
+    barrier: tokio::sync::Barrier,
+}
+
+#[async_trait::async_trait]
+impl GitHost for Rendezvous {
+    async fn repo_exists(&self, repo: &RepoName) -> Result<bool, PortError> {
+        self.inner.repo_exists(repo).await
+    }
+    async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError> {
+        self.barrier.wait().await;
+        self.inner.create_repo(repo, description).await
+    }
+    async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, crate::ports::CommitId)>, PortError> {
+        self.inner.branches(repo).await
+    }
+    async fn branch_tip(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+    ) -> Result<Option<crate::ports::CommitId>, PortError> {
+        self.inner.branch_tip(repo, branch).await
+    }
+    async fn find_commit(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        line: &str,
+        limit: usize,
+    ) -> Result<Option<crate::ports::CommitId>, PortError> {
+        self.inner.find_commit(repo, branch, line, limit).await
+    }
+    async fn commit(&self, repo: &RepoName, request: CommitRequest<'_>) -> Result<crate::ports::CommitId, PortError> {
+        self.inner.commit(repo, request).await
+    }
+    async fn create_branch(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        at: &crate::ports::CommitId,
+    ) -> Result<(), PortError> {
+        self.inner.create_branch(repo, branch, at).await
+    }
+    async fn read_file(
+        &self,
+        repo: &RepoName,
+        branch: &BranchName,
+        path: &crate::fileset::RepoPath,
+    ) -> Result<Option<Vec<u8>>, PortError> {
+        self.inner.read_file(repo, branch, path).await
+    }
+    async fn read_tree(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<FileSet>, PortError> {
+        self.inner.read_tree(repo, branch).await
+    }
+    fn clone_url(&self, repo: &RepoName) -> String {
+        self.inner.clone_url(repo)
+    }
+}
+
+/// Two independent chains (a repository and its render each) and a step after both.
+fn two_chains() -> Plan {
+    let template = sample_plan();
+    let render = |name: &str| {
+        let mut effect = template.steps[1].effect.clone();
+        if let Effect::Commit { repo: r, .. } = &mut effect {
+            *r = repo(name);
+        }
+        effect
+    };
+    let mut plan = Plan::default();
+    let a = plan.push_after(
+        "ensure-repo a",
+        Effect::EnsureRepo { repo: repo("a"), description: "".into(), shared: false },
+        vec![],
+    );
+    let a = plan.push_after("render a", render("a"), vec![a]);
+    let b = plan.push_after(
+        "ensure-repo b",
+        Effect::EnsureRepo { repo: repo("b"), description: "".into(), shared: false },
+        vec![],
+    );
+    let b = plan.push_after("render b", render("b"), vec![b]);
+    plan.push_after(
+        "ensure-repo c",
+        Effect::EnsureRepo { repo: repo("c"), description: "".into(), shared: false },
+        vec![a, b],
+    );
+    plan
+}
+
+#[tokio::test]
+async fn independent_steps_run_together_and_dependencies_are_kept() {
+    // Three creations, two of them independent: only if both chains start together do two
+    // parties meet; the third (after both) then needs a partner of its own.
+    let git = Rendezvous { inner: MemoryGitHost::new(), barrier: tokio::sync::Barrier::new(2) };
+    let store = MemoryStore::new();
+    let run = new_run(&store, "r1").await;
+    let plan = two_chains();
+    let engine = Engine::new(&git, &store, &NoPause);
+    let both = async {
+        // The step after both chains meets this partner at the barrier.
+        let (outcome, _) = tokio::join!(engine.execute(&run, &plan), async {
+            while store.steps(&run).await.unwrap().iter().filter(|s| s.state == StepState::Done).count() < 4 {
+                tokio::task::yield_now().await;
+            }
+            git.barrier.wait().await;
+        });
+        outcome
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(10), both).await.expect("the chains ran concurrently");
+    assert_eq!(outcome.unwrap().state, RunState::Succeeded);
+    let steps = store.steps(&run).await.unwrap();
+    let finished = |i: usize| steps[i].finished_at.unwrap();
+    assert!(steps[4].started_at > finished(1) && steps[4].started_at > finished(3), "{steps:#?}");
+    assert!(steps[1].started_at > finished(0) && steps[3].started_at > finished(2), "{steps:#?}");
+}
+
+#[test]
+#[should_panic(expected = "depends on a step that is not before it")]
+fn dependencies_point_backwards() {
+    let mut plan = Plan::default();
+    plan.push_after("x", Effect::EnsureRepo { repo: repo("x"), description: "".into(), shared: false }, vec![0]);
+}
