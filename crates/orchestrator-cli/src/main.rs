@@ -203,7 +203,29 @@ async fn open(config: Config) -> anyhow::Result<App> {
 
 async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.global.home, &cli.global.blueprints)?;
-    match cli.command {
+    if let Command::Kinds { check: Some(dir) } = &cli.command {
+        let diagnostics = provision_template::check_dir(dir);
+        printer.diagnostics(dir, &diagnostics);
+        return Ok(if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    // Listing kinds and dry runs only plan: they open no store and write nothing.
+    let plans_only = match &cli.command {
+        Command::Kinds { .. } => true,
+        Command::CreateService(args) => args.dry_run,
+        Command::Runs(_) | Command::Services(_) => false,
+    };
+    let app = if plans_only { App::planner(config) } else { open(config).await? };
+    let result = execute(&app, cli.command, printer).await;
+    // The process ends now, so the app is not torn down: closing the database would
+    // checkpoint its log into the file with an fsync, on every command. Every transaction is
+    // committed to the log already, and the next process reads it (`wal_autocheckpoint`
+    // keeps it short); the API server, which lives long, closes properly.
+    std::mem::forget(app);
+    result
+}
+
+async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
+    match command {
         Command::CreateService(args) => {
             let input = CreateServiceInput {
                 kind: args.kind,
@@ -213,23 +235,15 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
                 parameters: args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect::<BTreeMap<_, _>>(),
             };
             let options = CreateOptions { dry_run: args.dry_run, idempotency_key: None };
-            let app = if args.dry_run { App::planner(config) } else { open(config).await? };
             let report = app.create_service(&input, &options).await?;
             printer.service_report(&report);
             Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Kinds { check: Some(dir) } => {
-            let diagnostics = provision_template::check_dir(&dir);
-            printer.diagnostics(&dir, &diagnostics);
-            Ok(if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
-        Command::Kinds { check: None } => {
-            let app = App::planner(config);
+        Command::Kinds { .. } => {
             printer.kinds(&app.kinds().await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs(args) => {
-            let app = open(config).await?;
             match args.command {
                 None => printer.runs(&app.runs(args.limit).await?),
                 Some(RunsCommand::Show { id }) => printer.run(&app.run(&id).await?),
@@ -244,7 +258,6 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Services(args) => {
-            let app = open(config).await?;
             match args.command {
                 None => printer.services(&app.services().await?),
                 Some(ServicesCommand::Show { name }) => printer.service(&app.service(&name).await?),

@@ -43,6 +43,14 @@ pub enum Error {
     #[error("branch {branch} of {repo} moved: expected {expected}, found {actual}")]
     BranchMoved { repo: RepoName, branch: BranchName, expected: String, actual: String },
 
+    #[error("cannot take the writers' lock of {repo} at {path}")]
+    WritersLock {
+        repo: RepoName,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("branch {branch} of {repo} is locked by another writer")]
     BranchLocked {
         repo: RepoName,
@@ -85,6 +93,7 @@ impl Error {
             Error::BranchMoved { .. } => PortErrorKind::Conflict,
             Error::BranchLocked { .. } => PortErrorKind::Transient,
             Error::CreateRepo { .. }
+            | Error::WritersLock { .. }
             | Error::Open { .. }
             | Error::Git { .. }
             | Error::InvalidCommitId { .. }
@@ -101,6 +110,7 @@ impl Error {
                 Some(Box::new(source))
             }
             Error::Task { source, .. } => Some(Box::new(source)),
+            Error::WritersLock { source, .. } => Some(Box::new(source)),
             Error::RepoNotFound { .. }
             | Error::RepoExists { .. }
             | Error::BranchMoved { .. }

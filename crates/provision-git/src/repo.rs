@@ -124,14 +124,7 @@ pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Resul
         source,
     };
     let staging = root.join(STAGING);
-    std::fs::create_dir_all(&staging).map_err(|e| failed(Box::new(e)))?;
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(staging.join(format!("{}.lock", at.name)))
-        .map_err(|e| failed(Box::new(e)))?;
-    lock.lock().map_err(|e| failed(Box::new(e)))?;
+    let _turn = writers_lock(at)?;
     remove_leftovers(&staging, at.name).map_err(|e| failed(Box::new(e)))?;
     if at.exists() {
         return Err(Error::RepoExists { repo: at.name.clone() });
@@ -461,6 +454,12 @@ enum Moved {
 
 /// Moves `refs/heads/<branch>` to `new` if it matches `expected`, under the ref's lock, with
 /// a reflog entry by `committer`. Returns whether the ref existed before.
+///
+/// Orchestrator processes writing one repository's refs take turns on its writers' lock in
+/// the staging area, which the kernel releases when a process dies. So when, holding it, a
+/// ref's own lock file stays in the way past gix's retries, it was left by a writer killed
+/// mid-update: it is removed and the edit tried once more (git would otherwise refuse the ref
+/// until someone deleted the file by hand).
 fn move_branch(
     repo: &gix::Repository,
     at: &Location<'_>,
@@ -470,17 +469,29 @@ fn move_branch(
     message: BString,
     committer: &gix::actor::Signature,
 ) -> Result<bool, Moved> {
-    let edit = RefEdit {
+    let name = at.branch_ref(branch).map_err(Moved::Failed)?;
+    let _turn = writers_lock(at).map_err(Moved::Failed)?;
+    let mut time = gix::date::parse::TimeBuf::default();
+    let committer = committer.to_ref(&mut time);
+    let edit = || RefEdit {
         change: Change::Update {
-            log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message },
-            expected,
+            log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message: message.clone() },
+            expected: expected.clone(),
             new: Target::Object(new),
         },
-        name: at.branch_ref(branch).map_err(Moved::Failed)?,
+        name: name.clone(),
         deref: false,
     };
-    let mut time = gix::date::parse::TimeBuf::default();
-    let edits = repo.edit_references_as([edit], Some(committer.to_ref(&mut time))).map_err(|e| {
+    let mut result = repo.edit_references_as([edit()], Some(committer));
+    if let Err(e) = &result
+        && e.is_retryable()
+    {
+        let stale = at.path.join(format!("{}.lock", name.as_bstr()));
+        tracing::warn!(repo = %at.name, %branch, lock = %stale.display(), "removing a ref lock left by a killed writer");
+        let _ = std::fs::remove_file(&stale);
+        result = repo.edit_references_as([edit()], Some(committer));
+    }
+    let edits = result.map_err(|e| {
         use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
         if let Some(out_of_date) = e.downcast_any_ref::<ReferenceOutOfDate>() {
             Moved::Conflict { actual: out_of_date.actual.to_string() }
@@ -497,6 +508,19 @@ fn move_branch(
     })?;
     // gix reports, for each edit, the value it found under the lock.
     Ok(edits.iter().any(|e| matches!(e.change, Change::Update { expected: PreviousValue::MustExistAndMatch(_), .. })))
+}
+
+/// Takes the repository's writers' lock (`<root>/.staging/<repo>.lock`), held until dropped.
+fn writers_lock(at: &Location<'_>) -> Result<std::fs::File, Error> {
+    let root = at.path.parent().unwrap_or(Path::new("."));
+    let path = root.join(STAGING).join(format!("{}.lock", at.name));
+    let take = || -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(root.join(STAGING))?;
+        let lock = std::fs::File::options().create(true).truncate(false).write(true).open(&path)?;
+        lock.lock()?;
+        Ok(lock)
+    };
+    take().map_err(|source| Error::WritersLock { repo: at.name.clone(), path: path.clone(), source })
 }
 
 pub(crate) fn create_branch(
