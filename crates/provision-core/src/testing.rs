@@ -12,6 +12,8 @@ use crate::ports::*;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -33,6 +35,10 @@ pub struct MemRepo {
     pub commits: HashMap<CommitId, MemCommit>,
 }
 
+/// Awaited before every repository creation; an error fails the creation.
+pub type CreateHook =
+    Arc<dyn Fn(&RepoName) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send>> + Send + Sync>;
+
 /// A git host in memory.
 #[derive(Default)]
 pub struct MemoryGitHost {
@@ -40,11 +46,18 @@ pub struct MemoryGitHost {
     next_id: Mutex<u64>,
     /// What the next calls do, one entry per call: fail with a kind, or pass (`None`).
     failures: Mutex<VecDeque<Option<PortErrorKind>>>,
+    before_create: Mutex<Option<CreateHook>>,
 }
 
 impl MemoryGitHost {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs `hook` before every repository creation: to make creations wait for each other,
+    /// or fail.
+    pub fn before_create_repo(&self, hook: CreateHook) {
+        *lock(&self.before_create) = Some(hook);
     }
 
     /// The next `n` calls fail with `kind`.
@@ -121,6 +134,10 @@ impl GitHost for MemoryGitHost {
 
     async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError> {
         self.injected()?;
+        let hook = lock(&self.before_create).clone();
+        if let Some(hook) = hook {
+            hook(repo).await?;
+        }
         let mut repos = lock(&self.repos);
         if repos.contains_key(repo) {
             return Err(PortError::new(PortErrorKind::AlreadyExists, format!("repository {repo} exists")));

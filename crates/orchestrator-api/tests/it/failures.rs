@@ -5,55 +5,14 @@ use crate::support::{Api, seed_body};
 use async_trait::async_trait;
 use provision_core::ports::*;
 use provision_core::testing::{MemoryGitHost, MemoryStore};
-use provision_core::{BranchName, FileSet, RepoName, RepoPath, RunId, ServiceName};
+use provision_core::{RunId, ServiceName};
 use std::sync::Arc;
 
 /// A git host on which creating a repository always fails for good.
-struct NoNewRepos(MemoryGitHost);
-
-#[async_trait]
-impl GitHost for NoNewRepos {
-    async fn repo_exists(&self, repo: &RepoName) -> Result<bool, PortError> {
-        self.0.repo_exists(repo).await
-    }
-    async fn create_repo(&self, _: &RepoName, _: &str) -> Result<(), PortError> {
-        Err(PortError::permanent("quota exceeded"))
-    }
-    async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {
-        self.0.branches(repo).await
-    }
-    async fn branch_tip(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<CommitId>, PortError> {
-        self.0.branch_tip(repo, branch).await
-    }
-    async fn find_commit(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        line: &str,
-        limit: usize,
-    ) -> Result<Option<CommitId>, PortError> {
-        self.0.find_commit(repo, branch, line, limit).await
-    }
-    async fn commit(&self, repo: &RepoName, request: CommitRequest<'_>) -> Result<CommitId, PortError> {
-        self.0.commit(repo, request).await
-    }
-    async fn create_branch(&self, repo: &RepoName, branch: &BranchName, at: &CommitId) -> Result<(), PortError> {
-        self.0.create_branch(repo, branch, at).await
-    }
-    async fn read_file(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        path: &RepoPath,
-    ) -> Result<Option<Vec<u8>>, PortError> {
-        self.0.read_file(repo, branch, path).await
-    }
-    async fn read_tree(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<FileSet>, PortError> {
-        self.0.read_tree(repo, branch).await
-    }
-    fn clone_url(&self, repo: &RepoName) -> String {
-        self.0.clone_url(repo)
-    }
+fn no_new_repos() -> MemoryGitHost {
+    let git = MemoryGitHost::new();
+    git.before_create_repo(Arc::new(|_| Box::pin(async { Err(PortError::permanent("quota exceeded")) })));
+    git
 }
 
 const SECRET: &str = "postgres://admin:hunter2@db.internal/orchestrator";
@@ -101,7 +60,7 @@ impl Store for BrokenStore {
 
 #[tokio::test]
 async fn a_failed_run_is_a_server_error_naming_the_run() {
-    let api = Api::with_ports(Arc::new(NoNewRepos(MemoryGitHost::new())), Arc::new(MemoryStore::new()));
+    let api = Api::with_ports(Arc::new(no_new_repos()), Arc::new(MemoryStore::new()));
     let answer = api.post_json("/create-service", &seed_body("ms", "doomed", "d")).await;
     let problem = answer.problem(500);
     assert_eq!(problem["type"], "urn:orchestrator:problem:run-failed");

@@ -1,6 +1,7 @@
 use super::*;
 use crate::ports::{NewRun, RunCreated, Store};
 use crate::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause, sample_plan};
+use std::sync::Arc;
 
 fn repo(name: &str) -> RepoName {
     RepoName::parse(name).unwrap()
@@ -172,68 +173,6 @@ fn backoff_doubles_up_to_the_cap() {
     assert_eq!(delays, [100, 200, 400, 500, 500]);
 }
 
-/// A git host whose repository creations each wait until `parties` of them are in flight:
-/// an engine that ran them one after the other would never get past the first.
-struct Rendezvous {
-    inner: MemoryGitHost,
-    barrier: tokio::sync::Barrier,
-}
-
-#[async_trait::async_trait]
-impl GitHost for Rendezvous {
-    async fn repo_exists(&self, repo: &RepoName) -> Result<bool, PortError> {
-        self.inner.repo_exists(repo).await
-    }
-    async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError> {
-        self.barrier.wait().await;
-        self.inner.create_repo(repo, description).await
-    }
-    async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, crate::ports::CommitId)>, PortError> {
-        self.inner.branches(repo).await
-    }
-    async fn branch_tip(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-    ) -> Result<Option<crate::ports::CommitId>, PortError> {
-        self.inner.branch_tip(repo, branch).await
-    }
-    async fn find_commit(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        line: &str,
-        limit: usize,
-    ) -> Result<Option<crate::ports::CommitId>, PortError> {
-        self.inner.find_commit(repo, branch, line, limit).await
-    }
-    async fn commit(&self, repo: &RepoName, request: CommitRequest<'_>) -> Result<crate::ports::CommitId, PortError> {
-        self.inner.commit(repo, request).await
-    }
-    async fn create_branch(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        at: &crate::ports::CommitId,
-    ) -> Result<(), PortError> {
-        self.inner.create_branch(repo, branch, at).await
-    }
-    async fn read_file(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        path: &crate::fileset::RepoPath,
-    ) -> Result<Option<Vec<u8>>, PortError> {
-        self.inner.read_file(repo, branch, path).await
-    }
-    async fn read_tree(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<FileSet>, PortError> {
-        self.inner.read_tree(repo, branch).await
-    }
-    fn clone_url(&self, repo: &RepoName) -> String {
-        self.inner.clone_url(repo)
-    }
-}
-
 /// Two independent chains (a repository and its render each) and a step after both.
 fn two_chains() -> Plan {
     let template = sample_plan();
@@ -269,7 +208,18 @@ fn two_chains() -> Plan {
 async fn independent_steps_run_together_and_dependencies_are_kept() {
     // Three creations, two of them independent: only if both chains start together do two
     // parties meet; the third (after both) then needs a partner of its own.
-    let git = Rendezvous { inner: MemoryGitHost::new(), barrier: tokio::sync::Barrier::new(2) };
+    // Every repository creation waits until two are in flight: an engine that ran them one
+    // after the other would never get past the first.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let git = MemoryGitHost::new();
+    let meet = barrier.clone();
+    git.before_create_repo(Arc::new(move |_| {
+        let meet = meet.clone();
+        Box::pin(async move {
+            meet.wait().await;
+            Ok(())
+        })
+    }));
     let store = MemoryStore::new();
     let run = new_run(&store, "r1").await;
     let plan = two_chains();
@@ -280,7 +230,7 @@ async fn independent_steps_run_together_and_dependencies_are_kept() {
             while store.steps(&run).await.unwrap().iter().filter(|s| s.state == StepState::Done).count() < 4 {
                 tokio::task::yield_now().await;
             }
-            git.barrier.wait().await;
+            barrier.wait().await;
         });
         outcome
     };
