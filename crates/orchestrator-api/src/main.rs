@@ -21,10 +21,22 @@ use std::sync::Arc;
 #[command(name = "orchestrator-api", version, max_term_width = 100)]
 struct Args {
     /// The address to listen on.
-    #[arg(long, env = "ORCHESTRATOR_LISTEN", hide_env_values = true, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "ORCHESTRATOR_LISTEN",
+        hide_env_values = true,
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     listen: String,
     /// The data directory (repositories, database, config.toml).
-    #[arg(long, env = "ORCHESTRATOR_HOME", hide_env_values = true, default_value = ".orchestrator", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "ORCHESTRATOR_HOME",
+        hide_env_values = true,
+        default_value = ".orchestrator",
+        value_name = "DIR"
+    )]
     home: PathBuf,
     /// Extra blueprint directories, colon-separated; they come after those of config.toml and
     /// replace built-ins of the same name.
