@@ -69,7 +69,8 @@ fn init_logging() {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let config = Config::load(&args.home, &args.blueprints)?;
+    let (home, blueprints) = (args.home.clone(), args.blueprints.clone());
+    let config = tokio::task::spawn_blocking(move || Config::load(&home, &blueprints)).await??;
     let app = App::open(config).await.context("cannot open the application")?;
     let app = match orchestrator_app::fault::from_env() {
         Some(hook) => app.with_fault_hook(hook),

@@ -249,11 +249,14 @@ impl App {
         if options.dry_run {
             return Ok(ServiceReport::new(&run_request, None, &planned, &|r| self.git.clone_url(r), true, false));
         }
+        // A repository of the service that exists without the service being ours is someone
+        // else's: refuse before any run. (If the service is ours, the store answers below.)
         for repo in planned.repos.iter().filter(|r| r.role != RepoRole::Gitops) {
-            if self.git.repo_exists(&repo.name).await.map_err(Error::Git)?
-                && self.store.service(&run_request.request.name).await.map_err(Error::Store)?.is_none()
-            {
-                return Err(Error::RepoExists { repo: repo.name.to_string() });
+            if self.git.repo_exists(&repo.name).await.map_err(Error::Git)? {
+                if self.store.service(&run_request.request.name).await.map_err(Error::Store)?.is_none() {
+                    return Err(Error::RepoExists { repo: repo.name.to_string() });
+                }
+                break;
             }
         }
 

@@ -164,11 +164,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global);
     let printer = Printer::new(cli.global.output == Output::Json);
+    // Files are read here, before the async runtime exists: no blocking I/O on its threads.
+    let config = match Config::load(&cli.global.home, &cli.global.blueprints) {
+        Ok(config) => config,
+        Err(e) => return printer.error(&e.into()),
+    };
+    if let Command::Kinds { check: Some(dir) } = &cli.command {
+        let diagnostics = provision_template::check_dir(dir);
+        printer.diagnostics(dir, &diagnostics);
+        return if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start the async runtime")),
     };
-    match runtime.block_on(run(cli, &printer)) {
+    match runtime.block_on(run(cli.command, config, &printer)) {
         Ok(code) => code,
         Err(e) => printer.error(&e),
     }
@@ -201,21 +211,15 @@ async fn open(config: Config) -> anyhow::Result<App> {
     Ok(app)
 }
 
-async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&cli.global.home, &cli.global.blueprints)?;
-    if let Command::Kinds { check: Some(dir) } = &cli.command {
-        let diagnostics = provision_template::check_dir(dir);
-        printer.diagnostics(dir, &diagnostics);
-        return Ok(if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
-    }
+async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Result<ExitCode> {
     // Listing kinds and dry runs only plan: they open no store and write nothing.
-    let plans_only = match &cli.command {
+    let plans_only = match &command {
         Command::Kinds { .. } => true,
         Command::CreateService(args) => args.dry_run,
         Command::Runs(_) | Command::Services(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
-    let result = execute(&app, cli.command, printer).await;
+    let result = execute(&app, command, printer).await;
     // The process ends now, so the app is not torn down: closing the database would
     // checkpoint its log into the file with an fsync, on every command. Every transaction is
     // committed to the log already, and the next process reads it (`wal_autocheckpoint`
