@@ -1,8 +1,10 @@
 //! The engine: runs a plan step by step, journaling before and after every effect.
 //!
 //! Guarantees, given ports that keep their contracts:
-//! - every effect is looked for before it is performed, so a step whose effect happened but
-//!   was not journaled (a crash between the two) is detected, not repeated;
+//! - every effect that may already have happened is looked for before it is performed, so a
+//!   step whose effect happened but was not journaled (a crash between the two) is detected,
+//!   not repeated. A step the journal has never seen started cannot have acted (its start is
+//!   journaled before its effect), so on a run's first pass nothing is looked for;
 //! - a run is executed by one process at a time ([`Store::try_claim`]);
 //! - retryable port failures are retried with exponential backoff; anything else, or too
 //!   many retries, fails the run with the step and the cause recorded;
@@ -163,13 +165,15 @@ impl<'a> Engine<'a> {
         // has a step until all are done.
         let mut done: Vec<bool> =
             (0..plan.len()).map(|i| journal.iter().any(|r| r.index == i && r.state == StepState::Done)).collect();
+        let started_before: Vec<bool> = (0..plan.len()).map(|i| journal.iter().any(|r| r.index == i)).collect();
         loop {
             let wave: Vec<usize> =
                 (0..plan.len()).filter(|&i| !done[i] && plan.steps[i].after.iter().all(|&d| done[d])).collect();
             if wave.is_empty() {
                 break;
             }
-            let results = join_all(wave.iter().map(|&index| self.step(run, plan, index)).collect()).await;
+            let results =
+                join_all(wave.iter().map(|&index| self.step(run, plan, index, &started_before)).collect()).await;
             let mut failure = None;
             for (&index, result) in wave.iter().zip(results) {
                 match result? {
@@ -190,7 +194,14 @@ impl<'a> Engine<'a> {
 
     /// Runs one step: journals its start, performs its effect (retrying what may be retried),
     /// journals how it ended. `Ok(Err(_))` is the step's own failure, already journaled.
-    async fn step(&self, run: &RunId, plan: &Plan, index: usize) -> Result<Result<(), StepFailure>, Error> {
+    /// `started_before[i]`: the journal already had step `i`, so its effect may have happened.
+    async fn step(
+        &self,
+        run: &RunId,
+        plan: &Plan,
+        index: usize,
+        started_before: &[bool],
+    ) -> Result<Result<(), StepFailure>, Error> {
         let store_err = |source| Error::Store { run: run.clone(), source };
         let step = &plan.steps[index];
         self.reached(FaultPoint::BeforeStep(index))?;
@@ -200,7 +211,7 @@ impl<'a> Engine<'a> {
             .map_err(store_err)?;
         let mut attempt = 1;
         let result = loop {
-            match self.apply(run, plan, index, &step.effect).await {
+            match self.apply(run, plan, index, started_before, attempt).await {
                 Ok(detail) => break Ok(detail),
                 Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
                     warn!(run = %run, index, step = %step.name, attempt, error = %e, "step failed, retrying");
@@ -234,14 +245,28 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Performs one effect unless it is already there. Returns what it found or did.
-    async fn apply(&self, run: &RunId, plan: &Plan, index: usize, effect: &Effect) -> Result<String, PortError> {
-        match effect {
+    /// Performs step `index`'s effect unless it is already there. It is looked for only when an
+    /// earlier attempt, in this process or before a crash, may have performed it (a commit
+    /// written, its answer lost). Returns what it found or did.
+    async fn apply(
+        &self,
+        run: &RunId,
+        plan: &Plan,
+        index: usize,
+        started_before: &[bool],
+        attempt: u32,
+    ) -> Result<String, PortError> {
+        let look = started_before[index] || attempt > 1;
+        match &plan.steps[index].effect {
             Effect::EnsureRepo { repo, description, shared } => {
-                self.ensure_repo(run, plan, repo, description, *shared).await
+                self.ensure_repo(run, plan, repo, description, *shared, started_before).await
             }
             Effect::Commit { repo, branch, files, mode, message } => {
-                self.commit(repo, branch, files, *mode, message, &run.trailer(index)).await
+                let trailer = run.trailer(index);
+                if look && let Some(id) = self.git.find_commit(repo, branch, &trailer, TRAILER_SEARCH_DEPTH).await? {
+                    return Ok(format!("already committed {id}"));
+                }
+                self.commit(repo, branch, files, *mode, message, &trailer).await
             }
             Effect::StartBranch { repo, branch, from } => self.start_branch(repo, branch, from).await,
         }
@@ -254,6 +279,7 @@ impl<'a> Engine<'a> {
         repo: &RepoName,
         description: &str,
         shared: bool,
+        started_before: &[bool],
     ) -> Result<String, PortError> {
         if !self.git.repo_exists(repo).await? {
             match self.git.create_repo(repo, description).await {
@@ -268,9 +294,11 @@ impl<'a> Engine<'a> {
         if self.git.branches(repo).await?.is_empty() {
             return Ok("already there, empty".into());
         }
-        // Not empty: ours only if a commit step of this run already wrote to it.
+        // Not empty: ours only if a commit step of this run already wrote to it, which only
+        // a step that started before can have done.
         for (index, step) in plan.steps.iter().enumerate() {
             if let Effect::Commit { repo: r, branch, .. } = &step.effect
+                && started_before[index]
                 && r == repo
                 && self.git.find_commit(repo, branch, &run.trailer(index), TRAILER_SEARCH_DEPTH).await?.is_some()
             {
@@ -292,9 +320,6 @@ impl<'a> Engine<'a> {
         message: &str,
         trailer: &str,
     ) -> Result<String, PortError> {
-        if let Some(id) = self.git.find_commit(repo, branch, trailer, TRAILER_SEARCH_DEPTH).await? {
-            return Ok(format!("already committed {id}"));
-        }
         let parent = self.git.branch_tip(repo, branch).await?;
         let message = format!("{}\n\n{trailer}\n", message.trim_end());
         let id = self

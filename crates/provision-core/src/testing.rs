@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ pub struct MemoryGitHost {
     /// What the next calls do, one entry per call: fail with a kind, or pass (`None`).
     failures: Mutex<VecDeque<Option<PortErrorKind>>>,
     before_create: Mutex<Option<CreateHook>>,
+    lookups: AtomicUsize,
 }
 
 impl MemoryGitHost {
@@ -77,6 +79,11 @@ impl MemoryGitHost {
             Some(kind) => Err(PortError::new(kind, "injected failure")),
             None => Ok(()),
         }
+    }
+
+    /// How many times a commit was looked for by its trailer.
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::Relaxed)
     }
 
     pub fn repo(&self, name: &str) -> Option<MemRepo> {
@@ -161,6 +168,7 @@ impl GitHost for MemoryGitHost {
         line: &str,
         limit: usize,
     ) -> Result<Option<CommitId>, PortError> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         self.with_repo(repo, |r| {
             let mut at = r.branches.get(branch).cloned();
             for _ in 0..limit {

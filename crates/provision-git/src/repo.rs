@@ -15,7 +15,7 @@ use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::{FullName, Target};
 use provision_core::ports::CommitId;
 use provision_core::{BranchName, FileEntry, FileSet, RepoName, RepoPath, TreeMode};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -383,6 +383,9 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
 
 /// Overlaying adds and replaces files, it never removes any: a new file where the tree has a
 /// directory (or below a path where it has a file) would remove what is there.
+///
+/// Only the trees on the way to the new files are read, so the cost follows the commit, not
+/// the size of the repository (a GitOps repository holds every service ever registered).
 fn reject_replacing_directories(
     repo: &gix::Repository,
     at: &Location<'_>,
@@ -391,7 +394,13 @@ fn reject_replacing_directories(
     files: &FileSet,
 ) -> Result<(), Error> {
     let reading = || at.git(format!("reading the tree of branch {branch}"));
-    // Every path of the base tree and whether it is a directory: trees only are read.
+    // The directories the new files go into, each of which the base may have as a file.
+    let mut on_the_way: HashSet<&[u8]> = HashSet::new();
+    for path in files.paths() {
+        let p = path.as_str();
+        on_the_way.extend(p.match_indices('/').map(|(i, _)| &p.as_bytes()[..i]));
+    }
+    // Whether each path of interest in the base tree is a directory.
     let mut kinds: HashMap<BString, bool> = HashMap::new();
     let mut pending = vec![(BString::default(), base)];
     while let Some((prefix, id)) = pending.pop() {
@@ -402,7 +411,11 @@ fn reject_replacing_directories(
                 path.push(b'/');
             }
             path.extend_from_slice(entry.filename);
-            if entry.mode.is_tree() {
+            let wanted = on_the_way.contains(path.as_slice());
+            if !wanted && files.get(path.to_str_lossy().as_ref()).is_none() {
+                continue;
+            }
+            if wanted && entry.mode.is_tree() {
                 pending.push((path.clone(), entry.oid.to_owned()));
             }
             kinds.insert(path, entry.mode.is_tree());

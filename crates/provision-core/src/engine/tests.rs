@@ -42,6 +42,7 @@ async fn a_run_performs_every_step_once_and_trailers_its_commits() {
     let steps = store.steps(&run).await.unwrap();
     assert!(steps.iter().all(|s| s.state == StepState::Done && s.attempts == 1), "{steps:?}");
     assert_eq!(store.run(&run).await.unwrap().unwrap().state, RunState::Succeeded);
+    assert_eq!(git.lookups(), 0, "no step had started before, so no effect was looked for");
 }
 
 #[tokio::test]
@@ -57,9 +58,15 @@ async fn a_crash_at_any_step_boundary_resumes_without_duplicates() {
         assert!(matches!(crashed, Err(Error::Crashed(Crashed(p))) if p == point), "{point:?}: {crashed:?}");
         assert_eq!(store.unfinished_runs().await.unwrap().len(), 1, "{point:?}");
 
+        let lookups_before = git.lookups();
         let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &sample_plan()).await.unwrap();
         assert_eq!(outcome.state, RunState::Succeeded, "{point:?}");
         assert_provisioned_once(&git);
+        if let FaultPoint::AfterEffect(i) = point
+            && matches!(sample_plan().steps[i].effect, Effect::Commit { .. })
+        {
+            assert!(git.lookups() > lookups_before, "{point:?}: the resumed commit was looked for");
+        }
         let journal = store.steps(&run).await.unwrap();
         assert_eq!(journal.len(), steps, "{point:?}");
         // The interrupted step is the only one attempted twice, and only if it had started.

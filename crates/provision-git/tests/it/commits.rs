@@ -345,12 +345,22 @@ async fn overlay_never_turns_a_directory_into_a_file_or_back() {
     let (f, demo) = Fixture::with_repo("demo").await;
     let bare = f.bare(&demo);
     let one = f
-        .commit(&demo, "main", None, &files([file("dir/x", "x"), file("plain", "p")]), TreeMode::Replace, "first")
+        .commit(
+            &demo,
+            "main",
+            None,
+            &files([file("dir/x", "x"), file("plain", "p"), file("deep/sub/f", "f")]),
+            TreeMode::Replace,
+            "first",
+        )
         .await
         .unwrap();
-    for (tree, conflict) in
-        [(files([file("dir", "now a file")]), "dir"), (files([file("plain/y", "below a file")]), "plain")]
-    {
+    for (tree, conflict) in [
+        (files([file("dir", "now a file")]), "dir"),
+        (files([file("plain/y", "below a file")]), "plain"),
+        (files([file("deep/ok", "fine"), file("deep/sub", "now a file")]), "deep/sub"),
+        (files([file("deep/sub/f/g", "below a deep file")]), "deep/sub/f"),
+    ] {
         let err = f.commit(&demo, "main", Some(&one), &tree, TreeMode::Overlay, "x").await.unwrap_err();
         assert_eq!(err.kind, PortErrorKind::Permanent, "{err}");
         assert!(err.message.starts_with(&format!("{conflict} would be both")), "{}", err.message);
