@@ -238,6 +238,7 @@ pub fn plan(
                 files: repo.files.clone(),
                 mode: TreeMode::Replace,
                 message: format!("Render blueprint {} {version} for {name}", request.kind),
+                skip_unchanged: false,
             },
             vec![ensured],
         );
@@ -266,6 +267,7 @@ pub fn plan(
             files: gitops_repo.files.clone(),
             mode: TreeMode::Overlay,
             message: format!("Register {name} for {}", envs.join(", ")),
+            skip_unchanged: false,
         },
     );
     Ok(PlannedService { repos, plan })

@@ -12,10 +12,12 @@
 //! - a step starts only when the steps it comes after are done; steps that are ready together
 //!   run concurrently (their effects are on different things, the plan says so).
 
-use crate::fileset::FileSet;
 use crate::names::{BranchName, RepoName};
-use crate::plan::{Effect, Plan, RunId, TreeMode};
-use crate::ports::{CommitRequest, GitHost, JournalEvent, Pause, PortError, PortErrorKind, RunState, StepState, Store};
+use crate::plan::{Effect, Plan, RunId};
+use crate::ports::{
+    CommitRequest, GitHost, JournalEvent, MergeRequest, MergeState, Pause, PortError, PortErrorKind, RunState,
+    StepState, Store,
+};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -115,11 +117,16 @@ pub struct Engine<'a> {
     pause: &'a dyn Pause,
     hook: Option<&'a dyn FaultHook>,
     retry: RetryPolicy,
+    concurrency: usize,
 }
+
+/// How many steps of a wave run at once by default: enough to overlap git work on a few
+/// cores, few enough that a plan of hundreds of repositories does not flood the blocking pool.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl<'a> Engine<'a> {
     pub fn new(git: &'a dyn GitHost, store: &'a dyn Store, pause: &'a dyn Pause) -> Self {
-        Self { git, store, pause, hook: None, retry: RetryPolicy::default() }
+        Self { git, store, pause, hook: None, retry: RetryPolicy::default(), concurrency: DEFAULT_CONCURRENCY }
     }
 
     pub fn with_fault_hook(mut self, hook: &'a dyn FaultHook) -> Self {
@@ -129,6 +136,12 @@ impl<'a> Engine<'a> {
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// At most `steps` (at least one) of a wave run at once.
+    pub fn with_concurrency(mut self, steps: usize) -> Self {
+        self.concurrency = steps.max(1);
         self
     }
 
@@ -160,32 +173,48 @@ impl<'a> Engine<'a> {
         self.store.record(run, JournalEvent::RunStarted).await.map_err(store_err)?;
         info!(run = %run, steps = plan.len(), "run started");
 
-        // Waves: every step whose dependencies are done runs now, together; a failure lets its
-        // wave finish and stops the run there. Dependencies point backwards, so every wave
-        // has a step until all are done.
+        // Waves: every step whose dependencies are done runs now, together (at most
+        // `concurrency` at a time). A failure lets its wave finish and stops the run there, or,
+        // if the plan keeps going, stops only the steps after it. Dependencies point
+        // backwards, so every wave has a step until all are done or stopped.
         let mut done: Vec<bool> =
             (0..plan.len()).map(|i| journal.iter().any(|r| r.index == i && r.state == StepState::Done)).collect();
         let started_before: Vec<bool> = (0..plan.len()).map(|i| journal.iter().any(|r| r.index == i)).collect();
+        let mut stopped = vec![false; plan.len()];
+        let mut failures: Vec<StepFailure> = Vec::new();
         loop {
-            let wave: Vec<usize> =
-                (0..plan.len()).filter(|&i| !done[i] && plan.steps[i].after.iter().all(|&d| done[d])).collect();
+            let wave: Vec<usize> = (0..plan.len())
+                .filter(|&i| !done[i] && !stopped[i] && plan.steps[i].after.iter().all(|&d| done[d]))
+                .collect();
             if wave.is_empty() {
                 break;
             }
-            let results =
-                join_all(wave.iter().map(|&index| self.step(run, plan, index, &started_before)).collect()).await;
-            let mut failure = None;
+            let steps = wave.iter().map(|&index| self.step(run, plan, index, &started_before)).collect();
+            let results = join_all(steps, self.concurrency).await;
             for (&index, result) in wave.iter().zip(results) {
                 match result? {
                     Ok(()) => done[index] = true,
-                    Err(f) => failure = failure.or(Some(f)),
+                    Err(f) => {
+                        stopped[index] = true;
+                        failures.push(f);
+                    }
                 }
             }
-            if let Some(failure) = failure {
-                let run_error = format!("step {} ({}) failed: {}", failure.index, failure.step, failure.error);
-                self.store.record(run, JournalEvent::RunFailed { error: run_error }).await.map_err(store_err)?;
-                return Ok(Outcome { state: RunState::Failed, failure: Some(failure) });
+            if !failures.is_empty() && !plan.keep_going {
+                break;
             }
+            // What comes after a failed step cannot run.
+            for i in 0..plan.len() {
+                stopped[i] |= plan.steps[i].after.iter().any(|&d| stopped[d]);
+            }
+        }
+        if let Some(first) = failures.first() {
+            let mut run_error = format!("step {} ({}) failed: {}", first.index, first.step, first.error);
+            if failures.len() > 1 {
+                run_error.push_str(&format!(" (and {} more failed steps)", failures.len() - 1));
+            }
+            self.store.record(run, JournalEvent::RunFailed { error: run_error }).await.map_err(store_err)?;
+            return Ok(Outcome { state: RunState::Failed, failure: failures.into_iter().next() });
         }
         self.store.record(run, JournalEvent::RunSucceeded).await.map_err(store_err)?;
         info!(run = %run, "run succeeded");
@@ -261,12 +290,42 @@ impl<'a> Engine<'a> {
             Effect::EnsureRepo { repo, description, shared } => {
                 self.ensure_repo(run, plan, repo, description, *shared, started_before).await
             }
-            Effect::Commit { repo, branch, files, mode, message } => {
+            Effect::Commit { repo, branch, files, mode, message, skip_unchanged } => {
                 let trailer = run.trailer(index);
                 if look && let Some(id) = self.git.find_commit(repo, branch, &trailer, TRAILER_SEARCH_DEPTH).await? {
                     return Ok(format!("already committed {id}"));
                 }
-                self.commit(repo, branch, files, *mode, message, &trailer).await
+                let parent = self.git.branch_tip(repo, branch).await?;
+                let message = format!("{}\n\n{trailer}\n", message.trim_end());
+                let request = CommitRequest {
+                    branch,
+                    parent: parent.as_ref(),
+                    files,
+                    mode: *mode,
+                    message: &message,
+                    skip_unchanged: *skip_unchanged,
+                };
+                let id = self.git.commit(repo, request).await?;
+                Ok(if Some(&id) == parent.as_ref() { format!("unchanged at {id}") } else { format!("committed {id}") })
+            }
+            Effect::Merge { repo, into, from, conflict_branch, message, renames } => {
+                let trailer = run.trailer(index);
+                let message = format!("{}\n\n{trailer}\n", message.trim_end());
+                let request = MergeRequest { into, from, conflict_branch, message: &message, renames };
+                // Merging is looked for every time: the state is in the branches, cheap to read,
+                // and another run may have merged meanwhile.
+                let (state, before) = match self.git.merge_state(repo, &request).await? {
+                    MergeState::Pending => (self.git.merge(repo, &request).await?, ""),
+                    state => (state, "already "),
+                };
+                Ok(match state {
+                    MergeState::Merged => format!("{before}merged {from} into {into}"),
+                    MergeState::Conflicted { commit, conflicts } => format!(
+                        "{before}merged {from} with {} conflicting file(s) on {conflict_branch} at {commit}",
+                        conflicts.len()
+                    ),
+                    MergeState::Pending => format!("{from} is not merged into {into}"),
+                })
             }
             Effect::StartBranch { repo, branch, from } => self.start_branch(repo, branch, from).await,
         }
@@ -311,24 +370,6 @@ impl<'a> Engine<'a> {
         ))
     }
 
-    async fn commit(
-        &self,
-        repo: &RepoName,
-        branch: &BranchName,
-        files: &FileSet,
-        mode: TreeMode,
-        message: &str,
-        trailer: &str,
-    ) -> Result<String, PortError> {
-        let parent = self.git.branch_tip(repo, branch).await?;
-        let message = format!("{}\n\n{trailer}\n", message.trim_end());
-        let id = self
-            .git
-            .commit(repo, CommitRequest { branch, parent: parent.as_ref(), files, mode, message: &message })
-            .await?;
-        Ok(format!("committed {id}"))
-    }
-
     async fn start_branch(&self, repo: &RepoName, branch: &BranchName, from: &BranchName) -> Result<String, PortError> {
         if let Some(id) = self.git.branch_tip(repo, branch).await? {
             return Ok(format!("already at {id}"));
@@ -345,21 +386,27 @@ impl<'a> Engine<'a> {
 }
 
 /// Drives all `futures` to completion on the current task (no runtime needed: the core
-/// spawns nothing) and returns their outputs in order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+/// spawns nothing), at most `limit` of them started and unfinished at a time, in order, and
+/// returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
-        let mut pending = false;
+        // Futures start in order, so the first `limit` unfinished ones are those in flight
+        // and those that may start now.
+        let mut in_flight = 0;
         for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if in_flight == limit {
+                break;
+            }
             if output.is_none() {
                 match future.as_mut().poll(cx) {
                     Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
+                    Poll::Pending => in_flight += 1,
                 }
             }
         }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
+        if outputs.iter().all(Option::is_some) { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()

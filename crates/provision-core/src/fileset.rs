@@ -150,6 +150,11 @@ impl FileSet {
         self.files.iter()
     }
 
+    /// Removes a file; returns it.
+    pub fn remove(&mut self, path: &RepoPath) -> Option<FileEntry> {
+        self.files.remove(path)
+    }
+
     pub fn paths(&self) -> impl Iterator<Item = &RepoPath> {
         self.files.keys()
     }

@@ -4,7 +4,7 @@
 //! already there before acting, so running a step twice is the same as running it once:
 //! that is what makes a crashed run safe to resume.
 
-use crate::fileset::FileSet;
+use crate::fileset::{FileSet, RepoPath};
 use crate::names::{BranchName, RepoName};
 use crate::problem::Invalid;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -85,17 +85,38 @@ pub enum Effect {
     /// run's own repository is accepted only if it is empty or holds a commit of this run, so
     /// anyone else's repository is never written to.
     EnsureRepo { repo: RepoName, description: String, shared: bool },
-    /// `files` are committed on `branch` with `message` (the engine appends the run trailer).
-    Commit { repo: RepoName, branch: BranchName, files: Arc<FileSet>, mode: TreeMode, message: String },
+    /// `files` are committed on `branch` with `message` (the engine appends the run trailer);
+    /// with `skip_unchanged`, files that give the branch's tree again commit nothing.
+    Commit {
+        repo: RepoName,
+        branch: BranchName,
+        files: Arc<FileSet>,
+        mode: TreeMode,
+        message: String,
+        skip_unchanged: bool,
+    },
     /// `branch` exists; if it did not, it starts at the tip of `from`.
     StartBranch { repo: RepoName, branch: BranchName, from: BranchName },
+    /// `from` is merged into `into` ([`crate::ports::GitHost::merge`]): `into`'s history holds
+    /// `from`'s tip, or the merge with its conflicts is on `conflict_branch`.
+    Merge {
+        repo: RepoName,
+        into: BranchName,
+        from: BranchName,
+        conflict_branch: BranchName,
+        message: String,
+        renames: Arc<[(RepoPath, RepoPath)]>,
+    },
 }
 
 impl Effect {
     /// The repository this effect touches.
     pub fn repo(&self) -> &RepoName {
         match self {
-            Effect::EnsureRepo { repo, .. } | Effect::Commit { repo, .. } | Effect::StartBranch { repo, .. } => repo,
+            Effect::EnsureRepo { repo, .. }
+            | Effect::Commit { repo, .. }
+            | Effect::StartBranch { repo, .. }
+            | Effect::Merge { repo, .. } => repo,
         }
     }
 }
@@ -114,6 +135,10 @@ pub struct Step {
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// When a step fails, go on with every step that does not depend on it (the plan's parts
+    /// are independent, like the repositories of an upgrade of many services); the run still
+    /// fails. Without it, a failure stops the run once its wave is finished.
+    pub keep_going: bool,
 }
 
 impl Plan {

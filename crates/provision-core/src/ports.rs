@@ -91,6 +91,113 @@ pub struct CommitRequest<'a> {
     pub mode: TreeMode,
     /// The whole message, trailers included.
     pub message: &'a str,
+    /// When the files give the parent's tree again, commit nothing and answer the parent.
+    pub skip_unchanged: bool,
+}
+
+/// Merging one branch into another: `from` (the template branch) into `into` (main).
+#[derive(Debug, Clone, Copy)]
+pub struct MergeRequest<'a> {
+    pub into: &'a BranchName,
+    pub from: &'a BranchName,
+    /// Where a merge with conflicts is committed instead of `into`.
+    pub conflict_branch: &'a BranchName,
+    /// The merge commit's whole message, trailers included; the conflicts are appended.
+    pub message: &'a str,
+    /// Files renamed (old path, new path) in the merge base and in `into` before merging, so
+    /// changes made at the old path arrive at the new one.
+    pub renames: &'a [(RepoPath, RepoPath)],
+}
+
+/// How a file conflicts. "Upstream" is the merged-in side (`from`, the template); "here" is
+/// the side merged into (`into`, main).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictKind {
+    /// Both changed the same lines: the file holds standard conflict markers.
+    Content,
+    /// Both changed a binary file: it stays as it is here.
+    Binary,
+    /// Upstream removed the file, it was changed here: it stays, as changed here.
+    RemovedUpstream,
+    /// It was removed here, upstream changed it: upstream's version is there.
+    RemovedHere,
+    /// Anything else git cannot decide (renames to one place, a file where a directory was).
+    Tree,
+}
+
+impl ConflictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::Content => "content",
+            ConflictKind::Binary => "binary",
+            ConflictKind::RemovedUpstream => "removed-upstream",
+            ConflictKind::RemovedHere => "removed-here",
+            ConflictKind::Tree => "tree",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Content, Self::Binary, Self::RemovedUpstream, Self::RemovedHere, Self::Tree]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One conflicting file of a merge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MergeConflict {
+    pub path: String,
+    pub kind: ConflictKind,
+}
+
+/// The trailer that records one conflict in a conflicted merge's message:
+/// `Conflict: <kind> <path>`, newlines in the path written `\n` (paths hold no backslash).
+pub const CONFLICT_TRAILER: &str = "Conflict:";
+
+impl MergeConflict {
+    pub fn trailer(&self) -> String {
+        format!("{CONFLICT_TRAILER} {} {}", self.kind.as_str(), self.path.replace('\n', "\\n"))
+    }
+
+    /// The conflicts recorded in a merge commit's message by [`MergeConflict::trailer`].
+    pub fn from_message(message: &str) -> Vec<MergeConflict> {
+        message
+            .lines()
+            .filter_map(|line| line.strip_prefix(CONFLICT_TRAILER)?.trim_start().split_once(' '))
+            .filter_map(|(kind, path)| {
+                Some(MergeConflict { kind: ConflictKind::parse(kind)?, path: path.replace("\\n", "\n") })
+            })
+            .collect()
+    }
+}
+
+/// Where merging `from` into `into` stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeState {
+    /// `into`'s history holds `from`'s tip.
+    Merged,
+    /// The merge of the current tips, with conflicts, is `commit`, the conflict branch's tip.
+    Conflicted { commit: CommitId, conflicts: Vec<MergeConflict> },
+    /// Neither: the merge is still to be made.
+    Pending,
+}
+
+/// How a file would change on `into`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileChange {
+    Added,
+    Modified,
+    Removed,
+}
+
+/// What a merge would do, computed without writing anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergePreview {
+    /// Every file of `into` the merge changes, by path.
+    pub changes: Vec<(String, FileChange)>,
+    pub conflicts: Vec<MergeConflict>,
 }
 
 /// Where generated repositories live: local bare repositories, GitHub, any git remote.
@@ -124,6 +231,21 @@ pub trait GitHost: Send + Sync {
     ) -> Result<Option<Vec<u8>>, PortError>;
     /// Every file at a branch tip; `None` if the branch is missing.
     async fn read_tree(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<FileSet>, PortError>;
+    /// Where merging `request.from` into `request.into` stands; reads only.
+    async fn merge_state(&self, repo: &RepoName, request: &MergeRequest<'_>) -> Result<MergeState, PortError>;
+    /// Merges `request.from` into `request.into`: a real 3-way merge whose base is their merge
+    /// base, after `request.renames`. A clean merge is a merge commit on `into` (moved by
+    /// compare-and-swap: [`PortErrorKind::Conflict`] if it moved meanwhile); one with conflicts
+    /// is committed on `request.conflict_branch` (its message listing them), `into` untouched.
+    /// Answers [`MergeState::Merged`] or [`MergeState::Conflicted`].
+    async fn merge(&self, repo: &RepoName, request: &MergeRequest<'_>) -> Result<MergeState, PortError>;
+    /// What [`GitHost::merge`] would do if `from`'s next tip had exactly `files`; writes nothing.
+    async fn preview_merge(
+        &self,
+        repo: &RepoName,
+        request: &MergeRequest<'_>,
+        files: &FileSet,
+    ) -> Result<MergePreview, PortError>;
     /// Where users clone the repository from. Never carries a credential.
     fn clone_url(&self, repo: &RepoName) -> String;
 }

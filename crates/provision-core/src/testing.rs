@@ -24,7 +24,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[derive(Debug, Clone)]
 pub struct MemCommit {
+    /// The first parent.
     pub parent: Option<CommitId>,
+    /// A merge commit's second parent.
+    pub merged: Option<CommitId>,
     pub tree: FileSet,
     pub message: String,
 }
@@ -74,6 +77,12 @@ impl MemoryGitHost {
         failures.extend(std::iter::repeat_n(Some(kind), n));
     }
 
+    fn next_id(&self) -> CommitId {
+        let mut n = lock(&self.next_id);
+        *n += 1;
+        CommitId(format!("{:040x}", *n))
+    }
+
     fn injected(&self) -> Result<(), PortError> {
         match lock(&self.failures).pop_front().flatten() {
             Some(kind) => Err(PortError::new(kind, "injected failure")),
@@ -113,7 +122,10 @@ impl MemoryGitHost {
     pub fn seed_foreign_repo(&self, name: &RepoName) {
         let id = CommitId("f".repeat(40));
         let mut repo = MemRepo::default();
-        repo.commits.insert(id.clone(), MemCommit { parent: None, tree: FileSet::new(), message: "foreign".into() });
+        repo.commits.insert(
+            id.clone(),
+            MemCommit { parent: None, merged: None, tree: FileSet::new(), message: "foreign".into() },
+        );
         repo.branches.insert(BranchName::main(), id);
         lock(&self.repos).insert(name.clone(), repo);
     }
@@ -184,11 +196,7 @@ impl GitHost for MemoryGitHost {
     }
 
     async fn commit(&self, repo: &RepoName, request: CommitRequest<'_>) -> Result<CommitId, PortError> {
-        let id = {
-            let mut n = lock(&self.next_id);
-            *n += 1;
-            CommitId(format!("{:040x}", *n))
-        };
+        let id = self.next_id();
         self.with_repo(repo, |r| {
             if r.branches.get(request.branch) != request.parent {
                 return Err(PortError::new(
@@ -201,9 +209,15 @@ impl GitHost for MemoryGitHost {
                 _ => FileSet::new(),
             };
             tree.extend(request.files.clone());
+            if let Some(parent) = request.parent
+                && request.skip_unchanged
+                && r.commits[parent].tree == tree
+            {
+                return Ok(parent.clone());
+            }
             r.commits.insert(
                 id.clone(),
-                MemCommit { parent: request.parent.cloned(), tree, message: request.message.to_owned() },
+                MemCommit { parent: request.parent.cloned(), merged: None, tree, message: request.message.to_owned() },
             );
             r.branches.insert(request.branch.clone(), id.clone());
             Ok(id)
@@ -235,8 +249,168 @@ impl GitHost for MemoryGitHost {
         self.with_repo(repo, |r| Ok(r.branches.get(branch).map(|c| r.commits[c].tree.clone())))
     }
 
+    async fn merge_state(&self, repo: &RepoName, request: &MergeRequest<'_>) -> Result<MergeState, PortError> {
+        self.with_repo(repo, |r| Ok(r.merge_state(request)))
+    }
+
+    async fn merge(&self, repo: &RepoName, request: &MergeRequest<'_>) -> Result<MergeState, PortError> {
+        let id = self.next_id();
+        self.with_repo(repo, |r| {
+            let (into, from) = r.tips(request)?;
+            let merged = r.merge_trees(&into, &from, request.renames, &r.commits[&from].tree.clone());
+            let conflicts = merged.conflicts.clone();
+            let mut message = request.message.trim_end().to_owned();
+            for c in &conflicts {
+                message.push_str(&format!("\n{}", c.trailer()));
+            }
+            let commit = MemCommit { parent: Some(into.clone()), merged: Some(from), tree: merged.tree, message };
+            r.commits.insert(id.clone(), commit);
+            if conflicts.is_empty() {
+                r.branches.insert(request.into.clone(), id);
+                Ok(MergeState::Merged)
+            } else {
+                r.branches.insert(request.conflict_branch.clone(), id.clone());
+                Ok(MergeState::Conflicted { commit: id, conflicts })
+            }
+        })
+    }
+
+    async fn preview_merge(
+        &self,
+        repo: &RepoName,
+        request: &MergeRequest<'_>,
+        files: &FileSet,
+    ) -> Result<MergePreview, PortError> {
+        self.with_repo(repo, |r| {
+            let (into, from) = r.tips(request)?;
+            let merged = r.merge_trees(&into, &from, request.renames, files);
+            let ours = &r.commits[&into].tree;
+            let mut changes = Vec::new();
+            for (path, entry) in merged.tree.iter() {
+                match ours.get(path.as_str()) {
+                    None => changes.push((path.to_string(), FileChange::Added)),
+                    Some(e) if e.content != entry.content => changes.push((path.to_string(), FileChange::Modified)),
+                    Some(_) => {}
+                }
+            }
+            for path in ours.paths() {
+                if merged.tree.get(path.as_str()).is_none() {
+                    changes.push((path.to_string(), FileChange::Removed));
+                }
+            }
+            changes.sort();
+            Ok(MergePreview { changes, conflicts: merged.conflicts })
+        })
+    }
+
     fn clone_url(&self, repo: &RepoName) -> String {
         format!("memory://{repo}")
+    }
+}
+
+struct MemMerge {
+    tree: FileSet,
+    conflicts: Vec<MergeConflict>,
+}
+
+impl MemRepo {
+    fn tips(&self, request: &MergeRequest<'_>) -> Result<(CommitId, CommitId), PortError> {
+        let tip = |b: &BranchName| {
+            self.branches
+                .get(b)
+                .cloned()
+                .ok_or_else(|| PortError::new(PortErrorKind::NotFound, format!("no branch {b}")))
+        };
+        Ok((tip(request.into)?, tip(request.from)?))
+    }
+
+    /// `id` and every commit before it, through all parents.
+    fn ancestry(&self, id: &CommitId) -> HashSet<CommitId> {
+        let mut seen = HashSet::new();
+        let mut pending = vec![id.clone()];
+        while let Some(id) = pending.pop() {
+            if seen.insert(id.clone()) {
+                let c = &self.commits[&id];
+                pending.extend(c.parent.iter().chain(c.merged.iter()).cloned());
+            }
+        }
+        seen
+    }
+
+    fn merge_state(&self, request: &MergeRequest<'_>) -> MergeState {
+        let (Some(into), Some(from)) = (self.branches.get(request.into), self.branches.get(request.from)) else {
+            return MergeState::Pending;
+        };
+        if self.ancestry(into).contains(from) {
+            return MergeState::Merged;
+        }
+        match self.branches.get(request.conflict_branch) {
+            Some(c)
+                if self.commits[c].parent.as_ref() == Some(into) && self.commits[c].merged.as_ref() == Some(from) =>
+            {
+                MergeState::Conflicted {
+                    commit: c.clone(),
+                    conflicts: MergeConflict::from_message(&self.commits[c].message),
+                }
+            }
+            _ => MergeState::Pending,
+        }
+    }
+
+    /// A file-level 3-way merge of `theirs` into `into`'s tree, the base being the newest
+    /// commit of `from`'s first-parent line that `into` holds.
+    fn merge_trees(
+        &self,
+        into: &CommitId,
+        from: &CommitId,
+        renames: &[(RepoPath, RepoPath)],
+        theirs: &FileSet,
+    ) -> MemMerge {
+        let held = self.ancestry(into);
+        let mut at = Some(from.clone());
+        let mut base = FileSet::new();
+        while let Some(id) = at {
+            if held.contains(&id) {
+                base = self.commits[&id].tree.clone();
+                break;
+            }
+            at = self.commits[&id].parent.clone();
+        }
+        let mut ours = self.commits[into].tree.clone();
+        for (old, new) in renames {
+            for tree in [&mut base, &mut ours] {
+                if let Some(entry) = tree.remove(old) {
+                    tree.insert(new.clone(), entry);
+                }
+            }
+        }
+        let mut paths: Vec<RepoPath> = base.paths().chain(ours.paths()).chain(theirs.paths()).cloned().collect();
+        paths.sort();
+        paths.dedup();
+        let mut tree = FileSet::new();
+        let mut conflicts = Vec::new();
+        for path in paths {
+            let (b, o, t) = (base.get(path.as_str()), ours.get(path.as_str()), theirs.get(path.as_str()));
+            let same = |x: Option<&FileEntry>, y: Option<&FileEntry>| x.map(|e| &e.content) == y.map(|e| &e.content);
+            let (kept, kind) = if same(o, t) || same(b, t) {
+                (o, None)
+            } else if same(b, o) {
+                (t, None)
+            } else {
+                match (o, t) {
+                    (Some(_), Some(_)) => (o, Some(ConflictKind::Content)),
+                    (Some(_), None) => (o, Some(ConflictKind::RemovedUpstream)),
+                    (None, _) => (t, Some(ConflictKind::RemovedHere)),
+                }
+            };
+            if let Some(kind) = kind {
+                conflicts.push(MergeConflict { path: path.to_string(), kind });
+            }
+            if let Some(entry) = kept {
+                tree.insert(path, entry.clone());
+            }
+        }
+        MemMerge { tree, conflicts }
     }
 }
 
@@ -485,6 +659,7 @@ pub fn sample_plan() -> Plan {
             files: files("README.md", "hi\n"),
             mode: TreeMode::Replace,
             message: "Render".into(),
+            skip_unchanged: false,
         },
     );
     plan.push(
@@ -500,6 +675,7 @@ pub fn sample_plan() -> Plan {
             files: files("services/svc/app.yaml", "kind: Application\n"),
             mode: TreeMode::Overlay,
             message: "Register svc".into(),
+            skip_unchanged: false,
         },
     );
     plan

@@ -62,6 +62,12 @@ pub enum Error {
     #[error("branch {branch} exists in {repo}")]
     BranchExists { repo: RepoName, branch: BranchName },
 
+    #[error("repository {repo} has no branch {branch}")]
+    BranchNotFound { repo: RepoName, branch: BranchName },
+
+    #[error("branches {into} and {from} of {repo} share no history, so there is no base to merge from")]
+    UnrelatedBranches { repo: RepoName, into: BranchName, from: BranchName },
+
     #[error("commit {commit} does not exist in {repo}")]
     CommitNotFound { repo: RepoName, commit: String },
 
@@ -88,7 +94,9 @@ impl Error {
     /// What the engine should make of this failure.
     pub fn kind(&self) -> PortErrorKind {
         match self {
-            Error::RepoNotFound { .. } | Error::CommitNotFound { .. } => PortErrorKind::NotFound,
+            Error::RepoNotFound { .. } | Error::CommitNotFound { .. } | Error::BranchNotFound { .. } => {
+                PortErrorKind::NotFound
+            }
             Error::RepoExists { .. } | Error::BranchExists { .. } => PortErrorKind::AlreadyExists,
             Error::BranchMoved { .. } => PortErrorKind::Conflict,
             Error::BranchLocked { .. } => PortErrorKind::Transient,
@@ -99,6 +107,7 @@ impl Error {
             | Error::InvalidCommitId { .. }
             | Error::FileAndDirectory { .. }
             | Error::Unrepresentable { .. }
+            | Error::UnrelatedBranches { .. }
             | Error::Task { .. } => PortErrorKind::Permanent,
         }
     }
@@ -115,6 +124,8 @@ impl Error {
             | Error::RepoExists { .. }
             | Error::BranchMoved { .. }
             | Error::BranchExists { .. }
+            | Error::BranchNotFound { .. }
+            | Error::UnrelatedBranches { .. }
             | Error::CommitNotFound { .. }
             | Error::InvalidCommitId { .. }
             | Error::FileAndDirectory { .. }

@@ -4,10 +4,12 @@
 //! Invariants, each checked by the integration tests in `tests/it` with the real `git` CLI:
 //! - a repository appears fully initialised or not at all (built aside, renamed into place);
 //! - `git fsck --strict` finds nothing wrong with what is written;
-//! - a branch moves only by compare-and-swap against the tip the caller last saw.
+//! - a branch moves only by compare-and-swap against the tip the caller last saw;
+//! - merges are git's: what `git merge` would make of the same trees, conflict markers included.
 
 mod error;
 mod local;
+mod merge;
 mod objects;
 mod repo;
 

@@ -1,9 +1,10 @@
 //! [`LocalGitHost`]: the [`GitHost`] port over bare repositories under one directory.
 
 use crate::error::Error;
+use crate::merge::{self, MergeSpec};
 use crate::repo::{self, CommitSpec, Location, OpenRepos};
 use async_trait::async_trait;
-use provision_core::ports::{CommitId, CommitRequest, GitHost, PortError};
+use provision_core::ports::{CommitId, CommitRequest, GitHost, MergePreview, MergeRequest, MergeState, PortError};
 use provision_core::{BranchName, FileSet, RepoName, RepoPath};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -108,6 +109,7 @@ impl GitHost for LocalGitHost {
             files: request.files.clone(),
             mode: request.mode,
             message: request.message.to_owned(),
+            skip_unchanged: request.skip_unchanged,
         };
         self.blocking(repo, move |at, inner| repo::commit(at, &inner.signature, spec)).await
     }
@@ -134,7 +136,38 @@ impl GitHost for LocalGitHost {
         self.blocking(repo, move |at, _| repo::read_tree(at, &branch)).await
     }
 
+    async fn merge_state(&self, repo: &RepoName, request: &MergeRequest<'_>) -> Result<MergeState, PortError> {
+        let spec = merge_spec(request);
+        self.blocking(repo, move |at, _| merge::state(at, &spec)).await
+    }
+
+    async fn merge(&self, repo: &RepoName, request: &MergeRequest<'_>) -> Result<MergeState, PortError> {
+        let spec = merge_spec(request);
+        self.blocking(repo, move |at, inner| merge::merge(at, &inner.signature, &spec)).await
+    }
+
+    async fn preview_merge(
+        &self,
+        repo: &RepoName,
+        request: &MergeRequest<'_>,
+        files: &FileSet,
+    ) -> Result<MergePreview, PortError> {
+        let spec = merge_spec(request);
+        let files = files.clone();
+        self.blocking(repo, move |at, _| merge::preview(at, &spec, &files)).await
+    }
+
     fn clone_url(&self, repo: &RepoName) -> String {
         format!("file://{}", self.repo_path(repo).display())
+    }
+}
+
+fn merge_spec(request: &MergeRequest<'_>) -> MergeSpec {
+    MergeSpec {
+        into: request.into.clone(),
+        from: request.from.clone(),
+        conflict_branch: request.conflict_branch.clone(),
+        message: request.message.to_owned(),
+        renames: request.renames.to_vec(),
     }
 }

@@ -48,7 +48,7 @@ impl OpenRepos {
 }
 
 impl Location<'_> {
-    fn git(&self, action: impl Into<String>) -> impl FnOnce(gix::Error) -> Error + '_ {
+    pub(crate) fn git(&self, action: impl Into<String>) -> impl FnOnce(gix::Error) -> Error + '_ {
         let action = action.into();
         move |source| Error::Git { repo: self.name.clone(), action, source }
     }
@@ -62,7 +62,7 @@ impl Location<'_> {
         }
     }
 
-    fn open(&self) -> Result<gix::Repository, Error> {
+    pub(crate) fn open(&self) -> Result<gix::Repository, Error> {
         if !self.exists() {
             return Err(Error::RepoNotFound { repo: self.name.clone() });
         }
@@ -93,15 +93,15 @@ impl Location<'_> {
     }
 }
 
-fn parse_id(id: &CommitId) -> Result<ObjectId, Error> {
+pub(crate) fn parse_id(id: &CommitId) -> Result<ObjectId, Error> {
     ObjectId::from_hex(id.0.as_bytes()).map_err(|_| Error::InvalidCommitId { id: id.0.clone() })
 }
 
-fn commit_id(id: ObjectId) -> CommitId {
+pub(crate) fn commit_id(id: ObjectId) -> CommitId {
     CommitId(id.to_hex().to_string())
 }
 
-fn describe(id: Option<ObjectId>) -> String {
+pub(crate) fn describe(id: Option<ObjectId>) -> String {
     id.map_or_else(|| "no branch".to_owned(), |id| id.to_string())
 }
 
@@ -221,7 +221,7 @@ impl Drop for TempDir {
     }
 }
 
-fn tip(repo: &gix::Repository, at: &Location<'_>, branch: &BranchName) -> Result<Option<ObjectId>, Error> {
+pub(crate) fn tip(repo: &gix::Repository, at: &Location<'_>, branch: &BranchName) -> Result<Option<ObjectId>, Error> {
     let name = at.branch_ref(branch)?;
     let found = repo.try_find_reference(name.as_ref()).map_err(at.git(format!("reading branch {branch}")))?;
     match found {
@@ -289,6 +289,7 @@ pub(crate) struct CommitSpec {
     pub files: FileSet,
     pub mode: TreeMode,
     pub message: String,
+    pub skip_unchanged: bool,
 }
 
 /// Writes the files, their trees and a commit, then moves the branch to it.
@@ -331,6 +332,14 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
         editor.upsert(path.as_str(), kind, blob).map_err(at.git(format!("adding file {path} to the tree")))?;
     }
     let tree = editor.write().map_err(at.git(format!("writing the tree for branch {branch}")))?.detach();
+    if let Some(parent) = parent
+        && spec.skip_unchanged
+    {
+        let reading = || at.git(format!("reading commit {parent} of branch {branch}"));
+        if repo.find_commit(parent).map_err(reading())?.tree_id().map_err(reading())? == tree {
+            return Ok(commit_id(parent));
+        }
+    }
 
     let actor = actor(signature);
     let commit = gix::objs::Commit {
@@ -457,7 +466,7 @@ fn reject_file_and_directory(at: &Location<'_>, branch: &BranchName, files: &Fil
     Ok(())
 }
 
-enum Moved {
+pub(crate) enum Moved {
     /// The branch was not where the edit expected it.
     Conflict {
         actual: String,
@@ -473,7 +482,7 @@ enum Moved {
 /// ref's own lock file stays in the way past gix's retries, it was left by a writer killed
 /// mid-update: it is removed and the edit tried once more (git would otherwise refuse the ref
 /// until someone deleted the file by hand).
-fn move_branch(
+pub(crate) fn move_branch(
     repo: &gix::Repository,
     at: &Location<'_>,
     branch: &BranchName,
@@ -564,7 +573,7 @@ pub(crate) fn create_branch(
 /// The signature of a commit or reflog entry made now, in UTC: the local offset would need
 /// the system's time-zone database, which is read by walking thousands of files, and a
 /// server's local zone means nothing to the people reading the history anyway.
-fn actor(signature: &Signature) -> gix::actor::Signature {
+pub(crate) fn actor(signature: &Signature) -> gix::actor::Signature {
     gix::actor::Signature {
         name: signature.name.as_str().into(),
         email: signature.email.as_str().into(),
@@ -591,7 +600,7 @@ pub(crate) fn read_file(at: &Location<'_>, branch: &BranchName, path: &RepoPath)
     Ok(Some(blob.detach().data))
 }
 
-fn unrepresentable(at: &Location<'_>, branch: &BranchName, path: &str, mode: EntryMode) -> Error {
+pub(crate) fn unrepresentable(at: &Location<'_>, branch: &BranchName, path: &str, mode: EntryMode) -> Error {
     Error::Unrepresentable {
         repo: at.name.clone(),
         what: format!("{path} on branch {branch}"),

@@ -1,4 +1,6 @@
 use super::*;
+use crate::fileset::{FileSet, RepoPath};
+use crate::plan::TreeMode;
 use crate::ports::{NewRun, RunCreated, Store};
 use crate::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause, sample_plan};
 use std::sync::Arc;
@@ -254,4 +256,131 @@ async fn independent_steps_run_together_and_dependencies_are_kept() {
 fn dependencies_point_backwards() {
     let mut plan = Plan::default();
     plan.push_after("x", Effect::EnsureRepo { repo: repo("x"), description: "".into(), shared: false }, vec![0]);
+}
+
+#[tokio::test]
+async fn a_failure_stops_the_run_at_its_wave_unless_the_plan_keeps_going() {
+    for keep_going in [false, true] {
+        let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
+        // The first call is chain a's look for its repository: a's chain fails at once.
+        git.fail_next(1, PortErrorKind::Permanent);
+        let run = new_run(&store, "r1").await;
+        let plan = Plan { keep_going, ..two_chains() };
+        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan).await.unwrap();
+        assert_eq!(outcome.state, RunState::Failed);
+        assert_eq!(outcome.failure.map(|f| f.index), Some(0));
+        let done: Vec<usize> =
+            store.steps(&run).await.unwrap().iter().filter(|s| s.state == StepState::Done).map(|s| s.index).collect();
+        // b's chain: its first step shares the failing wave; its render runs only if the
+        // plan keeps going; the step after both never does.
+        assert_eq!(done, if keep_going { vec![2, 3] } else { vec![2] }, "keep_going: {keep_going}");
+        assert_eq!(git.repo_names(), ["b"]);
+    }
+}
+
+#[tokio::test]
+async fn no_more_steps_run_at_once_than_the_engine_allows() {
+    let mut plan = Plan::default();
+    for name in ["a", "b", "c", "d", "e"] {
+        plan.push_after(
+            format!("ensure-repo {name}"),
+            Effect::EnsureRepo { repo: repo(name), description: "".into(), shared: false },
+            vec![],
+        );
+    }
+    let git = MemoryGitHost::new();
+    let (now, most) =
+        (Arc::new(std::sync::atomic::AtomicUsize::new(0)), Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), most.clone());
+    git.before_create_repo(Arc::new(move |_| {
+        let (n, m) = (n.clone(), m.clone());
+        Box::pin(async move {
+            let in_flight = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            m.fetch_max(in_flight, std::sync::atomic::Ordering::SeqCst);
+            // Let every other step that may start do so before this one ends.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            n.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+    }));
+    let store = MemoryStore::new();
+    let run = new_run(&store, "r1").await;
+    let outcome = Engine::new(&git, &store, &NoPause).with_concurrency(2).execute(&run, &plan).await.unwrap();
+    assert_eq!(outcome.state, RunState::Succeeded);
+    assert_eq!(git.repo_names().len(), 5);
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2, "two at a time, never more, never fewer");
+}
+
+/// A repository provisioned, then changed on main, then upgraded: a new render on the
+/// template branch merged into main.
+fn upgrade_plan(next: &str) -> Plan {
+    let mut plan = sample_plan();
+    plan.steps.truncate(3);
+    let readme = |content: &str| {
+        let path = RepoPath::parse("README.md").unwrap();
+        Arc::new([(path, crate::fileset::FileEntry::new(content.as_bytes().to_vec()))].into_iter().collect::<FileSet>())
+    };
+    let notes = RepoPath::parse("NOTES.md").unwrap();
+    let local =
+        Arc::new([(notes, crate::fileset::FileEntry::new(b"ours\n".to_vec()))].into_iter().collect::<FileSet>());
+    let commit = |branch: BranchName, files, mode, skip_unchanged| Effect::Commit {
+        repo: repo("svc"),
+        branch,
+        files,
+        mode,
+        message: "m".into(),
+        skip_unchanged,
+    };
+    plan.push("local change", commit(BranchName::main(), local, TreeMode::Overlay, false));
+    plan.push("render next", commit(BranchName::template(), readme(next), TreeMode::Replace, true));
+    plan.push(
+        "merge",
+        Effect::Merge {
+            repo: repo("svc"),
+            into: BranchName::main(),
+            from: BranchName::template(),
+            conflict_branch: BranchName::parse("orchestrator/upgrade-2").unwrap(),
+            message: "Upgrade".into(),
+            renames: Arc::new([]),
+        },
+    );
+    plan
+}
+
+#[tokio::test]
+async fn a_merge_step_merges_once_whenever_the_run_is_interrupted() {
+    let steps = upgrade_plan("v2\n").len();
+    for point in (0..steps).flat_map(|i| [FaultPoint::BeforeStep(i), FaultPoint::AfterEffect(i)]) {
+        let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
+        let run = new_run(&store, "r1").await;
+        let hook = CrashAt(point);
+        let plan = upgrade_plan("v2\n");
+        let crashed = Engine::new(&git, &store, &NoPause).with_fault_hook(&hook).execute(&run, &plan).await;
+        assert!(crashed.is_err(), "{point:?}");
+        let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &plan).await.unwrap();
+        assert_eq!(outcome.state, RunState::Succeeded, "{point:?}");
+        let main = git.history("svc", "main");
+        assert_eq!(main.len(), 3, "{point:?}: render, local change, one merge: {main:?}");
+        assert!(main[0].starts_with("Upgrade\n\nProvision-Run: r1/5"), "{main:?}");
+        let tree = git.repo("svc").unwrap();
+        let tip = &tree.commits[&tree.branches[&BranchName::main()]];
+        assert_eq!(tip.tree.get("README.md").unwrap().content.as_ref(), b"v2\n");
+        assert_eq!(tip.tree.get("NOTES.md").unwrap().content.as_ref(), b"ours\n");
+    }
+}
+
+#[tokio::test]
+async fn an_unchanged_render_commits_nothing_and_its_merge_finds_it_merged() {
+    let (git, store) = (MemoryGitHost::new(), MemoryStore::new());
+    let run = new_run(&store, "r1").await;
+    // The sample's render is "hi\n": rendering it again changes nothing.
+    let outcome = Engine::new(&git, &store, &NoPause).execute(&run, &upgrade_plan("hi\n")).await.unwrap();
+    assert_eq!(outcome.state, RunState::Succeeded);
+    assert_eq!(git.history("svc", "orchestrator/template").len(), 1);
+    assert_eq!(git.history("svc", "main").len(), 2, "no merge commit");
+    let steps = store.steps(&run).await.unwrap();
+    assert!(steps[4].detail.as_deref().unwrap().starts_with("unchanged at "), "{steps:#?}");
+    assert_eq!(steps[5].detail.as_deref(), Some("already merged orchestrator/template into main"));
 }

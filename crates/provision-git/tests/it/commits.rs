@@ -387,6 +387,7 @@ async fn a_signature_git_cannot_write_is_refused_before_the_branch_moves() {
         files: &files([file("a", "1")]),
         mode: TreeMode::Replace,
         message: "x",
+        skip_unchanged: false,
     };
     let err = host.commit(&demo, request).await.unwrap_err();
     assert_eq!(err.kind, PortErrorKind::Permanent, "{err}");

@@ -6,5 +6,6 @@
 
 mod branches;
 mod commits;
+mod merges;
 mod repos;
 mod support;

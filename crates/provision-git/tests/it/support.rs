@@ -45,7 +45,9 @@ impl Fixture {
         message: &str,
     ) -> Result<CommitId, PortError> {
         let branch = self::branch(branch);
-        self.host.commit(repo, CommitRequest { branch: &branch, parent, files, mode, message }).await
+        self.host
+            .commit(repo, CommitRequest { branch: &branch, parent, files, mode, message, skip_unchanged: false })
+            .await
     }
 }
 
