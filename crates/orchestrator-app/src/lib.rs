@@ -10,10 +10,15 @@ pub mod fault;
 pub mod report;
 pub mod request;
 pub mod service;
+pub mod upgrade;
 
 pub use config::Config;
-pub use report::{KindView, ParameterView, RepoReport, RunSummary, RunView, ServiceReport, ServiceView, StepView};
+pub use report::{
+    KindView, ParameterView, RepoReport, RepoUpgradeReport, RunSummary, RunView, ServiceReport, ServiceUpgradeReport,
+    ServiceView, StepView, UpgradeOutcome, UpgradeReport,
+};
 pub use request::{CreateService, CreateServiceInput};
+pub use upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
 
 use async_trait::async_trait;
 use provision_core::engine::{self, Engine, FaultHook};
@@ -388,21 +393,39 @@ impl App {
     async fn resume(&self, id: &RunId) -> Result<(), Error> {
         let record =
             self.store.run(id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
-        if record.operation != CREATE_SERVICE {
-            return Err(Error::UnknownOperation(id.clone()));
-        }
-        let run_request: CreateServiceRun =
-            serde_json::from_value(record.request).map_err(|_| Error::UnknownOperation(id.clone()))?;
-        let blueprint = self.blueprint_for(id, &run_request).await?;
-        if blueprint.digest() != run_request.blueprint_digest {
-            let error = Error::BlueprintChanged { run: id.clone(), kind: run_request.request.kind.to_string() };
-            self.store.record(id, JournalEvent::RunFailed { error: error.to_string() }).await.map_err(Error::Store)?;
-            return Err(error);
-        }
-        let planned = service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?;
+        let plan = match record.operation.as_str() {
+            CREATE_SERVICE => {
+                let run_request: CreateServiceRun =
+                    serde_json::from_value(record.request).map_err(|_| Error::UnknownOperation(id.clone()))?;
+                let blueprint = self.blueprint_for(id, &run_request).await?;
+                if blueprint.digest() != run_request.blueprint_digest {
+                    let kind = run_request.request.kind.to_string();
+                    return Err(self.fail(id, Error::BlueprintChanged { run: id.clone(), kind }).await);
+                }
+                service::plan(&self.config, &blueprint, &run_request, &|r| self.git.clone_url(r))?.plan
+            }
+            upgrade::UPGRADE => {
+                let run: upgrade::UpgradeRun =
+                    serde_json::from_value(record.request).map_err(|_| Error::UnknownOperation(id.clone()))?;
+                match self.upgrade_plan(id, &run).await {
+                    Ok(plan) => plan,
+                    Err(e @ Error::BlueprintChanged { .. }) => return Err(self.fail(id, e).await),
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => return Err(Error::UnknownOperation(id.clone())),
+        };
         info!(run = %id, "resuming run");
-        self.engine().execute(id, &planned.plan).await?;
+        self.engine().execute(id, &plan).await?;
         Ok(())
+    }
+
+    /// Records that run `id` cannot go on because of `error`, and returns the error.
+    async fn fail(&self, id: &RunId, error: Error) -> Error {
+        match self.store.record(id, JournalEvent::RunFailed { error: error.to_string() }).await {
+            Ok(()) => error,
+            Err(e) => Error::Store(e),
+        }
     }
 
     /// Makes a failed run resumable and resumes it.
@@ -426,7 +449,13 @@ impl App {
         let record =
             self.store.run(&id).await.map_err(Error::Store)?.ok_or_else(|| Error::RunNotFound(id.to_string()))?;
         let steps = self.store.steps(&id).await.map_err(Error::Store)?;
-        Ok(RunView::new(&record, &steps))
+        let mut view = RunView::new(&record, &steps);
+        if record.operation == upgrade::UPGRADE
+            && let Ok(run) = serde_json::from_value::<upgrade::UpgradeRun>(record.request.clone())
+        {
+            view.upgrade = Some(self.upgrade_report(&run, &record, &steps).await?);
+        }
+        Ok(view)
     }
 
     pub async fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, Error> {

@@ -68,6 +68,9 @@ pub struct RunView {
     #[serde(flatten)]
     pub run: RunSummary,
     pub steps: Vec<StepView>,
+    /// An upgrade run's report, per service and repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeReport>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -103,6 +106,7 @@ impl RunView {
                     finished_at: s.finished_at.map(|t| t.to_string()),
                 })
                 .collect(),
+            upgrade: None,
         }
     }
 }
@@ -270,5 +274,101 @@ impl From<&provision_template::Parameter> for ParameterView {
             default: p.default.as_ref().map(|d| serde_json::to_value(d).expect("an answer serializes")),
             constraints,
         }
+    }
+}
+
+/// How one repository's upgrade went (or, checking, stands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeOutcome {
+    /// Already at the newest render, merged.
+    UpToDate,
+    /// Merged cleanly into main.
+    Upgraded,
+    /// Merged with conflicts onto the upgrade branch; main unchanged.
+    Conflicts,
+    /// Not upgraded; `error` says why.
+    Failed,
+    /// (Checks and dry runs) an upgrade would change main.
+    Behind,
+}
+
+/// A file that conflicts, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ConflictView {
+    pub path: String,
+    /// `content` (conflict markers), `binary` (left as it is here), `removed-upstream` (the
+    /// template removed it, it was changed here: kept), `removed-here` (it was removed here,
+    /// the template changed it: back), `tree` (renames or a file where a directory was).
+    pub kind: String,
+}
+
+/// A file an upgrade changes on main.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ChangeView {
+    pub path: String,
+    /// `added`, `modified` or `removed`.
+    pub change: String,
+}
+
+/// One repository of an upgrade.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RepoUpgradeReport {
+    pub repo: String,
+    pub role: RepoRole,
+    pub from_version: String,
+    pub to_version: String,
+    pub outcome: UpgradeOutcome,
+    /// The branch holding the merge with conflicts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ConflictView>,
+    /// (Checks and dry runs) what merging would change on main.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One service of an upgrade.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServiceUpgradeReport {
+    pub service: String,
+    pub kind: String,
+    /// The newest version of the blueprint; absent when it is not configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<String>,
+    /// Why the service could not be upgraded at all (its repositories are then absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub repos: Vec<RepoUpgradeReport>,
+}
+
+/// The answer to an upgrade, a dry run of one, or a check.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UpgradeReport {
+    /// `upgrade`, `dry-run` or `check`.
+    pub mode: String,
+    /// The run that upgraded (absent when nothing was to run, in dry runs and checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunSummary>,
+    pub services: Vec<ServiceUpgradeReport>,
+}
+
+impl UpgradeReport {
+    fn repos(&self) -> impl Iterator<Item = &RepoUpgradeReport> {
+        self.services.iter().flat_map(|s| s.repos.iter())
+    }
+
+    /// Every repository is up to date or upgraded cleanly.
+    pub fn clean(&self) -> bool {
+        self.services.iter().all(|s| s.error.is_none())
+            && self.repos().all(|r| matches!(r.outcome, UpgradeOutcome::UpToDate | UpgradeOutcome::Upgraded))
+    }
+
+    /// Every repository is up to date.
+    pub fn current(&self) -> bool {
+        self.services.iter().all(|s| s.error.is_none()) && self.repos().all(|r| r.outcome == UpgradeOutcome::UpToDate)
     }
 }

@@ -22,7 +22,7 @@ pub struct CreateServiceRun {
 }
 
 /// What a repository is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RepoRole {
     Service,

@@ -171,3 +171,5 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
     assert_eq!(view.run.state, "succeeded");
     assert_eq!(f.git.history("flaky", "main").len(), 1);
 }
+
+mod upgrade;

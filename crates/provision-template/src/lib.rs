@@ -24,4 +24,4 @@ pub use blueprint::{Blueprint, TEMPLATE_SUFFIX, Target};
 pub use catalog::Catalog;
 pub use check::check_dir;
 pub use error::{Diagnostic, Error, RenderError};
-pub use manifest::{Deploy, MANIFEST_FILE, Manifest, Parameter, ParameterKind, Pattern, parse_version};
+pub use manifest::{Deploy, MANIFEST_FILE, Manifest, Migration, Parameter, ParameterKind, Pattern, parse_version};

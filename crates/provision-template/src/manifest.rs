@@ -5,7 +5,7 @@
 //! problem (not only the first) is reported, each with its line.
 
 use crate::answers::{AnswerValue, BUILTIN_VARIABLES};
-use provision_core::BlueprintName;
+use provision_core::{BlueprintName, RepoPath};
 use serde::{Serialize, Serializer};
 use std::ops::Range;
 use toml::Spanned;
@@ -23,6 +23,21 @@ pub struct Manifest {
     pub description: String,
     pub deploy: Deploy,
     pub parameters: Vec<Parameter>,
+    /// What upgrading across a version changes before the merge, oldest first.
+    pub migrations: Vec<Migration>,
+}
+
+/// `[[migrations]]`: declared renames that upgrading a repository from a version before
+/// `version` to `version` or later applies before merging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migration {
+    /// `x.y.z`: the version that made these renames.
+    pub version: String,
+    /// Recorded answers renamed, `(old, new)`.
+    pub rename_answers: Vec<(String, String)>,
+    /// Files renamed in the generated repositories, `(old, new)`: local changes made at the
+    /// old path merge into the new one.
+    pub rename_files: Vec<(RepoPath, RepoPath)>,
 }
 
 impl Manifest {
@@ -33,6 +48,13 @@ impl Manifest {
 
     pub fn parameter(&self, name: &str) -> Option<&Parameter> {
         self.parameters.iter().find(|p| p.name == name)
+    }
+
+    /// The migrations an upgrade from version `from` to this one crosses, oldest first. A
+    /// `from` that is not a version crosses them all.
+    pub fn migrations_since(&self, from: &str) -> impl Iterator<Item = &Migration> {
+        let from = parse_version(from).unwrap_or_default();
+        self.migrations.iter().filter(move |m| parse_version(&m.version).is_some_and(|v| v > from))
     }
 }
 
@@ -185,7 +207,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, Vec<LineProblem>> {
     }
     let mut w = Walker { lines, problems: Vec::new() };
     let root = doc.get_ref();
-    w.unknown_keys(root, &["name", "version", "description", "deploy", "parameters"], "");
+    w.unknown_keys(root, &["name", "version", "description", "deploy", "parameters", "migrations"], "");
 
     let name = w.string(root, "name", None, "").and_then(|(value, span)| match BlueprintName::parse(&value) {
         Ok(n) => Some(n),
@@ -207,10 +229,14 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, Vec<LineProblem>> {
     let description = w.string(root, "description", None, "").map(|(v, _)| v);
     let deploy = w.deploy(root);
     let (parameters, default_lines) = w.parameters(root);
+    let migrations = w.migrations(root, version.as_deref());
 
-    match (name, version, description, deploy, parameters) {
-        (Some(name), Some(version), Some(description), Some(deploy), Some(parameters)) if w.problems.is_empty() => {
-            Ok(Parsed { manifest: Manifest { name, version, description, deploy, parameters }, default_lines })
+    match (name, version, description, deploy, parameters, migrations) {
+        (Some(name), Some(version), Some(description), Some(deploy), Some(parameters), Some(migrations))
+            if w.problems.is_empty() =>
+        {
+            let manifest = Manifest { name, version, description, deploy, parameters, migrations };
+            Ok(Parsed { manifest, default_lines })
         }
         _ => Err(w.problems),
     }
@@ -357,6 +383,97 @@ impl Walker {
         let health_path = path(self, "health_path");
         let ready_path = path(self, "ready_path");
         Some(Deploy { port: port?, health_path: health_path?, ready_path: ready_path? })
+    }
+
+    /// `[[migrations]]`, sorted by version; each no newer than the blueprint (`current`).
+    fn migrations(&mut self, root: &DeTable<'_>, current: Option<&str>) -> Option<Vec<Migration>> {
+        let Some((_, value)) = Self::get(root, "migrations") else { return Some(Vec::new()) };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.at(
+                &value.span(),
+                format!("migrations must be an array of tables ([[migrations]]), not {}", value.get_ref().type_str()),
+            );
+            return None;
+        };
+        let before = self.problems.len();
+        let mut out = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let within = format!("migrations[{index}].");
+            let DeValue::Table(table) = item.get_ref() else {
+                self.at(
+                    &item.span(),
+                    format!("migrations[{index}] must be a table, not {}", item.get_ref().type_str()),
+                );
+                continue;
+            };
+            self.unknown_keys(table, &["version", "rename_answers", "rename_files"], &within);
+            let version = self.string(table, "version", Some(&item.span()), &within).and_then(|(v, span)| {
+                match (parse_version(&v), current.and_then(parse_version)) {
+                    (None, _) => self.at(&span, format!("{within}version {v:?} is not of the form MAJOR.MINOR.PATCH")),
+                    (Some(m), Some(c)) if m > c => self.at(
+                        &span,
+                        format!(
+                            "{within}version {v} is newer than the blueprint's own version {}",
+                            current.unwrap_or("")
+                        ),
+                    ),
+                    _ => return Some(v),
+                }
+                None
+            });
+            let answers = self.renames(table, "rename_answers", &within, |w, span, name| {
+                let valid = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !valid {
+                    w.at(span, format!("{within}rename_answers: {name:?} is not a parameter name ([a-z_][a-z0-9_]*)"));
+                }
+                valid.then(|| name.to_owned())
+            });
+            let files = self.renames(table, "rename_files", &within, |w, span, path| match RepoPath::parse(path) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    w.at(span, format!("{within}rename_files: {path:?} is not a path inside a repository: {e}"));
+                    None
+                }
+            });
+            if let (Some(version), Some(rename_answers), Some(rename_files)) = (version, answers, files) {
+                out.push(Migration { version, rename_answers, rename_files });
+            }
+        }
+        out.sort_by_key(|m| parse_version(&m.version));
+        (self.problems.len() == before).then_some(out)
+    }
+
+    /// An inline table of renames, `{ old = "new" }`, each side checked by `parse`.
+    fn renames<T>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        within: &str,
+        parse: impl Fn(&mut Self, &Range<usize>, &str) -> Option<T>,
+    ) -> Option<Vec<(T, T)>> {
+        let Some((_, value)) = Self::get(table, key) else { return Some(Vec::new()) };
+        let DeValue::Table(renames) = value.get_ref() else {
+            self.at(
+                &value.span(),
+                format!("{within}{key} must be a table of old = \"new\", not {}", value.get_ref().type_str()),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (old, new) in renames.iter() {
+            let DeValue::String(new_name) = new.get_ref() else {
+                self.at(&new.span(), format!("{within}{key}.{} must be a string", old.get_ref()));
+                ok = false;
+                continue;
+            };
+            match (parse(self, &old.span(), old.get_ref()), parse(self, &new.span(), new_name)) {
+                (Some(o), Some(n)) => out.push((o, n)),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     fn parameters(&mut self, root: &DeTable<'_>) -> (Option<Vec<Parameter>>, Vec<Option<usize>>) {

@@ -199,3 +199,56 @@ fn symbolic_links_are_refused() {
     check(dir.path(), &[("app/passwd", None, "symbolic links are not allowed")]);
     assert!(provision_template::Blueprint::load_dir(dir.path()).is_err());
 }
+
+#[test]
+fn migrations_are_checked_and_apply_to_older_versions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = MANIFEST.replace("0.1.0", "2.0.0");
+    let broken = format!(
+        r#"{manifest}
+[[migrations]]
+version = "9.0.0"
+
+[[migrations]]
+version = "1.0.0"
+rename_answers = {{ "Old" = "new" }}
+rename_files = {{ "../x" = "y" }}
+also = 1
+"#
+    );
+    write_tree(dir.path(), &[("blueprint.toml", &broken), ("app/README.md", "hi\n")]);
+    let line = |needle: &str| broken.lines().position(|l| l.contains(needle)).map(|i| i + 1);
+    check(
+        dir.path(),
+        &[
+            ("blueprint.toml", line("9.0.0"), "newer than the blueprint's own version"),
+            ("blueprint.toml", line("\"Old\""), "\"Old\" is not a parameter name"),
+            ("blueprint.toml", line("../x"), "\"../x\" is not a path inside a repository"),
+            ("blueprint.toml", line("also"), "unknown key migrations[1].\"also\""),
+        ],
+    );
+
+    let good = format!(
+        r#"{manifest}
+[[migrations]]
+version = "1.0.0"
+rename_files = {{ "a.txt" = "b.txt" }}
+
+[[migrations]]
+version = "0.5.0"
+rename_answers = {{ old = "new" }}
+"#
+    );
+    let files = [("blueprint.toml", good.as_str()), ("app/README.md", "hi\n")];
+    let b = provision_template::Blueprint::from_files(
+        "test",
+        files.iter().map(|(p, c)| (p.to_string(), crate::support::bytes(c))).collect(),
+    )
+    .unwrap();
+    let versions = |from: &str| b.manifest().migrations_since(from).map(|m| m.version.clone()).collect::<Vec<_>>();
+    assert_eq!(versions("0.1.0"), ["0.5.0", "1.0.0"], "oldest first");
+    assert_eq!(versions("0.5.0"), ["1.0.0"]);
+    assert!(versions("1.0.0").is_empty());
+    let first = b.manifest().migrations_since("0.1.0").next().unwrap();
+    assert_eq!(first.rename_answers, [("old".to_owned(), "new".to_owned())]);
+}

@@ -1,0 +1,243 @@
+//! Upgrades on the in-memory ports, with blueprint versions written to temporary directories.
+
+use super::*;
+use crate::upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
+use provision_core::ports::CommitRequest;
+use provision_core::{BranchName, FileEntry, FileSet, RepoName, RepoPath, TreeMode};
+
+const V1: &str = r#"name = "tiny"
+version = "1.0.0"
+description = "A small service"
+
+[deploy]
+port = 8080
+health_path = "/healthz"
+ready_path = "/readyz"
+
+[[parameters]]
+name = "greeting"
+type = "string"
+default = "hello"
+"#;
+
+/// v2: `greeting` became `salutation`, `colour` is new, `old.txt` is gone, `new.txt` came,
+/// `main.txt`'s last line changed.
+const V2: &str = r#"name = "tiny"
+version = "2.0.0"
+description = "A small service"
+
+[deploy]
+port = 8080
+health_path = "/healthz"
+ready_path = "/readyz"
+
+[[parameters]]
+name = "salutation"
+type = "string"
+default = "hello"
+
+[[parameters]]
+name = "colour"
+type = "choice"
+choices = ["red", "blue"]
+default = "blue"
+
+[[migrations]]
+version = "2.0.0"
+rename_answers = { greeting = "salutation" }
+"#;
+
+fn lines(n: usize, last: &str) -> String {
+    (1..n).map(|i| format!("line {i}\n")).chain([format!("{last}\n")]).collect()
+}
+
+fn v1_files() -> Vec<(&'static str, String)> {
+    vec![
+        ("blueprint.toml", V1.into()),
+        ("app/main.txt.jinja", lines(12, "end of v1")),
+        ("app/greeting.txt.jinja", "{{ greeting }}, {{ name }}\n".into()),
+        ("app/old.txt", "dropped in v2\n".into()),
+    ]
+}
+
+fn v2_files() -> Vec<(&'static str, String)> {
+    vec![
+        ("blueprint.toml", V2.into()),
+        ("app/main.txt.jinja", lines(12, "end of v2")),
+        ("app/greeting.txt.jinja", "{{ salutation }}, {{ name }} ({{ colour }})\n".into()),
+        ("app/new.txt", "new in v2\n".into()),
+    ]
+}
+
+/// A blueprint directory holding `files`.
+fn blueprint_dir(files: &[(&str, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+impl Fixture {
+    /// An app whose only configured blueprint directory is `dir`.
+    fn app_with(&self, dir: &tempfile::TempDir) -> App {
+        let mut config = self.config.clone();
+        config.blueprint_dirs = vec![dir.path().to_owned()];
+        App::with_ports(config, self.git.clone(), Arc::new(self.store.clone())).with_pause(Arc::new(NoPause))
+    }
+}
+
+fn tiny(name: &str) -> CreateServiceInput {
+    CreateServiceInput { kind: "tiny".into(), name: name.into(), description: "d".into(), ..Default::default() }
+}
+
+async fn edit_main(git: &MemoryGitHost, repo: &str, path: &str, content: &str) {
+    let repo = RepoName::parse(repo).unwrap();
+    let main = BranchName::main();
+    let tip = git.branch_tip(&repo, &main).await.unwrap();
+    let files: FileSet =
+        [(RepoPath::parse(path).unwrap(), FileEntry::new(content.as_bytes().to_vec()))].into_iter().collect();
+    let request = CommitRequest {
+        branch: &main,
+        parent: tip.as_ref(),
+        files: &files,
+        mode: TreeMode::Overlay,
+        message: "local edit",
+        skip_unchanged: false,
+    };
+    git.commit(&repo, request).await.unwrap();
+}
+
+fn one(name: &str) -> UpgradeTarget {
+    UpgradeTarget::Service(name.into())
+}
+
+#[tokio::test]
+async fn an_upgrade_merges_the_new_version_and_a_second_one_finds_nothing_to_do() {
+    let f = Fixture::new();
+    let v1 = blueprint_dir(&v1_files());
+    let created = f.app_with(&v1).create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    assert!(created.succeeded());
+    // A file of the team's own (line-level merges are the git adapter's, tested there).
+    edit_main(&f.git, "demo", "NOTES.md", "ours\n").await;
+
+    let v2 = blueprint_dir(&v2_files());
+    let app = f.app_with(&v2);
+    let report = app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
+
+    assert!(report.clean(), "{report:#?}");
+    let outcomes: Vec<_> =
+        report.services[0].repos.iter().map(|r| (r.repo.as_str(), r.outcome, r.from_version.as_str())).collect();
+    assert_eq!(
+        outcomes,
+        [("demo", UpgradeOutcome::Upgraded, "1.0.0"), ("demo-infra", UpgradeOutcome::Upgraded, "1.0.0")]
+    );
+    assert_eq!(file(&f.git, "demo", "main", "main.txt"), lines(12, "end of v2"), "the template's change arrives");
+    assert_eq!(file(&f.git, "demo", "main", "NOTES.md"), "ours\n", "the local file stays");
+    assert_eq!(
+        file(&f.git, "demo", "main", "greeting.txt"),
+        "hello, demo (blue)\n",
+        "the renamed answer and the new default"
+    );
+    assert_eq!(file(&f.git, "demo", "main", "new.txt"), "new in v2\n");
+    assert!(f.git.history("demo", "main")[0].starts_with("Upgrade blueprint tiny 1.0.0 → 2.0.0"));
+    let main = f.git.read_tree(&RepoName::parse("demo").unwrap(), &BranchName::main()).await.unwrap().unwrap();
+    assert!(main.get("old.txt").is_none(), "a file the template removed goes");
+    let answers = file(&f.git, "demo", "orchestrator/template", ".orchestrator/answers.toml");
+    for expected in ["version = \"2.0.0\"", "salutation = \"hello\"", "colour = \"blue\""] {
+        assert!(answers.contains(expected), "{expected} in {answers}");
+    }
+    assert!(!answers.contains("greeting"), "{answers}");
+
+    // The run's report is in the run.
+    let view = app.run(&report.run.as_ref().unwrap().id).await.unwrap();
+    assert_eq!(view.upgrade.unwrap().services[0].repos[0].outcome, UpgradeOutcome::Upgraded);
+
+    let commits = f.git.history("demo", "main").len();
+    let again = app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
+    assert!(again.current(), "{again:#?}");
+    assert_eq!(f.git.history("demo", "main").len(), commits, "upgrading twice is a no-op");
+    assert_eq!(f.git.history("demo", "orchestrator/template").len(), 2);
+}
+
+#[tokio::test]
+async fn checks_and_dry_runs_tell_what_is_behind_and_write_nothing() {
+    let f = Fixture::new();
+    let v1 = blueprint_dir(&v1_files());
+    f.app_with(&v1).create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    let check = UpgradeOptions { mode: UpgradeMode::Check, ..Default::default() };
+    let current = f.app_with(&v1).upgrade(&UpgradeTarget::All, &check).await.unwrap();
+    assert!(current.current() && current.run.is_none(), "{current:#?}");
+
+    let v2 = blueprint_dir(&v2_files());
+    let runs_before = f.store.runs(100).await.unwrap().len();
+    let behind = f.app_with(&v2).upgrade(&UpgradeTarget::All, &check).await.unwrap();
+    assert!(!behind.current());
+    let repo = &behind.services[0].repos[0];
+    assert_eq!(repo.outcome, UpgradeOutcome::Behind);
+    let changes: Vec<(&str, &str)> = repo.changes.iter().map(|c| (c.path.as_str(), c.change.as_str())).collect();
+    assert!(changes.contains(&("new.txt", "added")) && changes.contains(&("old.txt", "removed")), "{changes:?}");
+    let dry = UpgradeOptions { mode: UpgradeMode::DryRun, ..Default::default() };
+    let preview = f.app_with(&v2).upgrade(&one("demo"), &dry).await.unwrap();
+    assert_eq!(preview.mode, "dry-run");
+    assert_eq!(preview.services[0].repos[0].changes, repo.changes);
+    assert_eq!(f.git.history("demo", "orchestrator/template").len(), 1, "nothing written");
+    assert_eq!(f.store.runs(100).await.unwrap().len(), runs_before, "no run recorded");
+}
+
+#[tokio::test]
+async fn set_overrides_answers_after_checking_them() {
+    let f = Fixture::new();
+    let v2 = blueprint_dir(&v2_files());
+    let app = f.app_with(&v2);
+    app.create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    let bad = UpgradeOptions { set: [("colour".to_owned(), "green".into())].into(), ..Default::default() };
+    let Err(Error::Invalid(invalid)) = app.upgrade(&one("demo"), &bad).await else { panic!("green is not a choice") };
+    assert_eq!(invalid.problems()[0].field, "parameters.colour");
+
+    let red = UpgradeOptions { set: [("colour".to_owned(), "red".into())].into(), ..Default::default() };
+    let report = app.upgrade(&one("demo"), &red).await.unwrap();
+    assert!(report.clean(), "{report:#?}");
+    assert_eq!(file(&f.git, "demo", "main", "greeting.txt"), "hello, demo (red)\n");
+    let answers = file(&f.git, "demo", "orchestrator/template", ".orchestrator/answers.toml");
+    assert!(answers.contains("colour = \"red\""), "{answers}");
+    // Recorded: the next upgrade keeps red.
+    assert!(app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().current());
+}
+
+#[tokio::test]
+async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone() {
+    let f = Fixture::new();
+    let v1 = blueprint_dir(&v1_files());
+    for name in ["calm", "edgy"] {
+        f.app_with(&v1).create_service(&tiny(name), &CreateOptions::default()).await.unwrap();
+    }
+    // The very line the template changes.
+    edit_main(&f.git, "edgy", "main.txt", &lines(12, "end, ours")).await;
+    let edgy_main = f.git.history("edgy", "main");
+
+    let v2 = blueprint_dir(&v2_files());
+    let report = f.app_with(&v2).upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    assert!(!report.clean());
+    let by_repo: Vec<_> = report.services.iter().flat_map(|s| &s.repos).map(|r| (r.repo.as_str(), r.outcome)).collect();
+    assert_eq!(
+        by_repo,
+        [
+            ("calm", UpgradeOutcome::Upgraded),
+            ("calm-infra", UpgradeOutcome::Upgraded),
+            ("edgy", UpgradeOutcome::Conflicts),
+            ("edgy-infra", UpgradeOutcome::Upgraded),
+        ]
+    );
+    let edgy = &report.services[1].repos[0];
+    assert_eq!(edgy.branch.as_deref(), Some("orchestrator/upgrade-2.0.0"));
+    let conflicts: Vec<_> = edgy.conflicts.iter().map(|c| (c.path.as_str(), c.kind.as_str())).collect();
+    assert_eq!(conflicts, [("main.txt", "content")]);
+    assert_eq!(f.git.history("edgy", "main"), edgy_main, "main is untouched");
+    // Asking again reports the same conflict without a new merge.
+    let again = f.app_with(&v2).upgrade(&one("edgy"), &UpgradeOptions::default()).await.unwrap();
+    assert_eq!(again.services[0].repos[0].outcome, UpgradeOutcome::Conflicts);
+    assert_eq!(f.git.history("edgy", "orchestrator/upgrade-2.0.0").len(), edgy_main.len() + 1);
+}
