@@ -72,6 +72,9 @@ pub struct RepoUpgrade {
     pub from_version: String,
     /// File renames of the migrations between the two versions.
     pub renames: Vec<(RepoPath, RepoPath)>,
+    /// Found at the newest render, merged, when the run was planned: it has no steps.
+    #[serde(default)]
+    pub current: bool,
 }
 
 /// `.orchestrator/answers.toml`, as read back.
@@ -155,7 +158,7 @@ pub(crate) async fn prepare(
             });
         }
         let renames = manifest.migrations_since(&found.version).flat_map(|m| m.rename_files.iter().cloned()).collect();
-        repos.push(RepoUpgrade { role, name, from_version: found.version.clone(), renames });
+        repos.push(RepoUpgrade { role, name, from_version: found.version.clone(), renames, current: false });
         // The service repository's answers count; the infra repository records the same.
         answers_from.get_or_insert(found);
     }
@@ -215,12 +218,6 @@ pub struct PlannedRepo {
     pub renames: Arc<[(RepoPath, RepoPath)]>,
 }
 
-impl PlannedRepo {
-    pub fn merge_request(&self, conflict_branch: &BranchName) -> (BranchName, BranchName, BranchName) {
-        (BranchName::main(), BranchName::template(), conflict_branch.clone())
-    }
-}
-
 /// Renders a service's repositories as the new version makes them.
 pub(crate) fn render(
     config: &Config,
@@ -257,7 +254,7 @@ pub(crate) fn render(
 pub(crate) fn push_steps(plan: &mut Plan, upgrade: &ServiceUpgrade, repos: &[PlannedRepo]) {
     let kind = &upgrade.request.kind;
     let name = &upgrade.request.name;
-    for repo in repos {
+    for repo in repos.iter().filter(|r| !r.upgrade.current) {
         let rendered = plan.push_after(
             format!("render {} {} onto {}", repo.upgrade.name, upgrade.to_version, BranchName::TEMPLATE),
             Effect::Commit {
@@ -294,24 +291,41 @@ pub(crate) enum Standing {
     Behind { changes: Vec<(String, FileChange)>, conflicts: Vec<MergeConflict> },
 }
 
+/// The branches of an upgrade's merge: the template branch into main, conflicts aside.
+struct Branches {
+    into: BranchName,
+    from: BranchName,
+    conflicts: BranchName,
+}
+
+impl Branches {
+    fn new(to_version: &str) -> Self {
+        Self { into: BranchName::main(), from: BranchName::template(), conflicts: conflict_branch(to_version) }
+    }
+
+    fn request<'a>(&'a self, message: &'a str, renames: &'a [(RepoPath, RepoPath)]) -> MergeRequest<'a> {
+        MergeRequest { into: &self.into, from: &self.from, conflict_branch: &self.conflicts, message, renames }
+    }
+}
+
+/// Whether the template branch holds exactly the new render and main holds the template branch.
+async fn is_current(git: &dyn GitHost, repo: &PlannedRepo, to_version: &str) -> Result<bool, Error> {
+    let name = &repo.upgrade.name;
+    let branches = Branches::new(to_version);
+    let template = git.read_tree(name, &branches.from).await.map_err(Error::Git)?;
+    Ok(template.as_ref() == Some(repo.files.as_ref())
+        && git.merge_state(name, &branches.request(&repo.message, &repo.renames)).await.map_err(Error::Git)?
+            == MergeState::Merged)
+}
+
 /// Compares the new render with the template branch and previews the merge if they differ.
 pub(crate) async fn standing(git: &dyn GitHost, repo: &PlannedRepo, to_version: &str) -> Result<Standing, Error> {
-    let name = &repo.upgrade.name;
-    let template = git.read_tree(name, &BranchName::template()).await.map_err(Error::Git)?;
-    let (into, from, side) = repo.merge_request(&conflict_branch(to_version));
-    let request = MergeRequest {
-        into: &into,
-        from: &from,
-        conflict_branch: &side,
-        message: &repo.message,
-        renames: &repo.renames,
-    };
-    if template.as_ref() == Some(repo.files.as_ref())
-        && git.merge_state(name, &request).await.map_err(Error::Git)? == MergeState::Merged
-    {
+    if is_current(git, repo, to_version).await? {
         return Ok(Standing::Current);
     }
-    let preview = git.preview_merge(name, &request, &repo.files).await.map_err(Error::Git)?;
+    let branches = Branches::new(to_version);
+    let request = branches.request(&repo.message, &repo.renames);
+    let preview = git.preview_merge(&repo.upgrade.name, &request, &repo.files).await.map_err(Error::Git)?;
     Ok(Standing::Behind { changes: preview.changes, conflicts: preview.conflicts })
 }
 
@@ -423,9 +437,24 @@ impl App {
             return Ok(UpgradeReport { mode: options.mode.as_str().into(), run: None, services });
         }
 
+        // Repositories already at the newest render get no steps; with nothing behind, no run.
+        for (upgrade, repos) in &mut ready {
+            for (planned, recorded) in repos.iter_mut().zip(upgrade.repos.iter_mut()) {
+                let current = matches!(is_current(self.git.as_ref(), planned, &upgrade.to_version).await, Ok(true));
+                planned.upgrade.current = current;
+                recorded.current = current;
+            }
+        }
         let run = UpgradeRun { services: ready.iter().map(|(u, _)| u.clone()).collect(), skipped };
-        if run.services.is_empty() {
-            let services = run.skipped.iter().map(skipped_report).collect();
+        if run.services.iter().all(|s| s.repos.iter().all(|r| r.current)) {
+            let mut services: Vec<ServiceUpgradeReport> = ready
+                .iter()
+                .map(|(upgrade, repos)| {
+                    let reports = repos.iter().map(|r| repo_report(upgrade, r, UpgradeOutcome::UpToDate)).collect();
+                    service_report(upgrade, reports)
+                })
+                .collect();
+            services.extend(run.skipped.iter().map(skipped_report));
             return Ok(UpgradeReport { mode: options.mode.as_str().into(), run: None, services });
         }
         let mut plan = Plan { keep_going: true, ..Plan::default() };
@@ -525,7 +554,7 @@ impl App {
                             render.and_then(|r| r.detail.as_deref()).is_some_and(|d| d.starts_with("unchanged"));
                         if detail.contains("conflicting file") {
                             let branch = conflict_branch(&upgrade.to_version);
-                            let conflicts = self.current_conflicts(&repo.name, &branch).await;
+                            let conflicts = self.current_conflicts(&repo.name, &upgrade.to_version).await;
                             RepoUpgradeReport {
                                 outcome: UpgradeOutcome::Conflicts,
                                 branch: Some(branch.to_string()),
@@ -545,7 +574,7 @@ impl App {
                 };
                 reports.push(report);
             }
-            services.push(service_report_parts(upgrade, reports));
+            services.push(service_report(upgrade, reports));
         }
         services.extend(run.skipped.iter().map(skipped_report));
         Ok(UpgradeReport { mode: UpgradeMode::Upgrade.as_str().into(), run: Some(RunSummary::from(record)), services })
@@ -553,10 +582,9 @@ impl App {
 
     /// The conflicts the conflict branch records, as long as it is the merge of main's and
     /// the template branch's tips.
-    async fn current_conflicts(&self, repo: &RepoName, branch: &BranchName) -> Vec<ConflictView> {
-        let (into, from) = (BranchName::main(), BranchName::template());
-        let request = MergeRequest { into: &into, from: &from, conflict_branch: branch, message: "", renames: &[] };
-        match self.git.merge_state(repo, &request).await {
+    async fn current_conflicts(&self, repo: &RepoName, to_version: &str) -> Vec<ConflictView> {
+        let branches = Branches::new(to_version);
+        match self.git.merge_state(repo, &branches.request("", &[])).await {
             Ok(MergeState::Conflicted { conflicts, .. }) => conflicts.iter().map(conflict_view).collect(),
             _ => Vec::new(),
         }
@@ -578,10 +606,6 @@ fn repo_report(upgrade: &ServiceUpgrade, repo: &PlannedRepo, outcome: UpgradeOut
 }
 
 fn service_report(upgrade: &ServiceUpgrade, repos: Vec<RepoUpgradeReport>) -> ServiceUpgradeReport {
-    service_report_parts(upgrade, repos)
-}
-
-fn service_report_parts(upgrade: &ServiceUpgrade, repos: Vec<RepoUpgradeReport>) -> ServiceUpgradeReport {
     ServiceUpgradeReport {
         service: upgrade.request.name.to_string(),
         kind: upgrade.request.kind.to_string(),

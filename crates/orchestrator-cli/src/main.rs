@@ -6,7 +6,7 @@
 mod output;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput};
+use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput, UpgradeMode, UpgradeOptions, UpgradeTarget};
 use output::Printer;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,6 +82,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         check: Option<PathBuf>,
     },
+    /// Upgrade services to the newest version of their blueprint: render it onto each
+    /// repository's `orchestrator/template` branch and merge that branch into `main`.
+    ///
+    /// The merge is a real 3-way merge whose base is the last render `main` holds: local
+    /// changes the template did not touch stay, template changes arrive, and a merge with
+    /// conflicts is committed on `orchestrator/upgrade-<version>` with conflict markers while
+    /// `main` stays as it was (the command then lists the files and exits 1).
+    #[command(
+        after_help = "Examples:\n  orchestrator upgrade payments\n  orchestrator upgrade --all\n  orchestrator upgrade payments --dry-run\n  orchestrator upgrade --check --output json     # in CI: exit 1 when anything is behind\n  orchestrator upgrade payments --set port=9090  # change an answer, recorded for later upgrades"
+    )]
+    Upgrade(UpgradeArgs),
     /// List runs, newest first; `runs show ID` for one run's steps.
     Runs(RunsArgs),
     /// List provisioned services; `services show NAME` for one.
@@ -108,6 +119,26 @@ struct CreateServiceArgs {
     /// Print the plan and the files per repository; write nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct UpgradeArgs {
+    /// The service to upgrade.
+    #[arg(required_unless_present_any = ["all", "check"], conflicts_with = "all")]
+    service: Option<String>,
+    /// Upgrade every service in the inventory.
+    #[arg(long)]
+    all: bool,
+    /// Show, per repository, what would change and what would conflict; write nothing.
+    #[arg(long, conflicts_with = "check")]
+    dry_run: bool,
+    /// Write nothing; exit 0 when every repository (of SERVICE, or of all services) is
+    /// current, 1 otherwise.
+    #[arg(long)]
+    check: bool,
+    /// Override an answer (repeatable), recorded for later upgrades: --set port=9090.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    set: Vec<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -216,7 +247,7 @@ async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Res
     let plans_only = match &command {
         Command::Kinds { .. } => true,
         Command::CreateService(args) => args.dry_run,
-        Command::Runs(_) | Command::Services(_) => false,
+        Command::Runs(_) | Command::Services(_) | Command::Upgrade(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
     let result = execute(&app, command, printer).await;
@@ -246,6 +277,26 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         Command::Kinds { .. } => {
             printer.kinds(&app.kinds().await?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Upgrade(args) => {
+            let target = match args.service {
+                Some(name) => UpgradeTarget::Service(name),
+                None => UpgradeTarget::All,
+            };
+            let mode = match (args.check, args.dry_run) {
+                (true, _) => UpgradeMode::Check,
+                (false, true) => UpgradeMode::DryRun,
+                (false, false) => UpgradeMode::Upgrade,
+            };
+            let set = args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect();
+            let report = app.upgrade(&target, &UpgradeOptions { mode, set }).await?;
+            printer.upgrade_report(&report);
+            let ok = match mode {
+                UpgradeMode::Check => report.current(),
+                UpgradeMode::DryRun => report.services.iter().all(|s| s.error.is_none()),
+                UpgradeMode::Upgrade => report.clean(),
+            };
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Runs(args) => {
             match args.command {

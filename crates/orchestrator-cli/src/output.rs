@@ -1,6 +1,6 @@
 //! Printing results as text for people or as JSON for programs (`--output json`).
 
-use orchestrator_app::{KindView, RunSummary, RunView, ServiceReport, ServiceView};
+use orchestrator_app::{KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeOutcome, UpgradeReport};
 use provision_template::Diagnostic;
 use serde::Serialize;
 use std::io::Write;
@@ -139,6 +139,13 @@ impl Printer {
         out(&s);
     }
 
+    pub fn upgrade_report(&self, r: &UpgradeReport) {
+        if self.json {
+            return self.json(r);
+        }
+        out(&upgrade_text(r));
+    }
+
     pub fn run(&self, r: &RunView) {
         if self.json {
             return self.json(r);
@@ -157,6 +164,10 @@ impl Printer {
             if let Some(e) = &step.error {
                 s.push_str(&format!("       error: {e}\n"));
             }
+        }
+        if let Some(upgrade) = &r.upgrade {
+            s.push_str("report:\n");
+            s.push_str(&upgrade_text(upgrade));
         }
         out(&s);
     }
@@ -207,4 +218,47 @@ impl Printer {
         }
         if invalid.is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
     }
+}
+
+/// An upgrade report for people: per service, per repository, what happened or would.
+fn upgrade_text(r: &UpgradeReport) -> String {
+    let mut s = String::new();
+    if r.mode == "dry-run" {
+        s.push_str("Dry run: nothing was written.\n");
+    }
+    if r.services.is_empty() {
+        s.push_str("No services to upgrade.\n");
+    }
+    for service in &r.services {
+        let version = service.to_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+        s.push_str(&format!("{} ({}{version})\n", service.service, service.kind));
+        if let Some(error) = &service.error {
+            s.push_str(&format!("  failed: {error}\n"));
+        }
+        for repo in &service.repos {
+            let versions = format!("{} → {}", repo.from_version, repo.to_version);
+            let what = match repo.outcome {
+                UpgradeOutcome::UpToDate => "up to date".to_owned(),
+                UpgradeOutcome::Upgraded => format!("upgraded {versions}"),
+                UpgradeOutcome::Conflicts => format!(
+                    "conflicts {versions}, committed on {} (main unchanged)",
+                    repo.branch.as_deref().unwrap_or("its upgrade branch")
+                ),
+                UpgradeOutcome::Failed => format!("failed: {}", repo.error.as_deref().unwrap_or("unknown")),
+                UpgradeOutcome::Behind if repo.conflicts.is_empty() => format!("behind {versions}"),
+                UpgradeOutcome::Behind => format!("behind {versions}, would conflict"),
+            };
+            s.push_str(&format!("  {:<24} {what}\n", repo.repo));
+            for change in &repo.changes {
+                s.push_str(&format!("      {:<9} {}\n", change.change, change.path));
+            }
+            for conflict in &repo.conflicts {
+                s.push_str(&format!("      conflict  {} ({})\n", conflict.path, conflict.kind));
+            }
+        }
+    }
+    if let Some(run) = &r.run {
+        s.push_str(&format!("run {}: {}\n", run.id, run.state));
+    }
+    s
 }

@@ -157,7 +157,7 @@ async fn an_upgrade_merges_the_new_version_and_a_second_one_finds_nothing_to_do(
 
     let commits = f.git.history("demo", "main").len();
     let again = app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
-    assert!(again.current(), "{again:#?}");
+    assert!(again.current() && again.run.is_none(), "nothing behind, no run: {again:#?}");
     assert_eq!(f.git.history("demo", "main").len(), commits, "upgrading twice is a no-op");
     assert_eq!(f.git.history("demo", "orchestrator/template").len(), 2);
 }

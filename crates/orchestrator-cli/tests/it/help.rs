@@ -31,3 +31,8 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--kind <KIND>"), "{stderr}");
 }
+
+#[test]
+fn upgrade_help() {
+    insta::assert_snapshot!(help(&["upgrade", "--help"]));
+}

@@ -8,3 +8,4 @@ mod create;
 mod help;
 mod kinds;
 mod support;
+mod upgrade;

@@ -1,0 +1,243 @@
+//! `orchestrator upgrade` end to end: the built-in `ms` blueprint, a newer version of it in a
+//! blueprint directory, a team's pushes to the generated repository, and the git CLI reading
+//! back what the upgrade merged. Also SIGKILL at every step boundary of an upgrade run.
+
+use crate::support::{Env, decode, fsck, git, log};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// A copy of the built-in `ms` blueprint at version 1.1.0: a line appended to `main.go`, a
+/// new `CHANGELOG.md`, and `Makefile` removed.
+fn ms_1_1(env: &Env) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/ms");
+    let target = env.dir.path().join("blueprints/ms");
+    copy_dir(&source, &target);
+    let manifest = target.join("blueprint.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("version = \"1.0.0\"", "version = \"1.1.0\"");
+    std::fs::write(&manifest, text).unwrap();
+    let main = target.join("app/main.go.jinja");
+    let mut text = std::fs::read_to_string(&main).unwrap();
+    text.push_str("\n// Upgraded to blueprint 1.1.0.\n");
+    std::fs::write(&main, text).unwrap();
+    std::fs::write(target.join("app/CHANGELOG.md"), "# Changes\n\n1.1.0: a changelog.\n").unwrap();
+    std::fs::remove_file(target.join("app/Makefile.jinja")).unwrap();
+    target
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// Runs the binary with `blueprints` configured; returns (exit code, stdout, stderr).
+fn run_with(env: &Env, blueprints: &Path, args: &[&str]) -> (i32, String, String) {
+    decode(env.cmd().env("ORCHESTRATOR_BLUEPRINTS", blueprints).args(args).output().unwrap())
+}
+
+fn json_with(env: &Env, blueprints: &Path, args: &[&str], expected_code: i32) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let (code, stdout, stderr) = run_with(env, blueprints, &all);
+    assert_eq!(code, expected_code, "{args:?}:\n{stderr}\n{stdout}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// Clones `repo`, lets `change` edit the working tree, commits and pushes to main.
+fn push_change(env: &Env, repo: &str, change: impl FnOnce(&Path)) {
+    let work = env.clone(repo);
+    change(&work);
+    git(&work, &["add", "-A"]);
+    git(&work, &["-c", "user.name=Dev", "-c", "user.email=dev@example.test", "commit", "-qm", "Local change"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+}
+
+fn edit(path: &Path, f: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, f(text)).unwrap();
+}
+
+#[test]
+fn an_upgrade_merges_the_new_blueprint_into_what_the_team_pushed() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "pay", "--description", "Payments"]);
+    push_change(&env, "pay", |work| {
+        edit(&work.join("README.md"), |t| t.replacen("Payments", "Payments, owned by the money team", 1));
+        std::fs::write(work.join("NOTES.md"), "ours\n").unwrap();
+    });
+    let pushed = git(&env.bare("pay"), &["rev-parse", "main"]);
+    let v1_1 = ms_1_1(&env);
+
+    let check = json_with(&env, &v1_1, &["upgrade", "--check"], 1);
+    let behind = &check["services"][0]["repos"][0];
+    assert_eq!(behind["outcome"], "behind", "{check:#}");
+    let changes: Vec<String> = behind["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["change"].as_str().unwrap(), c["path"].as_str().unwrap()))
+        .collect();
+    for expected in ["added CHANGELOG.md", "removed Makefile", "modified main.go"] {
+        assert!(changes.contains(&expected.to_owned()), "{expected}: {changes:?}");
+    }
+    assert_eq!(git(&env.bare("pay"), &["rev-parse", "main"]), pushed, "a check writes nothing");
+
+    let report = json_with(&env, &v1_1, &["upgrade", "pay"], 0);
+    let outcomes: Vec<(&str, &str)> = report["services"][0]["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["repo"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [("pay", "upgraded"), ("pay-infra", "upgraded")], "{report:#}");
+
+    let bare = env.bare("pay");
+    assert_eq!(log(&bare, "main")[0], "Upgrade blueprint ms 1.0.0 → 1.1.0");
+    assert_eq!(git(&bare, &["rev-parse", "main^1"]).trim(), pushed.trim(), "the team's work is the first parent");
+    assert_eq!(git(&bare, &["rev-parse", "main^2"]), git(&bare, &["rev-parse", "orchestrator/template"]));
+    let readme = git(&bare, &["show", "main:README.md"]);
+    assert!(readme.contains("Payments, owned by the money team"), "{readme}");
+    assert!(readme.contains("(version 1.1.0)"), "the template's change arrives too: {readme}");
+    assert!(git(&bare, &["show", "main:main.go"]).ends_with("// Upgraded to blueprint 1.1.0.\n"));
+    assert_eq!(git(&bare, &["show", "main:NOTES.md"]), "ours\n");
+    assert!(git(&bare, &["ls-tree", "--name-only", "main"]).lines().any(|l| l == "CHANGELOG.md"));
+    assert!(!git(&bare, &["ls-tree", "--name-only", "main"]).lines().any(|l| l == "Makefile"));
+    assert!(git(&bare, &["show", "orchestrator/template:.orchestrator/answers.toml"]).contains("version = \"1.1.0\""));
+    fsck(&bare);
+    fsck(&env.bare("pay-infra"));
+
+    // Current now: the check passes and another upgrade changes nothing.
+    let check = json_with(&env, &v1_1, &["upgrade", "--check"], 0);
+    assert!(check["services"][0]["repos"].as_array().unwrap().iter().all(|r| r["outcome"] == "up-to-date"));
+    let (code, stdout, _) = run_with(&env, &v1_1, &["upgrade", "--all"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("pay                      up to date"), "{stdout}");
+    assert_eq!(log(&bare, "main").len(), 4);
+}
+
+#[test]
+fn conflicting_changes_go_to_an_upgrade_branch_and_main_stays() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "pay"]);
+    // The team changed the very end of main.go, which 1.1.0 changes too.
+    push_change(&env, "pay", |work| {
+        edit(&work.join("main.go"), |t| format!("{t}\n// Ours.\n"));
+    });
+    let bare = env.bare("pay");
+    let pushed = git(&bare, &["rev-parse", "main"]);
+    let v1_1 = ms_1_1(&env);
+
+    let (code, stdout, stderr) = run_with(&env, &v1_1, &["upgrade", "pay"]);
+    assert_eq!(code, 1, "conflicts exit 1: {stdout}{stderr}");
+    assert!(stdout.contains("conflicts 1.0.0 → 1.1.0, committed on orchestrator/upgrade-1.1.0"), "{stdout}");
+    assert!(stdout.contains("conflict  main.go (content)"), "{stdout}");
+    assert!(stdout.contains("pay-infra                upgraded 1.0.0 → 1.1.0"), "{stdout}");
+    assert_eq!(git(&bare, &["rev-parse", "main"]), pushed, "main is untouched");
+
+    let side = "orchestrator/upgrade-1.1.0";
+    let merged = git(&bare, &["show", &format!("{side}:main.go")]);
+    assert!(
+        merged.contains(
+            "<<<<<<< main\n// Ours.\n=======\n// Upgraded to blueprint 1.1.0.\n>>>>>>> orchestrator/template"
+        ),
+        "{merged}"
+    );
+    assert_eq!(git(&bare, &["rev-parse", &format!("{side}^1")]), pushed);
+    assert_eq!(
+        git(&bare, &["log", "-1", "--format=%(trailers:key=Conflict,valueonly)", side]).trim(),
+        "content main.go"
+    );
+    fsck(&bare);
+
+    // The team resolves it on the branch and merges it: the repository is current.
+    let work = env.dir.path().join("resolve");
+    git(env.dir.path(), &["clone", "-q", "--branch", side, bare.to_str().unwrap(), work.to_str().unwrap()]);
+    edit(&work.join("main.go"), |t| {
+        let start = t.find("<<<<<<< main").unwrap();
+        format!("{}// Ours.\n// Upgraded to blueprint 1.1.0.\n", &t[..start])
+    });
+    let dev = ["-c", "user.name=Dev", "-c", "user.email=dev@example.test"];
+    git(&work, &[&dev[..], &["commit", "-qam", "Resolve the upgrade"]].concat());
+    git(&work, &["checkout", "-q", "main"]);
+    git(&work, &[&dev[..], &["merge", "-q", "--no-edit", side]].concat());
+    git(&work, &["push", "-q", "origin", "main"]);
+    let check = json_with(&env, &v1_1, &["upgrade", "--check", "pay"], 0);
+    assert_eq!(check["services"][0]["repos"][0]["outcome"], "up-to-date", "{check:#}");
+}
+
+/// Starts `orchestrator upgrade pay` frozen at `point`, waits for it to get there, kills it.
+fn kill_upgrade_at(env: &Env, blueprints: &Path, point: &str) {
+    let mut child = env
+        .cmd()
+        .env("ORCHESTRATOR_BLUEPRINTS", blueprints)
+        .args(["upgrade", "pay"])
+        .env("ORCHESTRATOR_FAULT", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("fault-hook: reached") {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        }
+    }
+    panic!("the upgrade ended without reaching {point}: {:?}\n{seen}", child.wait().unwrap());
+}
+
+#[test]
+fn an_upgrade_killed_at_any_step_boundary_is_never_half_merged_and_resumes() {
+    // Per repository: render onto the template branch, merge into main.
+    for step in 0..4 {
+        for point in ["before", "after-effect", "after"] {
+            let spec = format!("{point}:{step}");
+            let env = Env::new();
+            env.json(&["create-service", "--kind", "ms", "--name", "pay"]);
+            push_change(&env, "pay", |work| std::fs::write(work.join("NOTES.md"), "ours\n").unwrap());
+            let before: Vec<String> =
+                ["pay", "pay-infra"].iter().map(|r| git(&env.bare(r), &["rev-parse", "main"])).collect();
+            let v1_1 = ms_1_1(&env);
+            kill_upgrade_at(&env, &v1_1, &spec);
+
+            // Killed: each main is where it was or merged, nothing in between.
+            for (repo, before) in ["pay", "pay-infra"].iter().zip(&before) {
+                let now = git(&env.bare(repo), &["rev-parse", "main"]);
+                if &now != before {
+                    assert_eq!(git(&env.bare(repo), &["rev-parse", "main^1"]), *before, "{spec}: {repo}");
+                }
+                fsck(&env.bare(repo));
+            }
+
+            // The next start resumes the upgrade and finishes it, once.
+            let runs = json_with(&env, &v1_1, &["runs"], 0);
+            let upgrade = runs.as_array().unwrap().iter().find(|r| r["operation"] == "upgrade").unwrap();
+            assert_eq!(upgrade["state"], "succeeded", "{spec}: {runs:#}");
+            for repo in ["pay", "pay-infra"] {
+                let bare = env.bare(repo);
+                let main = log(&bare, "main");
+                assert_eq!(
+                    main.iter().filter(|s| s.starts_with("Upgrade blueprint")).count(),
+                    1,
+                    "{spec}: {repo}: {main:?}"
+                );
+                assert_eq!(log(&bare, "orchestrator/template").len(), 2, "{spec}: {repo}");
+                fsck(&bare);
+            }
+            let (code, _, _) = run_with(&env, &v1_1, &["upgrade", "--check"]);
+            assert_eq!(code, 0, "{spec}: current after the resume");
+        }
+    }
+}
