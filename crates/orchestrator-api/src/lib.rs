@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/create-repo", post(routes::create_repo_seed))
         .route("/v1/services", post(routes::create_service).get(routes::list_services))
         .route("/v1/services/{name}", get(routes::get_service))
+        .route("/v1/upgrades", post(routes::upgrade))
         .route("/v1/runs", get(routes::list_runs))
         .route("/v1/runs/{id}", get(routes::get_run))
         .route("/v1/kinds", get(routes::list_kinds))
@@ -112,6 +113,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::create_service,
         routes::list_services,
         routes::get_service,
+        routes::upgrade,
         routes::create_service_seed,
         routes::create_repo_seed,
         routes::list_runs,
@@ -121,10 +123,17 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::readyz,
         routes::openapi,
     ),
-    components(schemas(problem::Problem, problem::FieldProblem, routes::CreateRepoRequest, routes::Status)),
+    components(schemas(
+        problem::Problem,
+        problem::FieldProblem,
+        routes::CreateRepoRequest,
+        routes::UpgradeRequest,
+        routes::Status
+    )),
     tags(
         (name = "services", description = "Create and list services."),
         (name = "seed", description = "The seed's routes, kept for its clients."),
+        (name = "upgrades", description = "Upgrade services to the newest version of their blueprints."),
         (name = "runs", description = "Runs and their journals."),
         (name = "kinds", description = "Blueprints (service kinds)."),
         (name = "health", description = "Probes and this document."),

@@ -8,8 +8,12 @@ use crate::problem::{ApiError, FieldProblem, Problem};
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use orchestrator_app::{CreateOptions, CreateServiceInput, KindView, RunSummary, RunView, ServiceReport, ServiceView};
+use orchestrator_app::{
+    CreateOptions, CreateServiceInput, KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeMode,
+    UpgradeOptions, UpgradeReport, UpgradeTarget,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The seed's request body (`POST /create-service`, `POST /create-repo`): every field required.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -142,6 +146,62 @@ create_route!(
     /// Create a service (the seed's real route, the same as `POST /create-service`).
     create_repo_seed, "/create-repo", "seed", CreateRepoRequest
 );
+
+/// The body of `POST /v1/upgrades`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeRequest {
+    /// The service to upgrade; leave it out and set `all` to upgrade every service.
+    #[schema(example = "ms-my-microservice")]
+    pub service: Option<String>,
+    /// Upgrade every service in the inventory.
+    #[serde(default)]
+    pub all: bool,
+    /// `upgrade` (the default), `dry-run` (what would change, nothing written) or `check`
+    /// (which repositories are behind, nothing written).
+    #[serde(default)]
+    pub mode: UpgradeMode,
+    /// Answers overriding the recorded ones, checked against the blueprint and recorded.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub set: BTreeMap<String, serde_json::Value>,
+}
+
+/// Upgrade one service, or all, to the newest version of their blueprints.
+///
+/// Each repository's newest render goes onto its `orchestrator/template` branch and is merged
+/// into `main` (3-way, the base being the last render main holds); a merge with conflicts is
+/// committed on `orchestrator/upgrade-<version>` instead and `main` is left as it was. The
+/// report lists every repository: `up-to-date`, `upgraded`, `conflicts` (with the files),
+/// `failed` (with the reason) or, in checks and dry runs, `behind`.
+#[utoipa::path(
+    post,
+    path = "/v1/upgrades",
+    tag = "upgrades",
+    request_body(content = UpgradeRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A run upgraded what was behind; its report is also at `GET /v1/runs/{id}`.", body = UpgradeReport,
+            headers(("Location" = String, description = "`/v1/runs/{id}`"))),
+        (status = 200, description = "Nothing was behind, or a dry run or check: nothing written.", body = UpgradeReport),
+        (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such service.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of `service` and `all`, an unknown field or mode, or a `set` answer the blueprint refuses (each named in `errors`).", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn upgrade(State(state): State<AppState>, Json(request): Json<UpgradeRequest>) -> Result<Response, ApiError> {
+    let target = UpgradeTarget::parse(request.service, request.all).map_err(orchestrator_app::Error::Invalid)?;
+    let options = UpgradeOptions { mode: request.mode, set: request.set };
+    let report = state.app().upgrade(&target, &options).await?;
+    let Some(run) = &report.run else {
+        return Ok((StatusCode::OK, axum::Json(report)).into_response());
+    };
+    let location = HeaderValue::from_str(&format!("/v1/runs/{}", run.id))
+        .map_err(|_| ApiError::Internal(format!("run id {:?} is not a valid header value", run.id)))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(report)).into_response())
+}
 
 /// List the provisioned services.
 #[utoipa::path(

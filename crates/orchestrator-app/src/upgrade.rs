@@ -337,8 +337,29 @@ pub enum UpgradeTarget {
     All,
 }
 
+impl UpgradeTarget {
+    /// From a client's `service` and `all`: exactly one of them.
+    pub fn parse(service: Option<String>, all: bool) -> Result<Self, Invalid> {
+        match (service, all) {
+            (Some(name), false) => Ok(UpgradeTarget::Service(name)),
+            (None, true) => Ok(UpgradeTarget::All),
+            (Some(_), true) => Err(Invalid::new(vec![provision_core::problem::Problem::new(
+                "all",
+                "conflict",
+                "name a service or set all, not both",
+            )])),
+            (None, false) => Err(Invalid::new(vec![provision_core::problem::Problem::new(
+                "service",
+                "required",
+                "name the service to upgrade, or set all to upgrade every service",
+            )])),
+        }
+    }
+}
+
 /// What an upgrade call does.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum UpgradeMode {
     /// Render, commit, merge.
     #[default]

@@ -248,6 +248,29 @@ fn cases() -> Vec<Case> {
             400,
             Some(("dryrun", "unknown-field")),
         ),
+        // Upgrades.
+        case("upgrade of nothing", || json_to("/v1/upgrades", json!({})), 422, Some(("service", "required"))),
+        case(
+            "upgrade of one and all",
+            || json_to("/v1/upgrades", json!({"service": "svc", "all": true})),
+            422,
+            Some(("all", "conflict")),
+        ),
+        case(
+            "upgrade mode unknown",
+            || json_to("/v1/upgrades", json!({"all": true, "mode": "sideways"})),
+            422,
+            Some(("mode", "unknown-variant")),
+        ),
+        case(
+            "upgrade field unknown",
+            || json_to("/v1/upgrades", json!({"all": true, "force": true})),
+            422,
+            Some(("force", "unknown-field")),
+        ),
+        case("upgrade of an unknown service", || json_to("/v1/upgrades", json!({"service": "nope"})), 404, None),
+        case("upgrade of an invalid name", || json_to("/v1/upgrades", json!({"service": "../x"})), 404, None),
+        case("GET upgrades", || get("/v1/upgrades"), 405, None),
         case("limit zero", || get("/v1/runs?limit=0"), 400, Some(("limit", "out-of-range"))),
         case("limit not a number", || get("/v1/runs?limit=ten"), 400, Some(("limit", "invalid"))),
         // Routes and methods.

@@ -172,3 +172,37 @@ async fn the_real_adapters_serve_the_same_api() {
     let again = api.post_json("/create-service", &seed_body("ms", "on-disk", "d")).await;
     assert_eq!(again.problem(409)["service"], "on-disk");
 }
+
+#[tokio::test]
+async fn upgrades_answer_with_their_report_and_a_run_when_one_ran() {
+    let api = Api::memory();
+    assert_created(&api.post_json("/v1/services", &json!({"kind": "ms", "name": "up"})).await, "up");
+
+    // Nothing is behind: no run, 200.
+    let answer = api.post_json("/v1/upgrades", &json!({"service": "up"})).await;
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.bytes));
+    let report = answer.json();
+    assert_eq!(report["mode"], "upgrade");
+    assert!(report.get("run").is_none(), "{report}");
+    let outcomes: Vec<&Value> =
+        report["services"][0]["repos"].as_array().unwrap().iter().map(|r| &r["outcome"]).collect();
+    assert_eq!(outcomes, [&json!("up-to-date"), &json!("up-to-date")]);
+
+    // A changed answer makes a new render: checked first, then upgraded by a run.
+    let set = json!({"all": true, "mode": "check", "set": {"log_level": "debug"}});
+    let check = api.post_json("/v1/upgrades", &set).await;
+    assert_eq!(check.status, 200);
+    assert_eq!(check.json()["services"][0]["repos"][0]["outcome"], "behind");
+    let bad = api.post_json("/v1/upgrades", &json!({"service": "up", "set": {"log_level": "loud"}})).await;
+    assert_eq!(crate::support::field_rules(&bad.problem(422))[0].0, "parameters.log_level");
+
+    let answer = api.post_json("/v1/upgrades", &json!({"service": "up", "set": {"log_level": "debug"}})).await;
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.bytes));
+    let report = answer.json();
+    let run = report["run"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(location(&answer), format!("/v1/runs/{run}"));
+    assert_eq!(report["services"][0]["repos"][0]["outcome"], "upgraded", "{report}");
+    let view = api.get(&format!("/v1/runs/{run}")).await.json();
+    assert_eq!(view["operation"], "upgrade");
+    assert_eq!(view["upgrade"]["services"][0]["repos"][0]["outcome"], "upgraded", "{view}");
+}

@@ -9,6 +9,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/create-repo", &["post"]),
     ("/v1/services", &["get", "post"]),
     ("/v1/services/{name}", &["get"]),
+    ("/v1/upgrades", &["post"]),
     ("/v1/runs", &["get"]),
     ("/v1/runs/{id}", &["get"]),
     ("/v1/kinds", &["get"]),
@@ -32,9 +33,17 @@ async fn the_document_is_served_and_lists_every_route() {
         }
     }
     assert_eq!(paths.len(), ROUTES.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
-    for schema in
-        ["ServiceReport", "CreateServiceInput", "CreateRepoRequest", "Problem", "FieldProblem", "RunView", "KindView"]
-    {
+    for schema in [
+        "ServiceReport",
+        "CreateServiceInput",
+        "CreateRepoRequest",
+        "Problem",
+        "FieldProblem",
+        "RunView",
+        "KindView",
+        "UpgradeRequest",
+        "UpgradeReport",
+    ] {
         assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
     }
     // Each documented route answers something other than 404 / 405.
