@@ -241,3 +241,43 @@ async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone(
     assert_eq!(again.services[0].repos[0].outcome, UpgradeOutcome::Conflicts);
     assert_eq!(f.git.history("edgy", "orchestrator/upgrade-2.0.0").len(), edgy_main.len() + 1);
 }
+
+/// v3: `main.txt` as in v2, `new.txt` changed, `notes/old-name.txt` moved to `docs/name.txt`.
+fn v3_files() -> Vec<(&'static str, String)> {
+    let manifest = V2.replace("version = \"2.0.0\"", "version = \"3.0.0\"")
+        + "\n[[migrations]]\nversion = \"3.0.0\"\nrename_files = { \"notes/old-name.txt\" = \"docs/name.txt\" }\n";
+    vec![
+        ("blueprint.toml", manifest),
+        ("app/main.txt.jinja", lines(12, "end of v2")),
+        ("app/greeting.txt.jinja", "{{ salutation }}, {{ name }} ({{ colour }})\n".into()),
+        ("app/new.txt", "new in v2, changed in v3\n".into()),
+        ("app/docs/name.txt", "a note\n".into()),
+    ]
+}
+
+#[tokio::test]
+async fn each_upgrade_merges_from_the_last_render_main_holds_and_migrations_move_local_edits() {
+    let f = Fixture::new();
+    let mut v2 = v2_files();
+    v2.push(("app/notes/old-name.txt", "a note\n".into()));
+    let v2 = blueprint_dir(&v2);
+    let v1 = blueprint_dir(&v1_files());
+    f.app_with(&v1).create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    assert!(f.app_with(&v2).upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().clean());
+    // After v2: the team edits a file v1 → v2 changed, and the note v3 will move.
+    edit_main(&f.git, "demo", "main.txt", "ours entirely\n").await;
+    edit_main(&f.git, "demo", "notes/old-name.txt", "a note, edited here\n").await;
+
+    // v1 is gone from the catalog: only the template branch knows it. Were the base v1's
+    // render, main.txt would conflict (v1, ours and v3 all differ); from v2's it is ours.
+    let v3 = blueprint_dir(&v3_files());
+    let report = f.app_with(&v3).upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
+    assert!(report.clean(), "{report:#?}");
+    assert_eq!(report.services[0].repos[0].from_version, "2.0.0");
+    assert_eq!(file(&f.git, "demo", "main", "main.txt"), "ours entirely\n");
+    assert_eq!(file(&f.git, "demo", "main", "new.txt"), "new in v2, changed in v3\n");
+    assert_eq!(file(&f.git, "demo", "main", "docs/name.txt"), "a note, edited here\n", "the edit moved with the file");
+    let main = f.git.read_tree(&RepoName::parse("demo").unwrap(), &BranchName::main()).await.unwrap().unwrap();
+    assert!(main.get("notes/old-name.txt").is_none());
+    assert!(f.git.history("demo", "main")[0].starts_with("Upgrade blueprint tiny 2.0.0 → 3.0.0"));
+}

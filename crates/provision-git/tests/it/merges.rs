@@ -249,3 +249,27 @@ async fn an_unchanged_render_commits_nothing_when_asked() {
     let changed = provision_core::ports::CommitRequest { files: &files([file("a", "2")]), ..same };
     assert_ne!(f.host.commit(&demo, changed).await.unwrap(), t1);
 }
+
+#[tokio::test]
+async fn a_second_merge_starts_from_the_render_the_first_one_brought() {
+    let v1 = files([file("app.go", lines(12, &[]))]);
+    let local = files([file("app.go", lines(12, &[(1, "one here")]))]);
+    let (f, demo) = provisioned(&v1, &local).await;
+    let v2 = files([file("app.go", lines(12, &[(12, "twelve in v2")]))]);
+    assert_eq!(upgrade(&f, &demo, &v2, &[]).await, MergeState::Merged);
+    // After v2 the team rewrites the line v2 changed; v3 changes another one. From v1's
+    // render line 12 would conflict (v1, ours, v3 all differ); from v2's it is ours.
+    let main = f.host.branch_tip(&demo, &branch("main")).await.unwrap();
+    let ours = files([file("app.go", lines(12, &[(1, "one here"), (12, "twelve here")]))]);
+    f.commit(&demo, "main", main.as_ref(), &ours, TreeMode::Replace, "More local changes").await.unwrap();
+    let v3 = files([file("app.go", lines(12, &[(6, "six in v3"), (12, "twelve in v2")]))]);
+
+    assert_eq!(upgrade(&f, &demo, &v3, &[]).await, MergeState::Merged);
+    assert_eq!(
+        show(&f, &demo, "main:app.go"),
+        lines(12, &[(1, "one here"), (6, "six in v3"), (12, "twelve here")]).trim_end()
+    );
+    let bare = f.bare(&demo);
+    assert_eq!(git(&bare, &["merge-base", "main^1", "main^2"]), git(&bare, &["rev-parse", &format!("{TEMPLATE}^")]));
+    assert_fsck_clean(&bare);
+}
