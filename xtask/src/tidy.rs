@@ -32,8 +32,20 @@ mod tests {
     ];
 
     /// Crates the I/O-free core must never reach, even transitively.
-    const NOT_IN_CORE: &[&str] =
-        &["kube", "gix", "octocrab", "bollard", "lettre", "sqlx", "axum", "clap", "tokio", "reqwest", "minijinja"];
+    const NOT_IN_CORE: &[&str] = &[
+        "kube",
+        "gix",
+        "octocrab",
+        "bollard",
+        "lettre",
+        "sqlx",
+        "rusqlite",
+        "axum",
+        "clap",
+        "tokio",
+        "reqwest",
+        "minijinja",
+    ];
 
     fn metadata() -> Value {
         let out = Command::new(env!("CARGO"))

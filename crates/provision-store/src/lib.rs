@@ -27,14 +27,14 @@ pub enum Error {
     Open {
         path: PathBuf,
         #[source]
-        source: sqlx::Error,
+        source: rusqlite::Error,
     },
     #[error("cannot migrate the database {} to schema version {version}", path.display())]
     Migrate {
         path: PathBuf,
         version: i64,
         #[source]
-        source: sqlx::Error,
+        source: rusqlite::Error,
     },
     #[error(
         "the database {} has schema version {found}, newer than the {supported} this program knows; \
@@ -42,4 +42,6 @@ pub enum Error {
         path.display()
     )]
     SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error("cannot open the database {}: the async runtime is shutting down", path.display())]
+    Shutdown { path: PathBuf },
 }

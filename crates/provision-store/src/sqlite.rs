@@ -9,7 +9,17 @@
 //!   before acting, and an fsync per journal entry would cost more than the rest of a run;
 //! - a busy database surfaces as [`PortErrorKind::Transient`] after the busy timeout, so the
 //!   engine's retries apply;
+//! - a statement never stalls an async worker thread, and runs on the calling thread wherever
+//!   it can, waiting for no other thread: on a multi-thread tokio runtime inside
+//!   [`tokio::task::block_in_place`] (in `Runtime::block_on`, where the CLI runs, that is all;
+//!   on a worker, tokio first hands the worker's other tasks to another thread); on a
+//!   current-thread runtime, whose only thread must not block, on tokio's blocking pool;
+//!   outside any runtime directly, since there is no async worker to stall;
 //! - claims are file locks in `<database dir>/locks/`, released by the kernel if the process dies.
+//!
+//! A store holds one connection, shared by its clones and used by one call at a time: SQLite
+//! has one writer anyway, and its reads take microseconds. Several stores on one file (in one
+//! process or several) are coordinated by SQLite's own locks.
 
 use crate::{Error, claim};
 use async_trait::async_trait;
@@ -20,42 +30,49 @@ use provision_core::ports::{
     Claim, JournalEvent, NewRun, PortError, PortErrorKind, RunCreated, RunRecord, RunState, ServiceRecord, StepRecord,
     StepState, Store,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool};
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Params, Row, TransactionBehavior, ffi, params};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tracing::{debug, info};
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::JoinError;
+use tracing::{Span, debug, info, warn};
 
 /// The migrations, in order: applying the first `n` gives schema version `n`
 /// (`PRAGMA user_version`). Released migrations are never edited, only appended to.
 const MIGRATIONS: &[&str] = &[include_str!("sqlite/0001_initial.sql")];
 
-/// SQLite's primary result codes for "another connection holds the lock".
-const SQLITE_BUSY: i32 = 5;
-const SQLITE_LOCKED: i32 = 6;
+/// Prepared statements kept per connection: more than the store has, so none is prepared twice.
+const STATEMENT_CACHE: usize = 32;
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone)]
 pub struct Options {
     /// How long a statement waits for another writer before failing as transient.
     pub busy_timeout: Duration,
-    /// Connections in the pool. SQLite has one writer at a time; more connections serve readers.
-    pub max_connections: u32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { busy_timeout: Duration::from_secs(5), max_connections: 4 }
+        Self { busy_timeout: Duration::from_secs(5) }
     }
 }
 
 /// Runs, journal, services and idempotency keys in one SQLite database.
-/// Clones share the connection pool.
+/// Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    db: Arc<Database>,
     locks: PathBuf,
+}
+
+#[derive(Debug)]
+struct Database {
+    path: PathBuf,
+    /// `None` once [`SqliteStore::close`] has closed it.
+    connection: Mutex<Option<Connection>>,
 }
 
 impl SqliteStore {
@@ -68,57 +85,120 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`] with explicit options.
     pub async fn open_with(path: &Path, options: Options) -> Result<Self, Error> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let locks = dir.join("locks");
-        tokio::fs::create_dir_all(&locks).await.map_err(|source| Error::LockDir { path: locks.clone(), source })?;
-        let connect = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            // A small log: the first connection of a process replays the whole log, so its
-            // size bounds start-up time (100 pages: well under a millisecond to replay).
-            .pragma("wal_autocheckpoint", "100")
-            .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .connect_with(connect)
+        let owned = path.to_owned();
+        blocking(move || connect(owned, &options))
             .await
-            .map_err(|source| Error::Open { path: path.to_owned(), source })?;
-        let version = migrate(&pool, path).await?;
-        info!(path = %path.display(), schema_version = version, "store opened");
-        Ok(Self { pool, locks })
+            .unwrap_or_else(|_| Err(Error::Shutdown { path: path.to_owned() }))
     }
 
-    /// Closes the connections, waiting for those in use to be returned; the last one
-    /// checkpoints the write-ahead log into the database and removes it, so the next process
-    /// starts without replaying it. Claims taken from this store stay held until dropped.
+    /// Closes the connection; as the last one on the file, SQLite checkpoints the write-ahead
+    /// log into the database and removes it, so the next process starts without replaying it.
+    /// Later calls on this store or its clones fail. Claims taken from it stay held until
+    /// dropped.
     pub async fn close(&self) {
-        self.pool.close().await;
+        let db = Arc::clone(&self.db);
+        let closed = blocking(move || match lock(&db).take() {
+            Some(connection) => connection.close().map_err(|(_, e)| e),
+            None => Ok(()),
+        })
+        .await;
+        let path = self.db.path.display();
+        match closed {
+            Ok(Ok(())) => debug!(path = %path, "store closed"),
+            Ok(Err(e)) => warn!(path = %path, error = %e, "cannot close the database cleanly"),
+            Err(e) => warn!(path = %path, error = %e, "the database was not closed"),
+        }
+    }
+
+    /// Runs `f` on the connection without stalling an async worker (see the module doc): the
+    /// one way every call reaches the database.
+    async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let db = Arc::clone(&self.db);
+        blocking(move || match lock(&db).as_mut() {
+            Some(connection) => f(connection),
+            None => Err(PortError::permanent(format!("the database {} is closed", db.path.display()))),
+        })
+        .await
+        .unwrap_or_else(|e| Err(shutting_down(e)))
     }
 }
 
+/// The connection, even if a call panicked while holding it: SQLite's state is transactional
+/// (a dropped transaction rolls back), so nothing half-done is left to see.
+fn lock(db: &Database) -> std::sync::MutexGuard<'_, Option<Connection>> {
+    db.connection.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `work`, which may block, without stalling an async worker thread: in place on a
+/// multi-thread runtime, on the blocking pool on a current-thread one, directly outside any
+/// runtime. A panic in `work` resumes in the caller; `Err` only if the runtime is shutting down.
+/// (Inside a `LocalSet` on a multi-thread runtime `block_in_place` panics; nothing here uses one.)
+async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> Result<R, JoinError> {
+    match Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(work)),
+        Ok(runtime) => {
+            let span = Span::current();
+            match runtime.spawn_blocking(move || span.in_scope(work)).await {
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                done => done,
+            }
+        }
+        Err(_) => Ok(work()),
+    }
+}
+
+fn shutting_down(e: JoinError) -> PortError {
+    PortError::permanent("the async runtime is shutting down").with_source(e)
+}
+
+/// Opens the database and brings its schema up to date. Blocking.
+fn connect(path: PathBuf, options: &Options) -> Result<SqliteStore, Error> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let locks = dir.join("locks");
+    std::fs::create_dir_all(&locks).map_err(|source| Error::LockDir { path: locks.clone(), source })?;
+    let failed = |source| Error::Open { path: path.clone(), source };
+    // No URI flag: the path is a file name, whatever it starts with. NO_MUTEX: the store's
+    // mutex already gives the connection to one thread at a time.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut connection = Connection::open_with_flags(&path, flags).map_err(failed)?;
+    // First, so that switching to WAL waits for another process opening the file too.
+    connection.busy_timeout(options.busy_timeout).map_err(failed)?;
+    // A small log (100 pages): the first connection of a process replays the whole log, so
+    // its size bounds start-up time (well under a millisecond to replay).
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; \
+             PRAGMA wal_autocheckpoint = 100;",
+        )
+        .map_err(failed)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let version = migrate(&mut connection, &path)?;
+    info!(path = %path.display(), schema_version = version, "store opened");
+    Ok(SqliteStore { db: Arc::new(Database { path, connection: Mutex::new(Some(connection)) }), locks })
+}
+
 /// Brings the schema to the newest version in one transaction; returns that version.
-async fn migrate(pool: &SqlitePool, path: &Path) -> Result<i64, Error> {
+fn migrate(connection: &mut Connection, path: &Path) -> Result<i64, Error> {
     let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let failed = |version| move |source| Error::Migrate { path: path.to_owned(), version, source };
     // IMMEDIATE: two processes opening a new database at once migrate one after the other.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(failed(supported))?;
-    let found: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *tx).await.map_err(failed(supported))?;
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed(supported))?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(failed(supported))?;
     if found > supported {
         return Err(Error::SchemaTooNew { path: path.to_owned(), found, supported });
     }
     for (version, script) in (1..).zip(MIGRATIONS).skip(usize::try_from(found).unwrap_or(0)) {
-        sqlx::raw_sql(*script).execute(&mut *tx).await.map_err(failed(version))?;
+        tx.execute_batch(script).map_err(failed(version))?;
         // `user_version` lives in the database header, so it commits with the migration.
-        sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA user_version = {version}")))
-            .execute(&mut *tx)
-            .await
-            .map_err(failed(version))?;
+        tx.execute_batch(&format!("PRAGMA user_version = {version}")).map_err(failed(version))?;
         info!(path = %path.display(), version, "schema migrated");
     }
-    tx.commit().await.map_err(failed(supported))?;
+    tx.commit().map_err(failed(supported))?;
     Ok(supported)
 }
 
@@ -130,24 +210,54 @@ fn now() -> Result<Timestamp, PortError> {
 }
 
 /// A database failure, classified: a held lock is worth retrying, anything else is not.
-fn db_error(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> PortError {
-    move |e| {
-        let kind = match &e {
-            sqlx::Error::PoolTimedOut => PortErrorKind::Transient,
-            sqlx::Error::Database(db) => {
-                match db.code().and_then(|c| c.parse::<i32>().ok()).map(|extended| extended & 0xff) {
-                    Some(SQLITE_BUSY | SQLITE_LOCKED) => PortErrorKind::Transient,
-                    _ => PortErrorKind::Permanent,
-                }
-            }
-            _ => PortErrorKind::Permanent,
-        };
-        PortError::new(kind, context).with_source(e)
-    }
+fn db_error(error: rusqlite::Error, context: impl Into<String>) -> PortError {
+    // Primary codes: the extended ones (e.g. SQLITE_BUSY_SNAPSHOT) mean the same here.
+    let kind = match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => PortErrorKind::Transient,
+        _ => PortErrorKind::Permanent,
+    };
+    PortError::new(kind, context).with_source(error)
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|db| db.is_unique_violation())
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_extended_error_code(), Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY))
+}
+
+/// Runs one cached statement; returns how many rows it changed.
+fn execute(db: &Connection, sql: &str, params: impl Params) -> rusqlite::Result<usize> {
+    db.prepare_cached(sql)?.execute(params)
+}
+
+/// The rows `sql` returns, decoded; `context` says what was being read if the database fails.
+fn query_all<T>(
+    db: &Connection,
+    sql: &str,
+    params: impl Params,
+    context: impl Fn() -> String,
+    mut decode: impl FnMut(&Row<'_>) -> Result<T, PortError>,
+) -> Result<Vec<T>, PortError> {
+    let failed = |e| db_error(e, context());
+    let mut statement = db.prepare_cached(sql).map_err(failed)?;
+    let mut rows = statement.query(params).map_err(failed)?;
+    let mut decoded = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
+/// The first row `sql` returns, decoded, if any.
+fn query_first<T>(
+    db: &Connection,
+    sql: &str,
+    params: impl Params,
+    context: impl Fn() -> String,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, PortError>,
+) -> Result<Option<T>, PortError> {
+    let failed = |e| db_error(e, context());
+    let mut statement = db.prepare_cached(sql).map_err(failed)?;
+    let mut rows = statement.query(params).map_err(failed)?;
+    rows.next().map_err(failed)?.map(decode).transpose()
 }
 
 fn not_found(message: String) -> PortError {
@@ -167,16 +277,13 @@ fn within(context: impl fmt::Display, error: PortError) -> PortError {
     PortError { message: format!("{context}: {}", error.message), ..error }
 }
 
-fn get<T>(row: &SqliteRow, column: &str) -> Result<T, PortError>
-where
-    T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-{
-    row.try_get(column).map_err(db_error(format!("cannot read column {column}")))
+fn get<T: FromSql>(row: &Row<'_>, column: &str) -> Result<T, PortError> {
+    row.get(column).map_err(|e| db_error(e, format!("cannot read column {column}")))
 }
 
 /// A text column parsed into a domain value; a value that does not parse is named in the error.
 fn parsed<T, E: fmt::Display>(
-    row: &SqliteRow,
+    row: &Row<'_>,
     column: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, PortError> {
@@ -185,7 +292,7 @@ fn parsed<T, E: fmt::Display>(
 }
 
 fn optional_parsed<T, E: fmt::Display>(
-    row: &SqliteRow,
+    row: &Row<'_>,
     column: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<Option<T>, PortError> {
@@ -210,7 +317,7 @@ macro_rules! select_runs {
     };
 }
 
-fn run_record(row: &SqliteRow) -> Result<RunRecord, PortError> {
+fn run_record(row: &Row<'_>) -> Result<RunRecord, PortError> {
     let id = parsed(row, "id", RunId::parse)?;
     let fields = || {
         Ok(RunRecord {
@@ -227,7 +334,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord, PortError> {
     fields().map_err(|e| within(format_args!("run {id}"), e))
 }
 
-fn step_record(run: &RunId, row: &SqliteRow) -> Result<StepRecord, PortError> {
+fn step_record(run: &RunId, row: &Row<'_>) -> Result<StepRecord, PortError> {
     let fields = || {
         let index: i64 = get(row, "step_index")?;
         let attempts: i64 = get(row, "attempts")?;
@@ -255,7 +362,7 @@ macro_rules! select_services {
     };
 }
 
-fn service_record(row: &SqliteRow) -> Result<ServiceRecord, PortError> {
+fn service_record(row: &Row<'_>) -> Result<ServiceRecord, PortError> {
     let name = parsed(row, "name", ServiceName::parse)?;
     let fields = || {
         Ok(ServiceRecord {
@@ -273,289 +380,281 @@ fn service_record(row: &SqliteRow) -> Result<ServiceRecord, PortError> {
     fields().map_err(|e| within(format_args!("service {name}"), e))
 }
 
-impl SqliteStore {
-    async fn run_exists(&self, run: &RunId) -> Result<bool, PortError> {
-        let row = sqlx::query("SELECT 1 FROM runs WHERE id = ?")
-            .bind(run.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error(format!("cannot read run {run}")))?;
-        Ok(row.is_some())
+/// Creates `run` in one IMMEDIATE transaction; see [`Store::create_run`].
+fn create_run(
+    db: &mut Connection,
+    run: &NewRun,
+    request: &str,
+    repos: Option<&str>,
+    at: &str,
+) -> Result<RunCreated, PortError> {
+    let failed = |e| db_error(e, format!("cannot create run {}", run.id));
+    let context = || format!("cannot create run {}", run.id);
+
+    // IMMEDIATE takes the write lock now, so the lookups below see every committed run:
+    // concurrent creators (threads or processes) are serialised by the database.
+    let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+    if let Some(key) = &run.idempotency {
+        let found = query_first(
+            &tx,
+            "SELECT fingerprint, run_id FROM idempotency_keys WHERE key = ?",
+            [&key.key],
+            context,
+            |row| Ok((get::<String>(row, "fingerprint")?, parsed(row, "run_id", RunId::parse)?)),
+        )?;
+        if let Some((fingerprint, existing)) = found {
+            return Ok(if fingerprint == key.fingerprint {
+                RunCreated::Replayed { run: existing }
+            } else {
+                RunCreated::KeyReused { run: existing }
+            });
+        }
+    }
+    if let Some(service) = &run.service {
+        let found =
+            query_first(&tx, "SELECT run_id FROM services WHERE name = ?", [service.name.as_str()], context, |row| {
+                parsed(row, "run_id", RunId::parse)
+            })?;
+        if let Some(existing) = found {
+            return Ok(RunCreated::ServiceExists { name: service.name.clone(), run: existing });
+        }
     }
 
-    async fn set_run_state(
-        &self,
-        run: &RunId,
-        state: RunState,
-        error: Option<&str>,
-        at: &str,
-    ) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("UPDATE runs SET state = ?, error = ?, updated_at = ? WHERE id = ?")
-            .bind(state.as_str())
-            .bind(error)
-            .bind(at)
-            .bind(run.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+    // The lookups are authoritative under the write lock; a UNIQUE violation here can only
+    // be a reused run id.
+    let inserted = (|| {
+        execute(
+            &tx,
+            "INSERT INTO runs (id, operation, state, request, service, error, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            params![
+                run.id.as_str(),
+                run.operation,
+                RunState::Pending.as_str(),
+                request,
+                run.service.as_ref().map(|s| s.name.as_str()),
+                at,
+                at,
+            ],
+        )?;
+        if let Some(key) = &run.idempotency {
+            execute(
+                &tx,
+                "INSERT INTO idempotency_keys (key, fingerprint, run_id, created_at) VALUES (?, ?, ?, ?)",
+                params![key.key, key.fingerprint, run.id.as_str(), at],
+            )?;
+        }
+        if let Some(service) = &run.service {
+            execute(
+                &tx,
+                "INSERT INTO services (name, kind, blueprint_version, owner, description, repos, run_id, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    service.name.as_str(),
+                    service.kind.as_str(),
+                    service.blueprint_version,
+                    service.owner.as_ref().map(|o| o.as_str()),
+                    service.description,
+                    repos,
+                    run.id.as_str(),
+                    at,
+                ],
+            )?;
+        }
+        Ok(())
+    })();
+    match inserted {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(
+                PortError::new(PortErrorKind::AlreadyExists, format!("run {} exists already", run.id)).with_source(e)
+            );
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    tx.commit().map_err(failed)?;
+    Ok(RunCreated::Created)
+}
+
+/// Applies `event` to the journal of `run`; see [`Store::record`].
+fn record(db: &Connection, run: &RunId, event: &JournalEvent, at: &str) -> Result<(), PortError> {
+    let run_state = |state: RunState, error: Option<&str>| {
+        execute(
+            db,
+            "UPDATE runs SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+            params![state.as_str(), error, at, run.as_str()],
+        )
+    };
+    // What a change of no row means: the run is missing, or the step.
+    let (affected, step) = match event {
+        JournalEvent::RunStarted => (run_state(RunState::Running, None), None),
+        JournalEvent::RunSucceeded => (run_state(RunState::Succeeded, None), None),
+        JournalEvent::RunFailed { error } => (run_state(RunState::Failed, Some(error)), None),
+        JournalEvent::StepStarted { index, name } => {
+            // A step started again keeps its name, first start time and last detail,
+            // and counts one more attempt.
+            let done = execute(
+                db,
+                "INSERT INTO steps (run_id, step_index, name, state, attempts, started_at) \
+                 SELECT ?, ?, ?, 'started', 1, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?) \
+                 ON CONFLICT (run_id, step_index) \
+                 DO UPDATE SET state = 'started', attempts = steps.attempts + 1, error = NULL",
+                params![run.as_str(), sql_index(run, *index)?, name, at, run.as_str()],
+            );
+            (done, None)
+        }
+        JournalEvent::StepRetrying { index, error } => {
+            let done = execute(
+                db,
+                "UPDATE steps SET attempts = attempts + 1, error = ? WHERE run_id = ? AND step_index = ?",
+                params![error, run.as_str(), sql_index(run, *index)?],
+            );
+            (done, Some(index))
+        }
+        JournalEvent::StepDone { index, detail } => {
+            let done = execute(
+                db,
+                "UPDATE steps SET state = 'done', detail = ?, error = NULL, finished_at = ? \
+                 WHERE run_id = ? AND step_index = ?",
+                params![detail, at, run.as_str(), sql_index(run, *index)?],
+            );
+            (done, Some(index))
+        }
+        JournalEvent::StepFailed { index, error } => {
+            let done = execute(
+                db,
+                "UPDATE steps SET state = 'failed', error = ?, finished_at = ? \
+                 WHERE run_id = ? AND step_index = ?",
+                params![error, at, run.as_str(), sql_index(run, *index)?],
+            );
+            (done, Some(index))
+        }
+    };
+    match affected.map_err(|e| db_error(e, format!("cannot journal {event:?} for run {run}")))? {
+        0 => Err(match step {
+            None => not_found(format!("run {run} does not exist")),
+            Some(index) => not_found(format!("run {run} has no step {index} in its journal")),
+        }),
+        _ => Ok(()),
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_run(&self, run: NewRun) -> Result<RunCreated, PortError> {
-        let failed = || db_error(format!("cannot create run {}", run.id));
         let request = to_json(format!("the request of run {}", run.id), &run.request)?;
         let repos = match &run.service {
             Some(s) => Some(to_json(format!("the repositories of service {}", s.name), &s.repos)?),
             None => None,
         };
         let at = now()?.to_string();
-
-        // IMMEDIATE takes the write lock now, so the lookups below see every committed run:
-        // concurrent creators (threads or processes) are serialised by the database.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(failed())?;
-        if let Some(key) = &run.idempotency {
-            let row = sqlx::query("SELECT fingerprint, run_id FROM idempotency_keys WHERE key = ?")
-                .bind(&key.key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(failed())?;
-            if let Some(row) = row {
-                let existing = parsed(&row, "run_id", RunId::parse)?;
-                return Ok(if get::<String>(&row, "fingerprint")? == key.fingerprint {
-                    RunCreated::Replayed { run: existing }
-                } else {
-                    RunCreated::KeyReused { run: existing }
-                });
-            }
+        let id = run.id.clone();
+        let created = self.with_db(move |db| create_run(db, &run, &request, repos.as_deref(), &at)).await?;
+        if created == RunCreated::Created {
+            debug!(run = %id, "run created");
         }
-        if let Some(service) = &run.service {
-            let row = sqlx::query("SELECT run_id FROM services WHERE name = ?")
-                .bind(service.name.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(failed())?;
-            if let Some(row) = row {
-                return Ok(RunCreated::ServiceExists {
-                    name: service.name.clone(),
-                    run: parsed(&row, "run_id", RunId::parse)?,
-                });
-            }
-        }
-
-        // The lookups are authoritative under the write lock; a UNIQUE violation here can only
-        // be a reused run id.
-        let inserted = async {
-            sqlx::query(
-                "INSERT INTO runs (id, operation, state, request, service, error, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
-            )
-            .bind(run.id.as_str())
-            .bind(&run.operation)
-            .bind(RunState::Pending.as_str())
-            .bind(&request)
-            .bind(run.service.as_ref().map(|s| s.name.as_str()))
-            .bind(&at)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(key) = &run.idempotency {
-                sqlx::query("INSERT INTO idempotency_keys (key, fingerprint, run_id, created_at) VALUES (?, ?, ?, ?)")
-                    .bind(&key.key)
-                    .bind(&key.fingerprint)
-                    .bind(run.id.as_str())
-                    .bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(service) = &run.service {
-                sqlx::query(
-                    "INSERT INTO services (name, kind, blueprint_version, owner, description, repos, run_id, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(service.name.as_str())
-                .bind(service.kind.as_str())
-                .bind(&service.blueprint_version)
-                .bind(service.owner.as_ref().map(|o| o.as_str()))
-                .bind(&service.description)
-                .bind(&repos)
-                .bind(run.id.as_str())
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        match inserted {
-            Ok(()) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(PortError::new(PortErrorKind::AlreadyExists, format!("run {} exists already", run.id))
-                    .with_source(e));
-            }
-            Err(e) => return Err(failed()(e)),
-        }
-        tx.commit().await.map_err(failed())?;
-        debug!(run = %run.id, "run created");
-        Ok(RunCreated::Created)
+        Ok(created)
     }
 
     async fn run(&self, id: &RunId) -> Result<Option<RunRecord>, PortError> {
-        sqlx::query(select_runs!("WHERE id = ?"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error(format!("cannot read run {id}")))?
-            .as_ref()
-            .map(run_record)
-            .transpose()
+        let id = id.clone();
+        self.with_db(move |db| {
+            query_first(db, select_runs!("WHERE id = ?"), [id.as_str()], || format!("cannot read run {id}"), run_record)
+        })
+        .await
     }
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, PortError> {
-        sqlx::query(select_runs!("ORDER BY seq DESC LIMIT ?"))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("cannot list runs"))?
-            .iter()
-            .map(run_record)
-            .collect()
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_db(move |db| {
+            query_all(db, select_runs!("ORDER BY seq DESC LIMIT ?"), [limit], || "cannot list runs".into(), run_record)
+        })
+        .await
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<RunRecord>, PortError> {
-        sqlx::query(select_runs!("WHERE state IN ('pending', 'running') ORDER BY seq"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("cannot list unfinished runs"))?
-            .iter()
-            .map(run_record)
-            .collect()
+        self.with_db(|db| {
+            query_all(
+                db,
+                select_runs!("WHERE state IN ('pending', 'running') ORDER BY seq"),
+                [],
+                || "cannot list unfinished runs".into(),
+                run_record,
+            )
+        })
+        .await
     }
 
     async fn steps(&self, run: &RunId) -> Result<Vec<StepRecord>, PortError> {
-        sqlx::query(
-            "SELECT step_index, name, state, attempts, detail, error, started_at, finished_at \
-             FROM steps WHERE run_id = ? ORDER BY step_index",
-        )
-        .bind(run.as_str())
-        .fetch_all(&self.pool)
+        let run = run.clone();
+        self.with_db(move |db| {
+            query_all(
+                db,
+                "SELECT step_index, name, state, attempts, detail, error, started_at, finished_at \
+                 FROM steps WHERE run_id = ? ORDER BY step_index",
+                [run.as_str()],
+                || format!("cannot read the journal of run {run}"),
+                |row| step_record(&run, row),
+            )
+        })
         .await
-        .map_err(db_error(format!("cannot read the journal of run {run}")))?
-        .iter()
-        .map(|row| step_record(run, row))
-        .collect()
     }
 
     async fn record(&self, run: &RunId, event: JournalEvent) -> Result<(), PortError> {
         let at = now()?.to_string();
-        let failed = || db_error(format!("cannot journal {event:?} for run {run}"));
-        let no_run = || not_found(format!("run {run} does not exist"));
-        let no_step = |index| not_found(format!("run {run} has no step {index} in its journal"));
-        let (affected, missing) = match &event {
-            JournalEvent::RunStarted => (self.set_run_state(run, RunState::Running, None, &at).await, no_run()),
-            JournalEvent::RunSucceeded => (self.set_run_state(run, RunState::Succeeded, None, &at).await, no_run()),
-            JournalEvent::RunFailed { error } => {
-                (self.set_run_state(run, RunState::Failed, Some(error), &at).await, no_run())
-            }
-            JournalEvent::StepStarted { index, name } => {
-                // A step started again keeps its name, first start time and last detail,
-                // and counts one more attempt.
-                let done = sqlx::query(
-                    "INSERT INTO steps (run_id, step_index, name, state, attempts, started_at) \
-                     SELECT ?, ?, ?, 'started', 1, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?) \
-                     ON CONFLICT (run_id, step_index) \
-                     DO UPDATE SET state = 'started', attempts = steps.attempts + 1, error = NULL",
-                )
-                .bind(run.as_str())
-                .bind(sql_index(run, *index)?)
-                .bind(name)
-                .bind(&at)
-                .bind(run.as_str())
-                .execute(&self.pool)
-                .await;
-                (done.map(|d| d.rows_affected()), no_run())
-            }
-            JournalEvent::StepRetrying { index, error } => {
-                let done = sqlx::query(
-                    "UPDATE steps SET attempts = attempts + 1, error = ? WHERE run_id = ? AND step_index = ?",
-                )
-                .bind(error)
-                .bind(run.as_str())
-                .bind(sql_index(run, *index)?)
-                .execute(&self.pool)
-                .await;
-                (done.map(|d| d.rows_affected()), no_step(index))
-            }
-            JournalEvent::StepDone { index, detail } => {
-                let done = sqlx::query(
-                    "UPDATE steps SET state = 'done', detail = ?, error = NULL, finished_at = ? \
-                     WHERE run_id = ? AND step_index = ?",
-                )
-                .bind(detail)
-                .bind(&at)
-                .bind(run.as_str())
-                .bind(sql_index(run, *index)?)
-                .execute(&self.pool)
-                .await;
-                (done.map(|d| d.rows_affected()), no_step(index))
-            }
-            JournalEvent::StepFailed { index, error } => {
-                let done = sqlx::query(
-                    "UPDATE steps SET state = 'failed', error = ?, finished_at = ? \
-                     WHERE run_id = ? AND step_index = ?",
-                )
-                .bind(error)
-                .bind(&at)
-                .bind(run.as_str())
-                .bind(sql_index(run, *index)?)
-                .execute(&self.pool)
-                .await;
-                (done.map(|d| d.rows_affected()), no_step(index))
-            }
-        };
-        match affected.map_err(failed())? {
-            0 => Err(missing),
-            _ => Ok(()),
-        }
+        let run = run.clone();
+        self.with_db(move |db| record(db, &run, &event, &at)).await
     }
 
     async fn reopen_run(&self, run: &RunId) -> Result<(), PortError> {
         let at = now()?.to_string();
-        let done = sqlx::query("UPDATE runs SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'failed'")
-            .bind(&at)
-            .bind(run.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error(format!("cannot reopen run {run}")))?;
-        // Reopening a run that is not failed changes nothing; only a missing run is an error.
-        if done.rows_affected() == 0 && !self.run_exists(run).await? {
-            return Err(not_found(format!("run {run} does not exist")));
-        }
-        Ok(())
+        let run = run.clone();
+        self.with_db(move |db| {
+            let reopened = execute(
+                db,
+                "UPDATE runs SET state = 'pending', updated_at = ? WHERE id = ? AND state = 'failed'",
+                params![at, run.as_str()],
+            )
+            .map_err(|e| db_error(e, format!("cannot reopen run {run}")))?;
+            // Reopening a run that is not failed changes nothing; only a missing run is an error.
+            if reopened == 0 {
+                let exists = query_first(
+                    db,
+                    "SELECT 1 FROM runs WHERE id = ?",
+                    [run.as_str()],
+                    || format!("cannot read run {run}"),
+                    |_| Ok(()),
+                )?;
+                if exists.is_none() {
+                    return Err(not_found(format!("run {run} does not exist")));
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn service(&self, name: &ServiceName) -> Result<Option<ServiceRecord>, PortError> {
-        sqlx::query(select_services!("WHERE s.name = ?"))
-            .bind(name.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error(format!("cannot read service {name}")))?
-            .as_ref()
-            .map(service_record)
-            .transpose()
+        let name = name.clone();
+        self.with_db(move |db| {
+            query_first(
+                db,
+                select_services!("WHERE s.name = ?"),
+                [name.as_str()],
+                || format!("cannot read service {name}"),
+                service_record,
+            )
+        })
+        .await
     }
 
     async fn services(&self) -> Result<Vec<ServiceRecord>, PortError> {
         // SQLite's default BINARY collation orders like the fake's byte-wise string order
         // (PostgreSQL needs `COLLATE "C"` for the same).
-        sqlx::query(select_services!("ORDER BY s.name"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("cannot list services"))?
-            .iter()
-            .map(service_record)
-            .collect()
+        self.with_db(|db| {
+            query_all(db, select_services!("ORDER BY s.name"), [], || "cannot list services".into(), service_record)
+        })
+        .await
     }
 
     async fn close(&self) {
@@ -565,9 +664,9 @@ impl Store for SqliteStore {
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
         let path = self.locks.join(format!("{run}.lock"));
         let lock_path = path.clone();
-        let claimed = tokio::task::spawn_blocking(move || claim::try_lock(&lock_path))
+        let claimed = blocking(move || claim::try_lock(&lock_path))
             .await
-            .map_err(|e| PortError::permanent(format!("cannot claim run {run}: the lock task failed")).with_source(e))?
+            .map_err(|e| within(format_args!("cannot claim run {run}"), shutting_down(e)))?
             .map_err(|e| {
                 PortError::permanent(format!("cannot claim run {run} with lock file {}", path.display())).with_source(e)
             })?;

@@ -1,26 +1,28 @@
 //! What only the SQLite store promises: durability across reopening, versioned migrations,
-//! a busy database reported as transient, claims that die with their process.
+//! a busy database reported as transient, claims that die with their process, every runtime
+//! flavour served, a close that checkpoints the log.
 
 use crate::support::{db_path, id, new_run, service_name};
-use provision_core::ports::{JournalEvent, PortErrorKind, RunCreated, Store};
+use provision_core::ports::{JournalEvent, PortErrorKind, RunCreated, RunState, StepState, Store};
 use provision_store::{Error, Options, SqliteStore};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use rusqlite::{Connection, TransactionBehavior};
 use std::io::Write;
 use std::path::Path;
+use std::pin::pin;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 /// A plain connection to the database, as the `sqlite3` shell or another program would open it.
-async fn raw(path: &Path) -> SqliteConnection {
-    SqliteConnectOptions::new().filename(path).connect().await.unwrap()
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).unwrap()
 }
 
-async fn user_version(path: &Path) -> i64 {
-    let mut conn = raw(path).await;
-    sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut conn).await.unwrap()
+fn pragma<T: rusqlite::types::FromSql>(path: &Path, name: &str) -> T {
+    raw(path).query_row(&format!("PRAGMA {name}"), [], |row| row.get(0)).unwrap()
 }
 
 #[tokio::test]
@@ -81,17 +83,13 @@ async fn the_schema_is_versioned_and_migrated_once() {
     let store = SqliteStore::open(&path).await.unwrap();
     store.create_run(new_run("r1", None, None)).await.unwrap();
     store.close().await;
-    assert_eq!(user_version(&path).await, 1);
-
-    let mut conn = raw(&path).await;
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(mode, "wal");
-    conn.close().await.unwrap();
+    assert_eq!(pragma::<i64>(&path, "user_version"), 1);
+    assert_eq!(pragma::<String>(&path, "journal_mode"), "wal");
 
     // Opening again applies nothing and keeps the data.
     let store = SqliteStore::open(&path).await.unwrap();
     assert!(store.run(&id("r1")).await.unwrap().is_some());
-    assert_eq!(user_version(&path).await, 1);
+    assert_eq!(pragma::<i64>(&path, "user_version"), 1);
 }
 
 #[tokio::test]
@@ -99,9 +97,7 @@ async fn a_database_from_a_newer_program_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     SqliteStore::open(&path).await.unwrap().close().await;
-    let mut conn = raw(&path).await;
-    sqlx::query("PRAGMA user_version = 99").execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
+    raw(&path).execute_batch("PRAGMA user_version = 99").unwrap();
 
     let e = SqliteStore::open(&path).await.unwrap_err();
     assert!(matches!(e, Error::SchemaTooNew { found: 99, supported: 1, .. }), "{e:?}");
@@ -122,13 +118,13 @@ async fn an_unusable_location_is_reported_with_its_path() {
 async fn a_busy_database_is_a_transient_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
-    let options = Options { busy_timeout: Duration::from_millis(20), ..Options::default() };
+    let options = Options { busy_timeout: Duration::from_millis(20) };
     let store = SqliteStore::open_with(&path, options).await.unwrap();
     store.create_run(new_run("r1", None, None)).await.unwrap();
 
     // Another program holds the write lock.
-    let mut other = raw(&path).await;
-    let tx = other.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let mut other = raw(&path);
+    let tx = other.transaction_with_behavior(TransactionBehavior::Immediate).unwrap();
     let e = store.create_run(new_run("r2", None, None)).await.unwrap_err();
     assert_eq!(e.kind, PortErrorKind::Transient, "{e:?}");
     assert!(e.to_string().contains("r2"), "{e}");
@@ -138,7 +134,7 @@ async fn a_busy_database_is_a_transient_error() {
     // Readers are not blocked by a writer (WAL).
     assert_eq!(store.runs(10).await.unwrap().len(), 1);
 
-    tx.rollback().await.unwrap();
+    tx.rollback().unwrap();
     assert_eq!(store.create_run(new_run("r2", None, None)).await.unwrap(), RunCreated::Created);
     store.record(&id("r1"), JournalEvent::RunStarted).await.unwrap();
 }
@@ -162,8 +158,7 @@ async fn a_row_that_does_not_decode_is_a_permanent_error_naming_it() {
     let path = db_path(&dir);
     let store = SqliteStore::open(&path).await.unwrap();
     store.create_run(new_run("r1", None, None)).await.unwrap();
-    let mut conn = raw(&path).await;
-    sqlx::query("UPDATE runs SET updated_at = 'yesterday' WHERE id = 'r1'").execute(&mut conn).await.unwrap();
+    raw(&path).execute("UPDATE runs SET updated_at = 'yesterday' WHERE id = 'r1'", []).unwrap();
     let e = store.run(&id("r1")).await.unwrap_err();
     assert_eq!(e.kind, PortErrorKind::Permanent, "{e:?}");
     assert!(e.to_string().starts_with("run r1: the database holds an invalid updated_at \"yesterday\""), "{e}");
@@ -254,4 +249,92 @@ async fn a_claim_dies_with_its_process() {
 
     child.kill().await.unwrap();
     assert!(store.try_claim(&id("r1")).await.unwrap().is_some(), "the kernel released the dead child's claim");
+}
+
+/// A run created, journaled and read back: what every runtime must support.
+async fn round_trip(store: &SqliteStore, run: &str) {
+    assert_eq!(store.create_run(new_run(run, Some(run), Some((run, "f")))).await.unwrap(), RunCreated::Created);
+    store.record(&id(run), JournalEvent::RunStarted).await.unwrap();
+    store.record(&id(run), JournalEvent::StepStarted { index: 0, name: "ensure-repo".into() }).await.unwrap();
+    store.record(&id(run), JournalEvent::StepDone { index: 0, detail: "created".into() }).await.unwrap();
+    store.record(&id(run), JournalEvent::RunSucceeded).await.unwrap();
+    let steps = store.steps(&id(run)).await.unwrap();
+    assert_eq!(steps.iter().map(|s| (s.index, s.state)).collect::<Vec<_>>(), [(0, StepState::Done)]);
+    assert_eq!(store.run(&id(run)).await.unwrap().unwrap().state, RunState::Succeeded);
+    assert_eq!(store.service(&service_name(run)).await.unwrap().unwrap().run, id(run));
+    assert!(store.try_claim(&id(run)).await.unwrap().is_some());
+}
+
+// The store runs statements in place on a multi-thread runtime (in `block_on` and on its
+// workers), on the blocking pool on a current-thread one, and directly outside any runtime.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_works_on_a_multi_thread_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+    round_trip(&store, "in-block-on").await;
+    let worker = store.clone();
+    tokio::spawn(async move { round_trip(&worker, "on-a-worker").await }).await.unwrap();
+    assert_eq!(store.runs(10).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_store_works_on_a_current_thread_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+    round_trip(&store, "in-block-on").await;
+    let task = store.clone();
+    tokio::spawn(async move { round_trip(&task, "in-a-task").await }).await.unwrap();
+    assert_eq!(store.runs(10).await.unwrap().len(), 2);
+}
+
+#[test]
+fn the_store_works_outside_any_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    block_on(async {
+        let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+        round_trip(&store, "no-runtime").await;
+        store.close().await;
+    });
+}
+
+/// Polls `future` on this thread, with no tokio runtime around it.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+#[tokio::test]
+async fn closing_checkpoints_the_log_and_later_calls_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.create_run(new_run("r1", None, None)).await.unwrap();
+    let wal = dir.path().join("orchestrator.db-wal");
+    assert!(wal.is_file(), "writes go to the log first");
+
+    let clone = store.clone();
+    store.close().await;
+    assert!(!wal.exists(), "the log was checkpointed into the database and removed");
+    let e = clone.run(&id("r1")).await.unwrap_err();
+    assert_eq!(e.kind, PortErrorKind::Permanent, "{e:?}");
+    assert!(e.to_string().contains(&format!("the database {} is closed", path.display())), "{e}");
+    store.close().await;
+
+    // Nothing was lost, even though no process will replay a log.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(store.run(&id("r1")).await.unwrap().is_some());
 }
