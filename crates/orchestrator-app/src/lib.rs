@@ -140,6 +140,9 @@ impl Store for NoStore {
     async fn services(&self) -> Result<Vec<ServiceRecord>, PortError> {
         Err(no_store())
     }
+    async fn set_blueprint_version(&self, _: &ServiceName, _: &str) -> Result<(), PortError> {
+        Err(no_store())
+    }
     async fn try_claim(&self, _: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
         Err(no_store())
     }

@@ -476,7 +476,9 @@ impl App {
                 })
                 .collect();
             services.extend(run.skipped.iter().map(skipped_report));
-            return Ok(UpgradeReport { mode: options.mode.as_str().into(), run: None, services });
+            let report = UpgradeReport { mode: options.mode.as_str().into(), run: None, services };
+            self.record_versions(&records, &report).await?;
+            return Ok(report);
         }
         let mut plan = Plan { keep_going: true, ..Plan::default() };
         for (upgrade, repos) in &ready {
@@ -499,7 +501,29 @@ impl App {
         let record =
             self.store.run(&id).await.map_err(AppError::Store)?.ok_or_else(|| AppError::RunNotFound(id.to_string()))?;
         let steps = self.store.steps(&id).await.map_err(AppError::Store)?;
-        self.upgrade_report(&run, &record, &steps).await
+        let report = self.upgrade_report(&run, &record, &steps).await?;
+        self.record_versions(&records, &report).await?;
+        Ok(report)
+    }
+
+    /// The inventory learns the version of each service whose repositories are all at it.
+    async fn record_versions(&self, records: &[ServiceRecord], report: &UpgradeReport) -> Result<(), AppError> {
+        for service in &report.services {
+            let done = service.error.is_none()
+                && service
+                    .repos
+                    .iter()
+                    .all(|r| matches!(r.outcome, UpgradeOutcome::UpToDate | UpgradeOutcome::Upgraded));
+            let (Some(version), Some(record)) =
+                (&service.to_version, records.iter().find(|r| r.name.as_str() == service.service))
+            else {
+                continue;
+            };
+            if done && &record.blueprint_version != version {
+                self.store.set_blueprint_version(&record.name, version).await.map_err(AppError::Store)?;
+            }
+        }
+        Ok(())
     }
 
     /// Reads, migrates and checks one service's answers and renders its new version.

@@ -442,6 +442,9 @@ pub trait Store: Send + Sync {
     async fn service(&self, name: &ServiceName) -> Result<Option<ServiceRecord>, PortError>;
     /// Ordered by name.
     async fn services(&self) -> Result<Vec<ServiceRecord>, PortError>;
+    /// Records that the service's repositories are now at `version` of its blueprint (after
+    /// an upgrade); [`PortErrorKind::NotFound`] without the service.
+    async fn set_blueprint_version(&self, name: &ServiceName, version: &str) -> Result<(), PortError>;
     /// `None` if another live process holds the run.
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError>;
     /// Finishes pending work (an embedded database checkpoints its log) before the process

@@ -600,6 +600,16 @@ impl Store for MemoryStore {
         Ok(s.services.values().map(|(svc, run, at)| service_record(&s, svc, run, *at)).collect())
     }
 
+    async fn set_blueprint_version(&self, name: &ServiceName, version: &str) -> Result<(), PortError> {
+        let mut s = lock(&self.state);
+        let (service, _, _) = s
+            .services
+            .get_mut(name)
+            .ok_or_else(|| PortError::new(PortErrorKind::NotFound, format!("service {name} does not exist")))?;
+        service.blueprint_version = version.to_owned();
+        Ok(())
+    }
+
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
         let mut s = lock(&self.state);
         if !s.claimed.insert(run.clone()) {

@@ -657,6 +657,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_blueprint_version(&self, name: &ServiceName, version: &str) -> Result<(), PortError> {
+        let (name, version) = (name.clone(), version.to_owned());
+        self.with_db(move |db| {
+            let updated = execute(
+                db,
+                "UPDATE services SET blueprint_version = ? WHERE name = ?",
+                params![version, name.as_str()],
+            )
+            .map_err(|e| db_error(e, format!("cannot record the blueprint version of service {name}")))?;
+            if updated == 0 {
+                return Err(not_found(format!("service {name} does not exist")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn close(&self) {
         SqliteStore::close(self).await;
     }

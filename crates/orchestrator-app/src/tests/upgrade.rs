@@ -151,6 +151,7 @@ async fn an_upgrade_merges_the_new_version_and_a_second_one_finds_nothing_to_do(
     }
     assert!(!answers.contains("greeting"), "{answers}");
 
+    assert_eq!(app.service("demo").await.unwrap().blueprint_version, "2.0.0", "the inventory knows");
     // The run's report is in the run.
     let view = app.run(&report.run.as_ref().unwrap().id).await.unwrap();
     assert_eq!(view.upgrade.unwrap().services[0].repos[0].outcome, UpgradeOutcome::Upgraded);
@@ -236,6 +237,8 @@ async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone(
     let conflicts: Vec<_> = edgy.conflicts.iter().map(|c| (c.path.as_str(), c.kind.as_str())).collect();
     assert_eq!(conflicts, [("main.txt", "content")]);
     assert_eq!(f.git.history("edgy", "main"), edgy_main, "main is untouched");
+    let versions: Vec<_> = f.app_with(&v2).services().await.unwrap().into_iter().map(|s| s.blueprint_version).collect();
+    assert_eq!(versions, ["2.0.0", "1.0.0"], "a service with conflicts is not at the new version yet");
     // Asking again reports the same conflict without a new merge.
     let again = f.app_with(&v2).upgrade(&one("edgy"), &UpgradeOptions::default()).await.unwrap();
     assert_eq!(again.services[0].repos[0].outcome, UpgradeOutcome::Conflicts);

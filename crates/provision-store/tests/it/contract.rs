@@ -376,3 +376,14 @@ pub async fn concurrent_creations_with_one_key_yield_one_run(b: &Backend) {
     assert_eq!(outcomes.iter().filter(|o| **o == RunCreated::Created).count(), 1, "{outcomes:?}");
     assert_eq!(outcomes.iter().filter(|o| **o == replayed).count(), CONTENDERS - 1, "{outcomes:?}");
 }
+
+pub async fn an_upgraded_service_records_its_new_blueprint_version(b: &Backend) {
+    let store = b.open().await;
+    create(store.as_ref(), "r1", Some("payments"), None).await;
+    let name = service_name("payments");
+    store.set_blueprint_version(&name, "2.1.0").await.unwrap();
+    assert_eq!(store.service(&name).await.unwrap().unwrap().blueprint_version, "2.1.0");
+    assert_eq!(store.services().await.unwrap()[0].blueprint_version, "2.1.0");
+    let missing = store.set_blueprint_version(&service_name("nope"), "2.1.0").await.unwrap_err();
+    assert_eq!(missing.kind, PortErrorKind::NotFound);
+}

@@ -51,4 +51,5 @@ contract_tests!(
     a_second_handle_sees_the_same_data,
     concurrent_creations_of_one_service_yield_one_run,
     concurrent_creations_with_one_key_yield_one_run,
+    an_upgraded_service_records_its_new_blueprint_version,
 );
