@@ -53,6 +53,9 @@ impl Store for BrokenStore {
     async fn services(&self) -> Result<Vec<ServiceRecord>, PortError> {
         Err(broken())
     }
+    async fn set_blueprint_version(&self, _: &ServiceName, _: &str) -> Result<(), PortError> {
+        Err(broken())
+    }
     async fn try_claim(&self, id: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
         self.0.try_claim(id).await
     }
