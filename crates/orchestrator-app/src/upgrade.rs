@@ -118,6 +118,10 @@ pub enum Error {
     NotCreated { service: ServiceName, run: RunId, state: RunState },
     #[error("blueprint {kind} is not configured")]
     BlueprintGone { kind: BlueprintName },
+    #[error(
+        "repository {repo} is at version {found} of blueprint {kind}, newer than the configured {version}; downgrades are refused"
+    )]
+    Newer { repo: RepoName, found: String, kind: BlueprintName, version: String },
 }
 
 /// The branch a merge with conflicts goes to.
@@ -155,6 +159,14 @@ pub(crate) async fn prepare(
                 service: record.name.clone(),
                 kind: record.kind.clone(),
                 found: found.blueprint,
+            });
+        }
+        if provision_template::parse_version(&found.version) > provision_template::parse_version(&manifest.version) {
+            return Err(Error::Newer {
+                repo: name,
+                found: found.version,
+                kind: record.kind.clone(),
+                version: manifest.version.clone(),
             });
         }
         let renames = manifest.migrations_since(&found.version).flat_map(|m| m.rename_files.iter().cloned()).collect();

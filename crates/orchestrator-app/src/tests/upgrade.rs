@@ -206,6 +206,13 @@ async fn set_overrides_answers_after_checking_them() {
     assert!(answers.contains("colour = \"red\""), "{answers}");
     // Recorded: the next upgrade keeps red.
     assert!(app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().current());
+
+    // An older blueprint version does not downgrade.
+    let v1 = blueprint_dir(&v1_files());
+    let older = f.app_with(&v1).upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    let error = older.services[0].error.as_deref().unwrap();
+    assert!(error.contains("is at version 2.0.0 of blueprint tiny, newer than the configured 1.0.0"), "{error}");
+    assert!(older.run.is_none());
 }
 
 #[tokio::test]
