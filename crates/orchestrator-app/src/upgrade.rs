@@ -588,9 +588,6 @@ impl App {
         for upgrade in &run.services {
             let mut reports = Vec::new();
             for repo in &upgrade.repos {
-                let (render, merge) =
-                    (steps.iter().find(|s| s.index == index), steps.iter().find(|s| s.index == index + 1));
-                index += 2;
                 let base = RepoUpgradeReport {
                     repo: repo.name.to_string(),
                     role: repo.role,
@@ -602,6 +599,14 @@ impl App {
                     changes: Vec::new(),
                     error: None,
                 };
+                // A repository found current had no steps (see `push_steps`).
+                if repo.current {
+                    reports.push(RepoUpgradeReport { outcome: UpgradeOutcome::UpToDate, ..base });
+                    continue;
+                }
+                let (render, merge) =
+                    (steps.iter().find(|s| s.index == index), steps.iter().find(|s| s.index == index + 1));
+                index += 2;
                 let failed = [render, merge].into_iter().flatten().find(|s| s.state == StepState::Failed);
                 let report = match (failed, merge) {
                     (Some(step), _) => RepoUpgradeReport { error: step.error.clone(), ..base },

@@ -227,25 +227,30 @@ async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone(
     let edgy_main = f.git.history("edgy", "main");
 
     let v2 = blueprint_dir(&v2_files());
+    // One of three is current already: it gets no steps, and the others' steps are theirs.
+    f.app_with(&v1).create_service(&tiny("ahead"), &CreateOptions::default()).await.unwrap();
+    assert!(f.app_with(&v2).upgrade(&one("ahead"), &UpgradeOptions::default()).await.unwrap().clean());
     let report = f.app_with(&v2).upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
     assert!(!report.clean());
     let by_repo: Vec<_> = report.services.iter().flat_map(|s| &s.repos).map(|r| (r.repo.as_str(), r.outcome)).collect();
     assert_eq!(
         by_repo,
         [
+            ("ahead", UpgradeOutcome::UpToDate),
+            ("ahead-infra", UpgradeOutcome::UpToDate),
             ("calm", UpgradeOutcome::Upgraded),
             ("calm-infra", UpgradeOutcome::Upgraded),
             ("edgy", UpgradeOutcome::Conflicts),
             ("edgy-infra", UpgradeOutcome::Upgraded),
         ]
     );
-    let edgy = &report.services[1].repos[0];
+    let edgy = &report.services[2].repos[0];
     assert_eq!(edgy.branch.as_deref(), Some("orchestrator/upgrade-2.0.0"));
     let conflicts: Vec<_> = edgy.conflicts.iter().map(|c| (c.path.as_str(), c.kind.as_str())).collect();
     assert_eq!(conflicts, [("main.txt", "content")]);
     assert_eq!(f.git.history("edgy", "main"), edgy_main, "main is untouched");
     let versions: Vec<_> = f.app_with(&v2).services().await.unwrap().into_iter().map(|s| s.blueprint_version).collect();
-    assert_eq!(versions, ["2.0.0", "1.0.0"], "a service with conflicts is not at the new version yet");
+    assert_eq!(versions, ["2.0.0", "2.0.0", "1.0.0"], "a service with conflicts is not at the new version yet");
     // Asking again reports the same conflict without a new merge.
     let again = f.app_with(&v2).upgrade(&one("edgy"), &UpgradeOptions::default()).await.unwrap();
     assert_eq!(again.services[0].repos[0].outcome, UpgradeOutcome::Conflicts);
