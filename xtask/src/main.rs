@@ -2,7 +2,7 @@
 //!
 //! - `ci`: installs what is missing, then fmt, clippy, cargo-deny, codegen check, all tests.
 //! - `codegen [--check]`: writes the generated files (OpenAPI document); `--check` fails on drift.
-//! - `bench`: measures create-service against copier and writes docs/BENCHMARKS.md.
+//! - `bench`: measures create-service and upgrades against copier and writes docs/BENCHMARKS.md.
 
 mod bench;
 mod ci;
