@@ -92,9 +92,14 @@ async fn create(
             error: run.error.clone().unwrap_or_else(|| "the run failed".into()),
         });
     }
-    let location = HeaderValue::from_str(&service_location(&report.service))
-        .map_err(|_| ApiError::Internal(format!("service name {:?} is not a valid header value", report.service)))?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(report)).into_response())
+    created(&service_location(&report.service), report)
+}
+
+/// 201 Created with `location`, answering `body`.
+fn created(location: &str, body: impl Serialize) -> Result<Response, ApiError> {
+    let value = HeaderValue::from_str(location)
+        .map_err(|_| ApiError::Internal(format!("{location:?} is not a valid header value")))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, value)], axum::Json(body)).into_response())
 }
 
 /// The three create routes differ only in path, tag and body; one macro writes each with its
@@ -198,9 +203,8 @@ pub async fn upgrade(State(state): State<AppState>, Json(request): Json<UpgradeR
     let Some(run) = &report.run else {
         return Ok((StatusCode::OK, axum::Json(report)).into_response());
     };
-    let location = HeaderValue::from_str(&format!("/v1/runs/{}", run.id))
-        .map_err(|_| ApiError::Internal(format!("run id {:?} is not a valid header value", run.id)))?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(report)).into_response())
+    let location = format!("/v1/runs/{}", run.id);
+    created(&location, report)
 }
 
 /// List the provisioned services.

@@ -1,37 +1,9 @@
 //! SIGKILL at every step boundary of a create-service run; the next start resumes it and
 //! the result is exactly one of each repository and no duplicate commit.
 
-use crate::support::{Env, fsck, log};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use crate::support::{Env, fsck, kill_at, log};
 
 const STEPS: usize = 8;
-
-/// Starts create-service frozen at `point`, waits for the process to say it got there, and
-/// kills it with SIGKILL.
-fn kill_at(env: &Env, point: &str) {
-    let mut child = env
-        .cmd()
-        .args(["create-service", "--kind", "ms", "--name", "crashy"])
-        .env("ORCHESTRATOR_FAULT", point)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.starts_with("fault-hook: reached") {
-            child.kill().unwrap(); // SIGKILL on unix
-            child.wait().unwrap();
-            return;
-        }
-    }
-    panic!("the process ended without reaching {point}: {:?}\n{seen}", child.wait().unwrap());
-}
 
 #[test]
 fn a_run_killed_at_any_step_boundary_resumes_on_the_next_start() {
@@ -39,7 +11,9 @@ fn a_run_killed_at_any_step_boundary_resumes_on_the_next_start() {
         for point in ["before", "after-effect", "after"] {
             let env = Env::new();
             let spec = format!("{point}:{step}");
-            kill_at(&env, &spec);
+            let mut create = env.cmd();
+            create.args(["create-service", "--kind", "ms", "--name", "crashy"]);
+            kill_at(create, &spec);
 
             // Any next start resumes the run first; `runs` then shows it finished.
             let runs = env.json(&["runs"]);

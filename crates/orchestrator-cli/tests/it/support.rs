@@ -1,7 +1,8 @@
 //! Running the binary and the `git` CLI in throwaway data directories.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -93,4 +94,23 @@ pub fn log(bare: &Path, branch: &str) -> Vec<String> {
 
 pub fn fsck(bare: &Path) {
     git(bare, &["fsck", "--strict", "--no-dangling"]);
+}
+
+/// Starts `cmd` frozen at fault point `point` (`ORCHESTRATOR_FAULT`), waits for the process to
+/// say it got there, and kills it with SIGKILL.
+pub fn kill_at(mut cmd: Command, point: &str) {
+    let mut child = cmd.env("ORCHESTRATOR_FAULT", point).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("fault-hook: reached") {
+            child.kill().unwrap(); // SIGKILL on unix
+            child.wait().unwrap();
+            return;
+        }
+    }
+    panic!("the process ended without reaching {point}: {:?}\n{seen}", child.wait().unwrap());
 }

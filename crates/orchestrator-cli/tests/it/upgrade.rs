@@ -2,10 +2,8 @@
 //! blueprint directory, a team's pushes to the generated repository, and the git CLI reading
 //! back what the upgrade merged. Also SIGKILL at every step boundary of an upgrade run.
 
-use crate::support::{Env, decode, fsck, git, log};
-use std::io::{BufRead, BufReader};
+use crate::support::{Env, decode, fsck, git, kill_at, log};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 /// A copy of the built-in `ms` blueprint at version 1.1.0: a line appended to `main.go`, a
 /// new `CHANGELOG.md`, and `Makefile` removed.
@@ -172,32 +170,6 @@ fn conflicting_changes_go_to_an_upgrade_branch_and_main_stays() {
     assert_eq!(check["services"][0]["repos"][0]["outcome"], "up-to-date", "{check:#}");
 }
 
-/// Starts `orchestrator upgrade pay` frozen at `point`, waits for it to get there, kills it.
-fn kill_upgrade_at(env: &Env, blueprints: &Path, point: &str) {
-    let mut child = env
-        .cmd()
-        .env("ORCHESTRATOR_BLUEPRINTS", blueprints)
-        .args(["upgrade", "pay"])
-        .env("ORCHESTRATOR_FAULT", point)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.starts_with("fault-hook: reached") {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return;
-        }
-    }
-    panic!("the upgrade ended without reaching {point}: {:?}\n{seen}", child.wait().unwrap());
-}
-
 #[test]
 fn an_upgrade_killed_at_any_step_boundary_is_never_half_merged_and_resumes() {
     // Per repository: render onto the template branch, merge into main.
@@ -210,7 +182,9 @@ fn an_upgrade_killed_at_any_step_boundary_is_never_half_merged_and_resumes() {
             let before: Vec<String> =
                 ["pay", "pay-infra"].iter().map(|r| git(&env.bare(r), &["rev-parse", "main"])).collect();
             let v1_1 = ms_1_1(&env);
-            kill_upgrade_at(&env, &v1_1, &spec);
+            let mut upgrade = env.cmd();
+            upgrade.env("ORCHESTRATOR_BLUEPRINTS", &v1_1).args(["upgrade", "pay"]);
+            kill_at(upgrade, &spec);
 
             // Killed: each main is where it was or merged, nothing in between.
             for (repo, before) in ["pay", "pay-infra"].iter().zip(&before) {
