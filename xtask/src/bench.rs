@@ -1,6 +1,5 @@
 //! `cargo xtask bench`: speed measured side by side with the tools this one replaces, in one
-//! run on one machine, written to docs/BENCHMARKS.md. The commands a target compares take
-//! turns, so both meet the machine in the same state.
+//! run on one machine, written to docs/BENCHMARKS.md.
 //!
 //! - create-service (the whole `orchestrator` process: three repositories) against
 //!   `copier copy` of the same `ms` app template (copier from PyPI in a venv; the blueprint's
@@ -71,33 +70,6 @@ fn measure(name: &'static str, runs: usize, mut make: impl FnMut(usize) -> Resul
     Ok(s)
 }
 
-/// Measures two commands alternately, so both meet the same machine: this one drifts by a
-/// third from one minute to the next, and two batches one after the other would compare
-/// minutes, not tools. `b` runs after every `runs_a / runs_b`-th run of `a`.
-fn measure_interleaved(
-    (name_a, runs_a, mut make_a): (&'static str, usize, impl FnMut(usize) -> Result<Command>),
-    (name_b, runs_b, mut make_b): (&'static str, usize, impl FnMut(usize) -> Result<Command>),
-) -> Result<(Sample, Sample)> {
-    // One warm-up run of each (page cache, first-start effects), not counted.
-    time(&mut make_a(usize::MAX)?)?;
-    time(&mut make_b(usize::MAX)?)?;
-    let every = runs_a.div_ceil(runs_b.max(1)).max(1);
-    let (mut a, mut b) = (Vec::with_capacity(runs_a), Vec::with_capacity(runs_b));
-    for i in 0..runs_a.max(runs_b * every) {
-        if i < runs_a {
-            a.push(time(&mut make_a(i)?)?);
-        }
-        if i % every == 0 && b.len() < runs_b {
-            b.push(time(&mut make_b(b.len())?)?);
-        }
-    }
-    let (a, b) = (Sample { name: name_a, times: a }, Sample { name: name_b, times: b });
-    for s in [&a, &b] {
-        eprintln!("bench: {}: median {} (min {}, {} runs)", s.name, ms(s.median()), ms(s.min()), s.times.len());
-    }
-    Ok((a, b))
-}
-
 pub fn run(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
     let runs = if quick { 3 } else { 20 };
@@ -123,30 +95,27 @@ pub fn run(args: &[&str]) -> Result<()> {
 
     // 1. create-service, three repositories: successive services in one data directory, as
     // a platform team runs it (the first run, which also creates the database and the GitOps
-    // repository, is the uncounted warm-up); 2. copier copy of the same app template, the two
-    // taking turns.
-    let copier_src = work.join("copier-ms");
-    copy_dir(&root.join("templates/ms/app"), &copier_src)?;
-    std::fs::write(copier_src.join("copier.yml"), COPIER_YML)?;
-    let copier_runs = if quick { 3 } else { 10 };
-    let create_service = |i: usize| {
+    // repository, is the uncounted warm-up).
+    let create = measure("orchestrator create-service (3 repos)", runs, |i| {
         let mut cmd = Command::new(&orchestrator);
         cmd.args(["create-service", "--kind", "ms", "--name", &format!("bench-svc-{i}"), "--description", "benchmark"])
             .env("ORCHESTRATOR_HOME", work.join("create"))
             .env_remove("ORCHESTRATOR_BLUEPRINTS");
         Ok(cmd)
-    };
-    let copier_copy = |i: usize| {
+    })?;
+
+    // 2. copier copy of the same app template.
+    let copier_src = work.join("copier-ms");
+    copy_dir(&root.join("templates/ms/app"), &copier_src)?;
+    std::fs::write(copier_src.join("copier.yml"), COPIER_YML)?;
+    let copier_runs = if quick { 3 } else { 10 };
+    let copier_sample = measure("copier copy (ms app template only)", copier_runs, |i| {
         let mut cmd = Command::new(&copier);
         cmd.args(["copy", "--defaults", "--trust", "--quiet", "--overwrite"])
             .arg(&copier_src)
             .arg(work.join(format!("copier-out-{i}")));
         Ok(cmd)
-    };
-    let (create, copier_sample) = measure_interleaved(
-        ("orchestrator create-service (3 repos)", runs, create_service),
-        ("copier copy (ms app template only)", copier_runs, copier_copy),
-    )?;
+    })?;
 
     // 3. A ~1000-file blueprint against cp -r + git add/commit of the same tree.
     let big = work.join("blueprints/big");
@@ -174,7 +143,8 @@ pub fn run(args: &[&str]) -> Result<()> {
     // 4. One upgrade of a 40-file service carrying a local edit, against copier update; and
     // 5. upgrade --all over 100 services.
     let up40 = write_up40(&work.join("up40"))?;
-    let (upgrade, copier_update) = measure_upgrades((&orchestrator, &copier), &work, &up40, (runs, copier_runs))?;
+    let upgrade = measure_upgrade(&orchestrator, &work, &up40, runs)?;
+    let copier_update = measure_copier_update(&copier, &work, &up40, copier_runs)?;
     let upgrade_all = measure_upgrade_all(&orchestrator, &work, &up40, if quick { 1 } else { 3 })?;
 
     let speedup = ratio(copier_sample.median(), create.median());
@@ -422,54 +392,52 @@ fn up_service(i: usize) -> String {
     format!("up-svc-{}", run_label(i))
 }
 
-/// One `orchestrator upgrade` of a service carrying a team's edit, and one `copier update` to
-/// `v2.0.0` of a project copied at `v1.0.0`, committed, then edited and committed the same way
-/// (copier updates only clean git repositories); the two take turns. Checks afterwards that
-/// both brought version 2 and kept the edit.
-fn measure_upgrades(
-    (orchestrator, copier): (&Path, &Path),
-    work: &Path,
-    up40: &Up40,
-    (runs, copier_runs): (usize, usize),
-) -> Result<(Sample, Sample)> {
+/// One `orchestrator upgrade` of a service whose `main` carries a team's commit. Setup, not
+/// timed: one service per run in one data directory, each edited through a clone and a push.
+/// Checks afterwards that the upgrade merged version 2 and kept the edit.
+fn measure_upgrade(orchestrator: &Path, work: &Path, up40: &Up40, runs: usize) -> Result<Sample> {
     let home = work.join("upgrade");
     let names: Vec<String> = run_ids(runs).map(up_service).collect();
     create_services(orchestrator, &home, &up40.v1, &names)?;
     for name in &names {
         push_local_edit(&bare_repo(&home, name), &work.join("upgrade-clones").join(name))?;
     }
-    let project = |i| work.join(format!("copier-update-{}", run_label(i)));
-    for i in run_ids(copier_runs) {
-        copier_project(copier, &up40.copier_template, &project(i), &up_service(i))?;
-    }
-    let upgrade = |i: usize| {
+    let sample = measure("orchestrator upgrade (40 files, local edit)", runs, |i| {
         let mut cmd = upgrade_cmd(orchestrator, &home, &up40.v2);
         cmd.arg(up_service(i));
         Ok(cmd)
-    };
-    let update = |i: usize| {
-        let mut cmd = Command::new(copier);
-        cmd.args(["update", "--trust", "--defaults", "--skip-answered", "--quiet", "--vcs-ref", "v2.0.0"])
-            .current_dir(project(i));
-        with_git_identity(&mut cmd);
-        Ok(cmd)
-    };
-    let samples = measure_interleaved(
-        ("orchestrator upgrade (40 files, local edit)", runs, upgrade),
-        ("copier update (same 40 files, same edit)", copier_runs, update),
-    )?;
-
+    })?;
     let bare = bare_repo(&home, &up_service(0));
     check_upgrade_commit(&bare)?;
     for i in LOCAL_EDITS {
         let file = up40_rendered(i);
         let text = git_output(&bare, &["show", &format!("main:{file}")])?;
         check_merged(&text).with_context(|| format!("{file} on main of {}", bare.display()))?;
-        let path = project(0).join(&file);
+    }
+    Ok(sample)
+}
+
+/// One `copier update` to `v2.0.0` of a project copied at `v1.0.0`, committed, then edited
+/// and committed as in `measure_upgrade` (copier updates only clean git repositories). Checks
+/// afterwards that the update brought version 2 and kept the edit.
+fn measure_copier_update(copier: &Path, work: &Path, up40: &Up40, runs: usize) -> Result<Sample> {
+    let project = |i| work.join(format!("copier-update-{}", run_label(i)));
+    for i in run_ids(runs) {
+        copier_project(copier, &up40.copier_template, &project(i), &up_service(i))?;
+    }
+    let sample = measure("copier update (same 40 files, same edit)", runs, |i| {
+        let mut cmd = Command::new(copier);
+        cmd.args(["update", "--trust", "--defaults", "--skip-answered", "--quiet", "--vcs-ref", "v2.0.0"])
+            .current_dir(project(i));
+        with_git_identity(&mut cmd);
+        Ok(cmd)
+    })?;
+    for i in LOCAL_EDITS {
+        let path = project(0).join(up40_rendered(i));
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         check_merged(&text).with_context(|| format!("{} after copier update", path.display()))?;
     }
-    Ok(samples)
+    Ok(sample)
 }
 
 /// `orchestrator upgrade --all` over `FLEET` services of up40 1.0.0, a fresh data directory
