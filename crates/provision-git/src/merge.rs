@@ -10,7 +10,7 @@
 use crate::Signature;
 use crate::error::Error;
 use crate::objects;
-use crate::repo::{Location, Moved, actor, commit_id, describe, move_branch, tip};
+use crate::repo::{Location, Moved, actor, commit_id, describe, merge_packs, move_branch, tip};
 use gix::ObjectId;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::merge::tree::TreatAsUnresolved;
@@ -232,6 +232,7 @@ pub(crate) fn merge(at: &Location<'_>, signature: &Signature, spec: &MergeSpec) 
         }
         Moved::Failed(e) => e,
     })?;
+    merge_packs(&repo, at);
     tracing::debug!(repo = %at.name, into = %spec.into, from = %spec.from, commit = %id, conflicts = merged.conflicts.len(), "merged");
     Ok(if merged.conflicts.is_empty() {
         MergeState::Merged

@@ -1,4 +1,5 @@
-//! Putting a commit's new objects on disk: loose when there are few, one pack when many.
+//! Putting a commit's new objects on disk: loose when there are few, one pack when many; and
+//! merging a repository's packs into one when they pile up.
 //!
 //! A commit is built in gix's object memory (nothing touches the disk until it is complete),
 //! then persisted in one go. Creating a file costs far more than hashing or compressing a
@@ -30,10 +31,69 @@ pub(crate) fn persist(repo: &gix::Repository, objects: Storage) -> Result<(), gi
         }
         return Ok(());
     }
-    write_pack(repo, &objects)
+    write_pack(repo, &objects).map(|_| ())
 }
 
-fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<(), gix::Error> {
+/// How many packs a repository collects before [`consolidate`] merges them into one. A shared
+/// repository (the GitOps one) gets a pack per registration, and every lookup of an object it
+/// lacks visits every pack: git merges them at 50 (`gc.autoPackLimit`).
+pub(crate) const PACK_LIMIT: usize = 32;
+
+/// Merges every pack of the repository into one if there are more than [`PACK_LIMIT`];
+/// returns how many it merged (0 if it did not).
+///
+/// Guarantees: no object is ever missing. The new pack, holding every object of the packs
+/// listed, is in place before any of them is removed, and a pack written meanwhile by another
+/// writer is not listed, so it stays. Readers that still map a removed pack keep reading it
+/// (the file lives until they unmap it); readers that did not know the new pack find it when
+/// they miss an object, as they find any new pack.
+pub(crate) fn consolidate(repo: &gix::Repository) -> Result<usize, gix::Error> {
+    use gix::error::ResultExt;
+    let dir = repo.git_dir().join("objects").join("pack");
+    let listing = || gix::error::message("cannot list the packs");
+    let mut indices = Vec::new();
+    for entry in std::fs::read_dir(&dir).or_raise(listing)? {
+        let path = entry.or_raise(listing)?.path();
+        // A pack another tool marked to keep stays as it is.
+        if path.extension().is_some_and(|e| e == "idx") && !path.with_extension("keep").exists() {
+            indices.push(path);
+        }
+    }
+    if indices.len() <= PACK_LIMIT {
+        return Ok(0);
+    }
+    let mut objects = Storage::default();
+    for index in &indices {
+        let file = gix_pack::index::File::at(index, repo.object_hash())?;
+        for entry in file.iter() {
+            if objects.contains_key(&entry.oid) {
+                continue;
+            }
+            let object = repo.find_object(entry.oid)?;
+            objects.insert(entry.oid, (object.kind, object.data.clone()));
+        }
+    }
+    let written = write_pack(repo, &objects)?;
+    for index in &indices {
+        // The merged pack of objects that were all in one pack already is that very pack.
+        if written.as_deref() == Some(index.as_path()) {
+            continue;
+        }
+        // The index first: git ignores a pack without one, but not an index without its pack.
+        for path in [index.clone(), index.with_extension("pack")] {
+            if let Err(error) = std::fs::remove_file(&path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), %error, "could not remove a merged pack");
+            }
+        }
+    }
+    tracing::debug!(repo = %repo.git_dir().display(), packs = indices.len(), objects = objects.len(), "merged packs");
+    Ok(indices.len())
+}
+
+/// Writes `objects` as one pack and its index; returns the index's path.
+fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<Option<std::path::PathBuf>, gix::Error> {
     use gix::error::ResultExt;
     let hash = repo.object_hash();
     // One compressor for all objects: setting one up costs more than compressing a small file.
@@ -77,7 +137,7 @@ fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<(), gix::Erro
     {
         tracing::warn!(path = %keep.display(), %error, "could not remove a pack's .keep file");
     }
-    Ok(())
+    Ok(outcome.index_path)
 }
 
 /// `data` as one complete zlib stream, reusing `compressor`.

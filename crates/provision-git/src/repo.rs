@@ -28,6 +28,9 @@ pub(crate) struct Location<'a> {
     pub opened: &'a OpenRepos,
 }
 
+/// Index slots of an opened repository's object store, at least.
+const SLOTS: usize = 4 * objects::PACK_LIMIT;
+
 /// Repositories opened before, by path. Opening reads the configuration and probes the
 /// layout, a dozen file system calls; a cached handle skips them. What a handle caches stays
 /// true: refs are read from disk on every lookup, and the object store looks for new packs
@@ -71,7 +74,12 @@ impl Location<'_> {
         }
         // Isolated: only the repository's own config counts, never the user's or the
         // system's, so what gets written does not depend on who runs the orchestrator.
-        let repo = gix::open_opts(self.path, gix::open::Options::isolated()).map_err(|source| Error::Open {
+        // A cached handle keeps a slot for every pack it has seen, removed ones included until
+        // it lets go of them; more slots than packs a repository keeps (see
+        // `objects::PACK_LIMIT`) let it live through pack merges.
+        let slots = gix::odb::store::init::Slots::AsNeededByDiskState { multiplier: 2.0, minimum: SLOTS };
+        let options = gix::open::Options::isolated().object_store_slots(slots);
+        let repo = gix::open_opts(self.path, options).map_err(|source| Error::Open {
             repo: self.name.clone(),
             path: self.path.to_owned(),
             source,
@@ -378,6 +386,7 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
             actual: id.to_string(),
         });
     }
+    merge_packs(&repo, at);
     tracing::debug!(
         repo = %at.name,
         %branch,
@@ -388,6 +397,15 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
         "committed"
     );
     Ok(commit_id(id))
+}
+
+/// Merges the repository's packs if they piled up ([`objects::consolidate`]). The commit is
+/// made already, so a failure here is only logged: the packs stay, and the next commit tries
+/// again.
+pub(crate) fn merge_packs(repo: &gix::Repository, at: &Location<'_>) {
+    if let Err(error) = objects::consolidate(repo) {
+        tracing::warn!(repo = %at.name, %error, "could not merge the repository's packs");
+    }
 }
 
 /// Overlaying adds and replaces files, it never removes any: a new file where the tree has a

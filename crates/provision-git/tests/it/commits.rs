@@ -393,3 +393,42 @@ async fn a_signature_git_cannot_write_is_refused_before_the_branch_moves() {
     assert_eq!(err.kind, PortErrorKind::Permanent, "{err}");
     assert!(host.branches(&demo).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn packs_that_pile_up_are_merged_into_one_and_nothing_is_lost() {
+    let (f, demo) = Fixture::with_repo("demo").await;
+    let bare = f.bare(&demo);
+    // Another long-lived host on the same repositories, as the API server beside the CLI:
+    // its cached handle must live through packs appearing and being merged away.
+    let other = provision_git::LocalGitHost::new(
+        f.host.root(),
+        provision_git::Signature { name: NAME.into(), email: EMAIL.into() },
+    );
+    let main = branch("main");
+    let mut tip = None;
+    // Each commit adds two files: a pack of its own (blobs, trees, commit).
+    for i in 0..100 {
+        let files = files([file(&format!("d{i}/a"), format!("a{i}")), file(&format!("d{i}/b"), format!("b{i}"))]);
+        let message = format!("c{i}");
+        let request = provision_core::ports::CommitRequest {
+            branch: &main,
+            parent: tip.as_ref(),
+            files: &files,
+            mode: TreeMode::Overlay,
+            message: &message,
+            skip_unchanged: false,
+        };
+        let host = if i % 10 == 9 { &other } else { &f.host };
+        tip = Some(host.commit(&demo, request).await.unwrap());
+    }
+    // The 33rd pack made 33, more than the limit of 32: merged into one; so again at 65 and
+    // 97; 3 came after the last merge.
+    let (loose, packs, _) = object_counts(&bare);
+    assert_eq!(loose, 0);
+    assert_eq!(packs, 4);
+    assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "100");
+    assert_eq!(ls_tree(&bare, "main").len(), 200);
+    assert_eq!(git(&bare, &["show", "main:d0/a"]), "a0");
+    assert_eq!(other.read_file(&demo, &main, &path("d98/b")).await.unwrap().unwrap(), b"b98");
+    assert_fsck_clean(&bare);
+}
