@@ -206,3 +206,16 @@ async fn upgrades_answer_with_their_report_and_a_run_when_one_ran() {
     assert_eq!(view["operation"], "upgrade");
     assert_eq!(view["upgrade"]["services"][0]["repos"][0]["outcome"], "upgraded", "{view}");
 }
+
+#[tokio::test]
+async fn one_server_registers_more_services_than_a_repository_keeps_packs() {
+    // Every registration adds a pack to the GitOps repository, which the server keeps open:
+    // past 32 they are merged, and the server's handle must live through it.
+    let api = Api::real().await;
+    for i in 0..40 {
+        let name = format!("svc-{i}");
+        assert_created(&api.post_json("/v1/services", &json!({"kind": "ms", "name": name})).await, &name);
+    }
+    let services = api.get("/v1/services").await.json();
+    assert_eq!(services.as_array().map(Vec::len), Some(40));
+}
