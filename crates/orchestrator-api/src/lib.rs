@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/create-repo", post(routes::create_repo_seed))
         .route("/v1/services", post(routes::create_service).get(routes::list_services))
         .route("/v1/services/{name}", get(routes::get_service))
+        .route("/v1/services/{name}/image", post(routes::bump_image))
         .route("/v1/upgrades", post(routes::upgrade))
         .route("/v1/runs", get(routes::list_runs))
         .route("/v1/runs/{id}", get(routes::get_run))
@@ -113,6 +114,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::create_service,
         routes::list_services,
         routes::get_service,
+        routes::bump_image,
         routes::upgrade,
         routes::create_service_seed,
         routes::create_repo_seed,
@@ -128,6 +130,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         problem::FieldProblem,
         routes::CreateRepoRequest,
         routes::UpgradeRequest,
+        routes::ImageRequest,
         routes::Status
     )),
     tags(

@@ -271,7 +271,9 @@ fn app_status(e: &AppError) -> StatusCode {
         | AppError::RepoExists { .. }
         | AppError::Busy(_)
         | AppError::BlueprintChanged { .. }
-        | AppError::BlueprintGone { .. } => StatusCode::CONFLICT,
+        | AppError::BlueprintGone { .. }
+        | AppError::NoValuesFile { .. }
+        | AppError::Bump { .. } => StatusCode::CONFLICT,
         AppError::RunNotFound(_) | AppError::ServiceNotFound(_) => StatusCode::NOT_FOUND,
         AppError::UnknownOperation(_)
         | AppError::Blueprints(_)
@@ -340,6 +342,9 @@ fn app_problem(e: &AppError) -> Problem {
             run: Some(run.to_string()),
             ..problem(status, "blueprint-changed", "Blueprint changed", e.to_string())
         },
+        AppError::NoValuesFile { .. } | AppError::Bump { .. } => {
+            problem(status, "values-file", "Values file cannot take the tag", chain(e))
+        }
         _ => internal(),
     }
 }

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use orchestrator_app::{
-    CreateOptions, CreateServiceInput, KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeMode,
-    UpgradeOptions, UpgradeReport, UpgradeTarget,
+    CreateOptions, CreateServiceInput, ImageReport, KindView, RunSummary, RunView, ServiceReport, ServiceView,
+    UpgradeMode, UpgradeOptions, UpgradeReport, UpgradeTarget,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -205,6 +205,47 @@ pub async fn upgrade(State(state): State<AppState>, Json(request): Json<UpgradeR
     };
     let location = format!("/v1/runs/{}", run.id);
     created(&location, report)
+}
+
+/// The body of `POST /v1/services/{name}/image`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRequest {
+    /// The new image tag: letters, digits, `_`, `.` and `-`, at most 128 characters.
+    #[schema(example = "3f2a9c1")]
+    pub tag: String,
+    /// One environment (`values-<env>.yaml`); absent: every environment (`values.yaml`).
+    #[schema(example = "qa")]
+    pub env: Option<String>,
+}
+
+/// Set a service's image tag in its infra repository, as its CI does after each build.
+///
+/// One commit changing only the tag line of `values.yaml` (or of `values-<env>.yaml`);
+/// comments and order are kept. The same tag again commits nothing (`changed: false`).
+#[utoipa::path(
+    post,
+    path = "/v1/services/{name}/image",
+    tag = "services",
+    params(("name" = String, Path, description = "The service name.")),
+    request_body(content = ImageRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tag is set.", body = ImageReport),
+        (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such service.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The values file is missing or its `image` is not a block of keys.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as `application/json`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid tag, an unknown environment or field (each named in `errors`).", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn bump_image(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(request): Json<ImageRequest>,
+) -> Result<axum::Json<ImageReport>, ApiError> {
+    Ok(axum::Json(state.app().bump_image(&name, &request.tag, request.env.as_deref()).await?))
 }
 
 /// List the provisioned services.

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod fault;
+mod image;
 pub mod report;
 pub mod request;
 pub mod service;
@@ -14,8 +15,8 @@ pub mod upgrade;
 
 pub use config::Config;
 pub use report::{
-    KindView, ParameterView, RepoReport, RepoUpgradeReport, RunSummary, RunView, ServiceReport, ServiceUpgradeReport,
-    ServiceView, StepView, UpgradeOutcome, UpgradeReport,
+    ImageReport, KindView, ParameterView, RepoReport, RepoUpgradeReport, RunSummary, RunView, ServiceReport,
+    ServiceUpgradeReport, ServiceView, StepView, UpgradeOutcome, UpgradeReport,
 };
 pub use request::{CreateService, CreateServiceInput};
 pub use upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
@@ -78,6 +79,15 @@ pub enum Error {
     Engine(engine::Error),
     #[error("internal task failed")]
     Join(#[from] tokio::task::JoinError),
+    #[error("repository {repo} has no readable {file} on main")]
+    NoValuesFile { repo: String, file: String },
+    #[error("cannot set the image tag in {file} of {repo}")]
+    Bump {
+        repo: String,
+        file: String,
+        #[source]
+        source: provision_helm::BumpError,
+    },
 }
 
 impl From<engine::Error> for Error {

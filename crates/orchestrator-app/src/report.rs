@@ -372,3 +372,20 @@ impl UpgradeReport {
         self.services.iter().all(|s| s.error.is_none()) && self.repos().all(|r| r.outcome == UpgradeOutcome::UpToDate)
     }
 }
+
+/// The answer to bump-image.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImageReport {
+    pub service: String,
+    /// The environment whose values file changed; absent: `values.yaml`, every environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    pub tag: String,
+    /// The infra repository.
+    pub repo: String,
+    pub file: String,
+    /// The commit that set the tag, or `main`'s tip if the tag was set already.
+    pub commit: String,
+    /// Whether a commit was made (false: the tag was set already).
+    pub changed: bool,
+}

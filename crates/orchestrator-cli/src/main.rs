@@ -93,6 +93,20 @@ enum Command {
         after_help = "Examples:\n  orchestrator upgrade payments\n  orchestrator upgrade --all\n  orchestrator upgrade payments --dry-run\n  orchestrator upgrade --check --output json     # in CI: exit 1 when anything is behind\n  orchestrator upgrade payments --set port=9090  # change an answer, recorded for later upgrades"
     )]
     Upgrade(UpgradeArgs),
+    /// Set a service's image tag in its infra repository: one commit changing only the tag line
+    /// of `values.yaml` (every environment) or of `values-<env>.yaml` (with --env).
+    #[command(
+        after_help = "Examples:\n  orchestrator bump-image payments 3f2a9c1\n  orchestrator bump-image payments v1.4.0 --env staging"
+    )]
+    BumpImage {
+        /// The service.
+        service: String,
+        /// The new tag: letters, digits, '_', '.' and '-', at most 128 characters.
+        tag: String,
+        /// Only this environment (one of config.toml's `deploy.environments`).
+        #[arg(long)]
+        env: Option<String>,
+    },
     /// List runs, newest first; `runs show ID` for one run's steps.
     Runs(RunsArgs),
     /// List provisioned services; `services show NAME` for one.
@@ -247,7 +261,7 @@ async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Res
     let plans_only = match &command {
         Command::Kinds { .. } => true,
         Command::CreateService(args) => args.dry_run,
-        Command::Runs(_) | Command::Services(_) | Command::Upgrade(_) => false,
+        Command::Runs(_) | Command::Services(_) | Command::Upgrade(_) | Command::BumpImage { .. } => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
     let result = execute(&app, command, printer).await;
@@ -276,6 +290,10 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         }
         Command::Kinds { .. } => {
             printer.kinds(&app.kinds().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BumpImage { service, tag, env } => {
+            printer.image_report(&app.bump_image(&service, &tag, env.as_deref()).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Upgrade(args) => {

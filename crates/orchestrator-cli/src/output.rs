@@ -1,6 +1,8 @@
 //! Printing results as text for people or as JSON for programs (`--output json`).
 
-use orchestrator_app::{KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeOutcome, UpgradeReport};
+use orchestrator_app::{
+    ImageReport, KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeOutcome, UpgradeReport,
+};
 use provision_template::Diagnostic;
 use serde::Serialize;
 use std::io::Write;
@@ -137,6 +139,18 @@ impl Printer {
             s.push_str(&format!("{}  {:<9}  {:<14}  {service}  {}\n", r.id, r.state, r.operation, r.created_at));
         }
         out(&s);
+    }
+
+    pub fn image_report(&self, r: &ImageReport) {
+        if self.json {
+            return self.json(r);
+        }
+        let scope = r.env.as_deref().map_or_else(|| "every environment".to_owned(), str::to_owned);
+        out(&if r.changed {
+            format!("{} image set to {} for {scope} in {} {} (commit {})\n", r.service, r.tag, r.repo, r.file, r.commit)
+        } else {
+            format!("{} image is {} for {scope} already ({} {}); nothing committed\n", r.service, r.tag, r.repo, r.file)
+        });
     }
 
     pub fn upgrade_report(&self, r: &UpgradeReport) {

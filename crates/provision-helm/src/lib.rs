@@ -5,6 +5,10 @@
 //! reads them straight from the infra repository, so they sit at the top level, and the
 //! infra `Chart.yaml` pins which base chart version they are written for.
 
+mod bump;
+
+pub use bump::{BumpError, ImageTag, set_image_tag};
+
 use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName};
 use serde::Serialize;
 

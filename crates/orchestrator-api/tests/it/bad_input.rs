@@ -248,6 +248,23 @@ fn cases() -> Vec<Case> {
             400,
             Some(("dryrun", "unknown-field")),
         ),
+        // Image bumps.
+        case("empty tag", || json_to("/v1/services/svc/image", json!({"tag": ""})), 422, Some(("tag", "invalid"))),
+        case(
+            "tag with a slash",
+            || json_to("/v1/services/svc/image", json!({"tag": "a/b"})),
+            422,
+            Some(("tag", "invalid")),
+        ),
+        case(
+            "unknown environment",
+            || json_to("/v1/services/svc/image", json!({"tag": "v1", "env": "moon"})),
+            422,
+            Some(("env", "unknown-environment")),
+        ),
+        case("tag missing", || json_to("/v1/services/svc/image", json!({})), 422, Some(("tag", "required"))),
+        case("image of an unknown service", || json_to("/v1/services/nope/image", json!({"tag": "v1"})), 404, None),
+        case("GET image", || get("/v1/services/svc/image"), 405, None),
         // Upgrades.
         case("upgrade of nothing", || json_to("/v1/upgrades", json!({})), 422, Some(("service", "required"))),
         case(

@@ -219,3 +219,19 @@ async fn one_server_registers_more_services_than_a_repository_keeps_packs() {
     let services = api.get("/v1/services").await.json();
     assert_eq!(services.as_array().map(Vec::len), Some(40));
 }
+
+#[tokio::test]
+async fn an_image_bump_answers_what_it_committed() {
+    let api = Api::memory();
+    assert_created(&api.post_json("/v1/services", &json!({"kind": "ms", "name": "img"})).await, "img");
+    let answer = api.post_json("/v1/services/img/image", &json!({"tag": "3f2a9c1"})).await;
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.bytes));
+    let report = answer.json();
+    assert_eq!((report["changed"].clone(), report["file"].clone()), (json!(true), json!("values.yaml")));
+    assert_eq!(report["repo"], "img-infra");
+    let again = api.post_json("/v1/services/img/image", &json!({"tag": "3f2a9c1"})).await.json();
+    assert_eq!(again["changed"], false);
+    assert_eq!(again["commit"], report["commit"]);
+    let qa = api.post_json("/v1/services/img/image", &json!({"tag": "v2", "env": "qa"})).await.json();
+    assert_eq!((qa["env"].clone(), qa["file"].clone()), (json!("qa"), json!("values-qa.yaml")));
+}

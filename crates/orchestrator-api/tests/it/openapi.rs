@@ -9,6 +9,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/create-repo", &["post"]),
     ("/v1/services", &["get", "post"]),
     ("/v1/services/{name}", &["get"]),
+    ("/v1/services/{name}/image", &["post"]),
     ("/v1/upgrades", &["post"]),
     ("/v1/runs", &["get"]),
     ("/v1/runs/{id}", &["get"]),

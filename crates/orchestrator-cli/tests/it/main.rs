@@ -6,6 +6,7 @@
 mod crash;
 mod create;
 mod help;
+mod image;
 mod kinds;
 mod support;
 mod upgrade;

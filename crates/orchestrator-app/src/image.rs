@@ -1,0 +1,101 @@
+//! Bumping a service's image tag in its infra repository, as its CI does after each build.
+//!
+//! One commit that changes one line of one values file (`values.yaml`, or `values-<env>.yaml`
+//! for one environment), made by compare-and-swap on `main` and tried again on the new head
+//! when someone pushed meanwhile. It is not a journaled run: a single atomic commit is either
+//! there or not, and asking again with the same tag finds it there and commits nothing.
+
+use crate::report::ImageReport;
+use crate::{App, Error};
+use provision_core::ports::{CommitRequest, PortErrorKind};
+use provision_core::problem::{Collector, Problem};
+use provision_core::{BranchName, EnvName, FileEntry, FileSet, RepoPath, ServiceName, TreeMode};
+use provision_helm::ImageTag;
+
+/// How often a bump is tried again when `main` moved under it.
+const ATTEMPTS: usize = 5;
+
+impl App {
+    /// Sets the image tag of service `name` to `tag`, in every environment (`values.yaml`) or in
+    /// `env` only (`values-<env>.yaml`).
+    pub async fn bump_image(&self, name: &str, tag: &str, env: Option<&str>) -> Result<ImageReport, Error> {
+        let mut c = Collector::new();
+        let tag = match ImageTag::parse(tag) {
+            Ok(tag) => Some(tag),
+            Err(message) => {
+                c.push(Problem::new("tag", "invalid", message));
+                None
+            }
+        };
+        let env = env.and_then(|e| match EnvName::parse(e) {
+            Ok(env) if self.config.environments.contains(&env) => Some(env),
+            _ => {
+                let known: Vec<&str> = self.config.environments.iter().map(|e| e.as_str()).collect();
+                c.push(Problem::new(
+                    "env",
+                    "unknown-environment",
+                    format!("unknown environment {e:?}; configured: {}", known.join(", ")),
+                ));
+                None
+            }
+        });
+        c.finish()?;
+        let tag = tag.expect("no problem means the tag parsed");
+        let service = ServiceName::parse(name).map_err(|_| Error::ServiceNotFound(name.to_owned()))?;
+        if self.store.service(&service).await.map_err(Error::Store)?.is_none() {
+            return Err(Error::ServiceNotFound(name.to_owned()));
+        }
+
+        let repo = service.infra_repo();
+        let main = BranchName::main();
+        let file = match &env {
+            Some(env) => format!("values-{env}.yaml"),
+            None => "values.yaml".to_owned(),
+        };
+        let path = RepoPath::parse(&file).expect("a values file name is a valid path");
+        let scope = env.as_ref().map_or_else(|| "all environments".to_owned(), |e| e.to_string());
+        let message = format!("Bump {service} image to {tag} in {scope}\n");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let tip = self.git.branch_tip(&repo, &main).await.map_err(Error::Git)?;
+            let current = self.git.read_file(&repo, &main, &path).await.map_err(Error::Git)?;
+            let Some(current) = current else {
+                return Err(Error::NoValuesFile { repo: repo.to_string(), file });
+            };
+            let text = String::from_utf8(current)
+                .map_err(|_| Error::NoValuesFile { repo: repo.to_string(), file: file.clone() })?;
+            let (edited, changed) = provision_helm::set_image_tag(&text, &tag).map_err(|source| Error::Bump {
+                repo: repo.to_string(),
+                file: file.clone(),
+                source,
+            })?;
+            let report = |commit: String, changed| ImageReport {
+                service: service.to_string(),
+                env: env.as_ref().map(|e| e.to_string()),
+                tag: tag.to_string(),
+                repo: repo.to_string(),
+                file: file.clone(),
+                commit,
+                changed,
+            };
+            if !changed {
+                return Ok(report(tip.map(|t| t.0).unwrap_or_default(), false));
+            }
+            let files: FileSet = [(path.clone(), FileEntry::new(edited.into_bytes()))].into_iter().collect();
+            let request = CommitRequest {
+                branch: &main,
+                parent: tip.as_ref(),
+                files: &files,
+                mode: TreeMode::Overlay,
+                message: &message,
+                skip_unchanged: true,
+            };
+            match self.git.commit(&repo, request).await {
+                Ok(id) => return Ok(report(id.0, true)),
+                Err(e) if e.kind == PortErrorKind::Conflict && attempt < ATTEMPTS => continue,
+                Err(e) => return Err(Error::Git(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `orchestrator bump-image`: one line of one values file changes, read back with the git CLI.
+
+use crate::support::{Env, git, log};
+
+#[test]
+fn a_bump_changes_only_the_tag_line_and_the_same_tag_again_changes_nothing() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "pay"]);
+    // The team annotated the values; the bump must keep that.
+    let work = env.clone("pay-infra");
+    let values = std::fs::read_to_string(work.join("values.yaml")).unwrap();
+    let annotated = values.replace("  tag: latest\n", "  tag: latest # CI sets this\n  # pinned by the team:\n");
+    std::fs::write(work.join("values.yaml"), &annotated).unwrap();
+    git(&work, &["-c", "user.name=Dev", "-c", "user.email=dev@example.test", "commit", "-qam", "Annotate"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+
+    let report = env.json(&["bump-image", "pay", "3f2a9c1"]);
+    assert_eq!(report["changed"], true, "{report}");
+    assert_eq!(report["file"], "values.yaml");
+    let bare = env.bare("pay-infra");
+    assert_eq!(log(&bare, "main")[0], "Bump pay image to 3f2a9c1 in all environments");
+    let diff = git(&bare, &["diff", "--unified=0", "main^", "main"]);
+    let changed: Vec<&str> =
+        diff.lines().filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---")).collect();
+    assert_eq!(changed, ["-  tag: latest # CI sets this", "+  tag: \"3f2a9c1\"  # CI sets this"], "{diff}");
+    assert_eq!(
+        git(&bare, &["show", "main:values.yaml"]),
+        annotated.replace("tag: latest # CI", "tag: \"3f2a9c1\"  # CI")
+    );
+
+    let again = env.json(&["bump-image", "pay", "3f2a9c1"]);
+    assert_eq!(again["changed"], false);
+    assert_eq!(log(&bare, "main").len(), 3, "nothing committed the second time");
+
+    // One environment: its values file gets the image block.
+    let qa = env.json(&["bump-image", "pay", "v1.4.0", "--env", "qa"]);
+    assert_eq!(qa["file"], "values-qa.yaml");
+    assert!(git(&bare, &["show", "main:values-qa.yaml"]).ends_with("image:\n  tag: \"v1.4.0\"\n"));
+    assert_eq!(log(&bare, "main")[0], "Bump pay image to v1.4.0 in qa");
+}
+
+#[test]
+fn a_bad_tag_or_environment_is_refused_naming_the_field() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "pay"]);
+    let (code, _, stderr) = env.run(&["bump-image", "pay", "bad tag", "--env", "moon", "--output", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    let problems: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap();
+    let fields: Vec<&str> =
+        problems["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["tag", "env"], "{stderr}");
+    let (code, _, stderr) = env.run(&["bump-image", "nope", "v1"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("service nope does not exist"), "{stderr}");
+    assert_eq!(log(&env.bare("pay-infra"), "main").len(), 1);
+}

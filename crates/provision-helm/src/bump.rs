@@ -1,0 +1,184 @@
+//! Changing the image tag in a values file by editing that one line: comments, key order and
+//! formatting of everything else stay as the team left them (a YAML round trip would lose
+//! them). The same edit the generated CI workflow makes with `awk`.
+
+use std::fmt;
+
+/// A container image tag, as the OCI distribution spec allows: `[A-Za-z0-9_][A-Za-z0-9_.-]`,
+/// at most 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageTag(String);
+
+impl ImageTag {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let mut chars = value.chars();
+        let valid_first = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid_rest = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if value.is_empty() {
+            Err("an image tag cannot be empty".into())
+        } else if value.len() > 128 {
+            Err(format!("an image tag is at most 128 characters; this one has {}", value.len()))
+        } else if !(valid_first && valid_rest) {
+            Err(format!(
+                "{value:?} is not an image tag: letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+            ))
+        } else {
+            Ok(Self(value.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImageTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a values file's tag cannot be set by editing one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BumpError {
+    #[error("line {line}: `image:` is not a block of keys (found {found:?}); set image.tag by hand once")]
+    NotABlock { line: usize, found: String },
+}
+
+/// `text` with the top-level `image.tag` set to `tag`, and whether that changed anything.
+///
+/// Only the `tag:` line of the top-level `image:` block changes (its trailing comment kept);
+/// without one, `tag:` becomes the block's first key; without an `image:` block, one is
+/// appended. Every other line stays byte for byte.
+pub fn set_image_tag(text: &str, tag: &ImageTag) -> Result<(String, bool), BumpError> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let value = format!("\"{tag}\"");
+    let Some(image) = lines.iter().position(|l| key_of(l, 0) == Some("image")) else {
+        let mut out = text.to_owned();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("image:\n  tag: {value}\n"));
+        return Ok((out, true));
+    };
+    let after_key = rest_after_key(lines[image]);
+    if !after_key.is_empty() && !after_key.starts_with('#') {
+        return Err(BumpError::NotABlock { line: image + 1, found: after_key.to_owned() });
+    }
+    // The block: the lines after `image:` that are blank, comments or indented.
+    let block_end = lines[image + 1..]
+        .iter()
+        .position(|l| !(l.trim().is_empty() || l.trim_start().starts_with('#') || l.starts_with([' ', '\t'])))
+        .map_or(lines.len(), |n| image + 1 + n);
+    let indent = lines[image + 1..block_end]
+        .iter()
+        .find(|l| !(l.trim().is_empty() || l.trim_start().starts_with('#')))
+        .map_or(2, |l| l.len() - l.trim_start().len());
+    let mut out = String::with_capacity(text.len() + value.len());
+    let tag_line = (image + 1..block_end).find(|&i| key_of(lines[i], indent) == Some("tag"));
+    for (i, line) in lines.iter().enumerate() {
+        match tag_line {
+            Some(t) if t == i => {
+                let comment = trailing_comment(rest_after_key(line));
+                let newline = if line.ends_with('\n') { "\n" } else { "" };
+                out.push_str(&format!("{}tag: {value}{comment}{newline}", " ".repeat(indent)));
+            }
+            None if i == image => {
+                out.push_str(line);
+                if !line.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{}tag: {value}\n", " ".repeat(indent)));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    let changed = out != text;
+    Ok((out, changed))
+}
+
+/// The key of a `key:` line indented by exactly `indent` spaces.
+fn key_of(line: &str, indent: usize) -> Option<&str> {
+    let rest = line.strip_prefix(&" ".repeat(indent))?;
+    if rest.starts_with([' ', '\t', '#', '-']) {
+        return None;
+    }
+    let (key, _) = rest.split_once(':')?;
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).then_some(key)
+}
+
+/// What follows `key:` on a line, trimmed.
+fn rest_after_key(line: &str) -> &str {
+    line.split_once(':').map_or("", |(_, rest)| rest.trim())
+}
+
+/// The ` # comment` after a scalar value, if any (a `#` inside quotes is not one).
+fn trailing_comment(value: &str) -> String {
+    let mut quote = None;
+    for (i, c) in value.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') if i > 0 && value[..i].ends_with([' ', '\t']) => {
+                return format!("  {}", &value[i..]);
+            }
+            (None, '#') if i == 0 => return format!("  {value}"),
+            _ => {}
+        }
+    }
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(t: &str) -> ImageTag {
+        ImageTag::parse(t).unwrap()
+    }
+
+    #[test]
+    fn only_the_tag_line_changes() {
+        let text = "# ours\nnameOverride: demo\nimage:\n  repository: r/demo # the registry\n  tag: latest   # set by CI\n  pullPolicy: IfNotPresent\nservice:\n  tag: not-this-one\n";
+        let (out, changed) = set_image_tag(text, &tag("abc123")).unwrap();
+        assert!(changed);
+        assert_eq!(out, text.replace("  tag: latest   # set by CI\n", "  tag: \"abc123\"  # set by CI\n"));
+        let (again, changed) = set_image_tag(&out, &tag("abc123")).unwrap();
+        assert!(!changed, "the same tag twice changes nothing");
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn a_block_without_a_tag_gets_one_and_a_file_without_image_gets_the_block() {
+        let (out, _) = set_image_tag("image:\n    repository: r\nother: 1\n", &tag("v1")).unwrap();
+        assert_eq!(out, "image:\n    tag: \"v1\"\n    repository: r\nother: 1\n");
+        let (out, _) = set_image_tag("replicaCount: 2\n# end", &tag("v1")).unwrap();
+        assert_eq!(out, "replicaCount: 2\n# end\nimage:\n  tag: \"v1\"\n");
+        let (out, _) = set_image_tag("", &tag("v1")).unwrap();
+        assert_eq!(out, "image:\n  tag: \"v1\"\n");
+    }
+
+    #[test]
+    fn nested_keys_comments_and_quotes_are_not_mistaken_for_the_tag() {
+        let text = "image:\n  # tag: commented\n  nested:\n    tag: deep\n  tag: 'a # b'\n";
+        let (out, _) = set_image_tag(text, &tag("x")).unwrap();
+        assert_eq!(out, "image:\n  # tag: commented\n  nested:\n    tag: deep\n  tag: \"x\"\n");
+        assert_eq!(trailing_comment("'a # b' # real"), "  # real");
+    }
+
+    #[test]
+    fn an_inline_image_is_refused_with_its_line() {
+        let err = set_image_tag("a: 1\nimage: {repository: r, tag: t}\n", &tag("x")).unwrap_err();
+        assert_eq!(err, BumpError::NotABlock { line: 2, found: "{repository: r, tag: t}".into() });
+    }
+
+    #[test]
+    fn tags_follow_the_registry_rules() {
+        for ok in ["latest", "v1.2.3", "3f2a9c1", "_x", "a-b_c.d", &"a".repeat(128)] {
+            assert!(ImageTag::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".x", "-x", "a/b", "a:b", "a b", "ä", "x\n", &"a".repeat(129)] {
+            assert!(ImageTag::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
