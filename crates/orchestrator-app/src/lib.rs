@@ -361,12 +361,27 @@ impl App {
             // Problems come back with their `parameters.<name>` fields.
             answers = c.take("", blueprint.resolve_answers(&input.parameters, &ctx));
         }
+        if let Some(request) = &parsed {
+            for (i, env) in request.environments.iter().enumerate() {
+                if !self.config.environments.contains(env) {
+                    let known: Vec<&str> = self.config.environments.iter().map(|e| e.as_str()).collect();
+                    c.push(Problem::new(
+                        format!("environments[{i}]"),
+                        "unknown-environment",
+                        format!("unknown environment {env:?}; configured: {}", known.join(", ")),
+                    ));
+                }
+            }
+        }
         c.finish()?;
-        let (request, blueprint, answers) = (
+        let (mut request, blueprint, answers) = (
             parsed.expect("no problem means the request parsed"),
             blueprint.expect("no problem means the kind is known"),
             answers.expect("no problem means the answers resolved"),
         );
+        if request.environments.is_empty() {
+            request.environments = self.config.environments.clone();
+        }
         let run = CreateServiceRun {
             blueprint_version: blueprint.manifest().version.clone(),
             blueprint_digest: blueprint.digest(),

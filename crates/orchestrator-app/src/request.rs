@@ -1,7 +1,7 @@
 //! Requests as clients send them, and their parsing into validated domain values.
 
 use provision_core::problem::{Collector, Problem};
-use provision_core::{BlueprintName, Invalid, OwnerName, ServiceName};
+use provision_core::{BlueprintName, EnvName, Invalid, OwnerName, ServiceName};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -26,6 +26,9 @@ pub struct CreateServiceInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub parameters: BTreeMap<String, serde_json::Value>,
+    /// The environments to deploy to, among the configured ones; empty or absent: all of them.
+    #[serde(default)]
+    pub environments: Vec<String>,
 }
 
 /// A validated create-service request (the blueprint's parameters are checked later,
@@ -37,6 +40,10 @@ pub struct CreateService {
     pub description: String,
     pub owner: Option<OwnerName>,
     pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Where the service deploys; empty (runs recorded before there was a choice): the
+    /// configured environments.
+    #[serde(default)]
+    pub environments: Vec<EnvName>,
 }
 
 /// Checks a description: one line of printable text, at most [`MAX_DESCRIPTION`] characters.
@@ -73,9 +80,20 @@ impl CreateService {
             Some(o) => c.take("owner", OwnerName::parse(o)).map(Some),
             None => Some(None),
         };
+        let mut environments = Vec::new();
+        for (i, raw) in input.environments.iter().enumerate() {
+            let field = format!("environments[{i}]");
+            match c.take(&field, EnvName::parse(raw)) {
+                Some(env) if environments.contains(&env) => {
+                    c.push(Problem::new(field, "duplicate", format!("environment {env} is listed twice")));
+                }
+                Some(env) => environments.push(env),
+                None => {}
+            }
+        }
         match (kind, name, description, owner) {
             (Some(kind), Some(name), Some(description), Some(owner)) if c.is_empty() => {
-                Ok(Self { kind, name, description, owner, parameters: input.parameters.clone() })
+                Ok(Self { kind, name, description, owner, parameters: input.parameters.clone(), environments })
             }
             _ => Err(c),
         }
@@ -94,6 +112,7 @@ mod tests {
             description: "two\nlines".into(),
             owner: Some("-team".into()),
             parameters: BTreeMap::new(),
+            environments: vec!["qa".into(), "QA".into(), "qa".into()],
         };
         let err = CreateService::parse(&input).unwrap_err();
         let fields: Vec<_> = err.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
@@ -105,6 +124,8 @@ mod tests {
                 ("name", "invalid-character"),
                 ("description", "control-character"),
                 ("owner", "leading-dash"),
+                ("environments[1]", "uppercase"),
+                ("environments[2]", "duplicate"),
             ]
         );
     }

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::request::CreateService;
 use provision_core::{
-    BranchName, Effect, FileEntry, FileSet, OwnerName, Plan, RepoName, RepoPath, ServiceName, TreeMode,
+    BranchName, Effect, EnvName, FileEntry, FileSet, OwnerName, Plan, RepoName, RepoPath, ServiceName, TreeMode,
 };
 use provision_template::{AnswerValue, Answers, Blueprint, Builtins, RenderContext, Target};
 use serde::{Deserialize, Serialize};
@@ -90,8 +90,14 @@ pub fn render_context(
         infra_repo_url: clone_url(&name.infra_repo()),
         service_repo_url: clone_url(&name.repo()),
         image: image(config, name),
-        environments: config.environments.clone(),
+        environments: environments(config, request).to_vec(),
     })
+}
+
+/// Where the service deploys: its own choice, or (for runs recorded before there was one) the
+/// configured environments.
+pub fn environments<'a>(config: &'a Config, request: &'a CreateService) -> &'a [EnvName] {
+    if request.environments.is_empty() { &config.environments } else { &request.environments }
 }
 
 fn default_owner(config: &Config) -> OwnerName {
@@ -127,11 +133,12 @@ struct AnswersService<'a> {
     description: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<&'a str>,
+    environments: Vec<&'a str>,
 }
 
 pub const ANSWERS_PATH: &str = ".orchestrator/answers.toml";
 
-fn answers_file(run: &CreateServiceRun, target: &str) -> Result<FileEntry, Error> {
+fn answers_file(config: &Config, run: &CreateServiceRun, target: &str) -> Result<FileEntry, Error> {
     let request = &run.request;
     let file = AnswersFile {
         blueprint: request.kind.as_str(),
@@ -141,6 +148,7 @@ fn answers_file(run: &CreateServiceRun, target: &str) -> Result<FileEntry, Error
             name: request.name.as_str(),
             description: &request.description,
             owner: request.owner.as_ref().map(|o| o.as_str()),
+            environments: environments(config, request).iter().map(|e| e.as_str()).collect(),
         },
         answers: &run.answers,
     };
@@ -171,7 +179,7 @@ pub fn plan(
     let answers_path = RepoPath::parse(ANSWERS_PATH).expect("a valid constant path");
 
     let mut app = render(Target::App)?;
-    app.insert(answers_path.clone(), answers_file(run, "app")?);
+    app.insert(answers_path.clone(), answers_file(config, run, "app")?);
 
     let deploy = &blueprint.manifest().deploy;
     let image = image(config, name);
@@ -186,10 +194,10 @@ pub fn plan(
     };
     let mut infra = if blueprint.has_target(Target::Infra) { render(Target::Infra)? } else { FileSet::new() };
     infra.extend(
-        provision_helm::infra_files(&spec, &config.chart, &config.environments)
+        provision_helm::infra_files(&spec, &config.chart, environments(config, request))
             .map_err(|source| Error::Helm { service: name.to_string(), source })?,
     );
-    infra.insert(answers_path, answers_file(run, "infra")?);
+    infra.insert(answers_path, answers_file(config, run, "infra")?);
 
     let infra_url = clone_url(&name.infra_repo());
     let registration = provision_k8s::Registration {
@@ -202,7 +210,7 @@ pub fn plan(
         argocd_namespace: &config.argocd_namespace,
         project: &config.argocd_project,
     };
-    let mut gitops = provision_k8s::registration_files(&registration, &config.environments)
+    let mut gitops = provision_k8s::registration_files(&registration, environments(config, request))
         .map_err(|source| Error::Gitops { service: name.to_string(), source })?;
     if blueprint.has_target(Target::Gitops) {
         let dir = RepoPath::parse(&format!("services/{name}")).expect("a service name is a valid path segment");
@@ -258,7 +266,7 @@ pub fn plan(
         },
         chain_ends,
     );
-    let envs: Vec<&str> = config.environments.iter().map(|e| e.as_str()).collect();
+    let envs: Vec<&str> = environments(config, request).iter().map(|e| e.as_str()).collect();
     plan.push(
         format!("register {name} in {}", gitops_repo.name),
         Effect::Commit {

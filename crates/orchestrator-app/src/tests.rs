@@ -173,3 +173,34 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
 }
 
 mod upgrade;
+
+#[tokio::test]
+async fn a_service_deploys_to_the_environments_it_names_and_keeps_them_on_upgrade() {
+    let f = Fixture::new();
+    let mut request = input("solo");
+    request.environments = vec!["staging".into()];
+    f.app().create_service(&request, &CreateOptions::default()).await.unwrap();
+    let (repo, main) = (provision_core::RepoName::parse("solo-infra").unwrap(), provision_core::BranchName::main());
+    let infra = f.git.read_tree(&repo, &main).await.unwrap().unwrap();
+    let paths: Vec<String> = infra.paths().map(|p| p.to_string()).collect();
+    assert!(
+        paths.contains(&"values-staging.yaml".to_owned()) && !paths.contains(&"values-qa.yaml".to_owned()),
+        "{paths:?}"
+    );
+    let gitops = file(&f.git, "argo-gitdir-services", "main", "services/solo/application-staging.yaml");
+    assert!(gitops.contains("name: solo-staging"));
+    let answers = file(&f.git, "solo", "orchestrator/template", ".orchestrator/answers.toml");
+    assert!(answers.contains("environments = [\"staging\"]"), "{answers}");
+    // An upgrade renders the same environments again: nothing behind.
+    let check = crate::UpgradeOptions { mode: crate::UpgradeMode::Check, ..Default::default() };
+    let report = f.app().upgrade(&crate::UpgradeTarget::Service("solo".into()), &check).await.unwrap();
+    assert!(report.current(), "{report:#?}");
+
+    let mut bad = input("lost");
+    bad.environments = vec!["moon".into()];
+    let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
+    assert_eq!(
+        (invalid.problems()[0].field.as_str(), invalid.problems()[0].rule),
+        ("environments[0]", "unknown-environment")
+    );
+}

@@ -21,7 +21,9 @@ use provision_core::ports::{
     ServiceRecord, StepRecord, StepState,
 };
 use provision_core::problem::Invalid;
-use provision_core::{BlueprintName, BranchName, Effect, FileSet, Plan, RepoName, RepoPath, ServiceName, TreeMode};
+use provision_core::{
+    BlueprintName, BranchName, Effect, EnvName, FileSet, Plan, RepoName, RepoPath, ServiceName, TreeMode,
+};
 use provision_template::{AnswerValue, Answers, Blueprint};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,7 +85,17 @@ pub(crate) struct RecordedAnswers {
     pub blueprint: String,
     pub version: String,
     #[serde(default)]
+    pub service: RecordedService,
+    #[serde(default)]
     pub answers: BTreeMap<String, AnswerValue>,
+}
+
+/// The `[service]` section of the answers file.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RecordedService {
+    /// Where the service deploys (absent in files written before there was a choice).
+    #[serde(default)]
+    pub environments: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,12 +201,21 @@ pub(crate) async fn prepare(
     given.retain(|name, _| manifest.parameter(name).is_some());
     given.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
 
+    // Environments that are no longer configured are left out of the new render.
+    let environments = recorded
+        .service
+        .environments
+        .iter()
+        .filter_map(|e| EnvName::parse(e).ok())
+        .filter(|e| config.environments.contains(e))
+        .collect();
     let request = CreateService {
         kind: record.kind.clone(),
         name: record.name.clone(),
         description: record.description.clone(),
         owner: record.owner.clone(),
         parameters: BTreeMap::new(),
+        environments,
     };
     let ctx = service::render_context(config, &request, &|r| git.clone_url(r));
     let answers = blueprint.resolve_answers(&given, &ctx).map_err(|source| Error::Answers {

@@ -130,6 +130,10 @@ struct CreateServiceArgs {
     /// Answer a blueprint parameter (repeatable): --set port=9090.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     set: Vec<(String, String)>,
+    /// Deploy to this environment (repeatable; among config.toml's `deploy.environments`,
+    /// all of which are the default).
+    #[arg(long = "env", value_name = "ENV")]
+    environments: Vec<String>,
     /// Print the plan and the files per repository; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -282,6 +286,7 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
                 description: args.description,
                 owner: args.owner,
                 parameters: args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect::<BTreeMap<_, _>>(),
+                environments: args.environments,
             };
             let options = CreateOptions { dry_run: args.dry_run, idempotency_key: None };
             let report = app.create_service(&input, &options).await?;

@@ -248,6 +248,18 @@ fn cases() -> Vec<Case> {
             400,
             Some(("dryrun", "unknown-field")),
         ),
+        case(
+            "unknown environment on create",
+            || v1(json!({"kind": "ms", "name": "svc", "environments": ["qa", "moon"]})),
+            422,
+            Some(("environments[1]", "unknown-environment")),
+        ),
+        case(
+            "environments not a list",
+            || v1(json!({"kind": "ms", "name": "svc", "environments": "qa"})),
+            422,
+            Some(("environments", "invalid-type")),
+        ),
         // Image bumps.
         case("empty tag", || json_to("/v1/services/svc/image", json!({"tag": ""})), 422, Some(("tag", "invalid"))),
         case(
