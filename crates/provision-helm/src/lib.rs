@@ -11,6 +11,7 @@ pub use bump::{BumpError, ImageTag, set_image_tag};
 
 use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -76,7 +77,9 @@ pub struct Values {
     pub service: Service,
     pub probes: Probes,
     pub resources: Resources,
-    pub env: Vec<EnvVar>,
+    /// Name to value: a map, so Helm merges the environment's variables into these (a list
+    /// in `values-<env>.yaml` would replace them).
+    pub env: BTreeMap<String, String>,
     pub ingress: Ingress,
 }
 
@@ -125,12 +128,6 @@ pub struct Quantities {
 }
 
 #[derive(Debug, Serialize)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: String,
-}
-
-#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ingress {
     pub enabled: bool,
@@ -143,7 +140,8 @@ pub struct Ingress {
 #[serde(rename_all = "camelCase")]
 pub struct EnvValues {
     pub replica_count: u32,
-    pub env: Vec<EnvVar>,
+    /// Merged by Helm into `values.yaml`'s.
+    pub env: BTreeMap<String, String>,
     pub ingress: Ingress,
 }
 
@@ -188,7 +186,7 @@ pub fn values(spec: &ServiceSpec<'_>) -> Values {
             requests: Quantities { cpu: "100m".into(), memory: "128Mi".into() },
             limits: Quantities { cpu: "500m".into(), memory: "256Mi".into() },
         },
-        env: vec![EnvVar { name: "PORT".into(), value: spec.port.to_string() }],
+        env: [("PORT".to_owned(), spec.port.to_string())].into(),
         ingress: Ingress { enabled: false, host: None },
     }
 }
@@ -196,7 +194,7 @@ pub fn values(spec: &ServiceSpec<'_>) -> Values {
 pub fn env_values(spec: &ServiceSpec<'_>, env: &EnvName) -> EnvValues {
     EnvValues {
         replica_count: replicas(env),
-        env: vec![EnvVar { name: "ENVIRONMENT".into(), value: env.to_string() }],
+        env: [("ENVIRONMENT".to_owned(), env.to_string())].into(),
         ingress: Ingress { enabled: true, host: Some(format!("{}-{}.{}", spec.name, env, spec.domain)) },
     }
 }
