@@ -1,5 +1,10 @@
 //! Typed GitOps manifests. For now: the Argo CD `Application` that registers a service, with
 //! field names and shapes taken from the upstream `applications.argoproj.io` CRD schema.
+//! With the feature `schema-check` (for tests), module `schema` checks such objects against the
+//! upstream CRDs as the API server would.
+
+#[cfg(feature = "schema-check")]
+pub mod schema;
 
 use provision_core::{EnvName, FileEntry, FileSet, OwnerName, RepoPath, ServiceName};
 use serde::Serialize;
