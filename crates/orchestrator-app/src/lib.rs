@@ -362,6 +362,19 @@ impl App {
             answers = c.take("", blueprint.resolve_answers(&input.parameters, &ctx));
         }
         if let Some(request) = &parsed {
+            // `<name>-<env>` names the environment's namespace and host label: a DNS label.
+            let envs = if request.environments.is_empty() { &self.config.environments } else { &request.environments };
+            if let Some(env) = envs.iter().find(|e| request.name.as_str().len() + 1 + e.as_str().len() > 63) {
+                c.push(Problem::new(
+                    "name",
+                    "too-long-for-environment",
+                    format!(
+                        "{}-{env} (the namespace and host label in environment {env}) would be longer than 63 characters; shorten the name to at most {}",
+                        request.name,
+                        62 - env.as_str().len()
+                    ),
+                ));
+            }
             for (i, env) in request.environments.iter().enumerate() {
                 if !self.config.environments.contains(env) {
                     let known: Vec<&str> = self.config.environments.iter().map(|e| e.as_str()).collect();

@@ -204,3 +204,21 @@ async fn a_service_deploys_to_the_environments_it_names_and_keeps_them_on_upgrad
         ("environments[0]", "unknown-environment")
     );
 }
+
+#[tokio::test]
+async fn a_name_too_long_for_an_environment_s_namespace_is_refused() {
+    let mut f = Fixture::new();
+    f.config.environments = vec![provision_core::EnvName::parse("preproduction").unwrap()];
+    // 50 + 1 + 13 = 64: one too many for the namespace `<name>-<env>`.
+    let long = format!("s{}", "x".repeat(49));
+    let Err(Error::Invalid(invalid)) = f.app().create_service(&input(&long), &CreateOptions::default()).await else {
+        panic!()
+    };
+    assert_eq!(
+        (invalid.problems()[0].field.as_str(), invalid.problems()[0].rule),
+        ("name", "too-long-for-environment")
+    );
+    assert!(invalid.problems()[0].message.contains("at most 49"), "{}", invalid.problems()[0].message);
+    let fits = format!("s{}", "x".repeat(48));
+    assert!(f.app().create_service(&input(&fits), &CreateOptions::default()).await.unwrap().succeeded());
+}
