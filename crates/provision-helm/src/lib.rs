@@ -6,8 +6,13 @@
 //! infra `Chart.yaml` pins which base chart version they are written for.
 
 mod bump;
+mod package;
 
 pub use bump::{BumpError, ImageTag, set_image_tag};
+pub use package::{
+    Added, ChartMetadata, ChartType, Index, IndexEntry, IndexError, IndexTime, MAX_CHART_SIZE, MAX_FILE_SIZE,
+    Maintainer, MetadataDependency, PackageError, Packaged, chart_url, package, read_chart_dir,
+};
 
 use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName};
 use serde::Serialize;

@@ -1,12 +1,16 @@
-//! Typed GitOps manifests. For now: the Argo CD `Application` that registers a service, with
-//! field names and shapes taken from the upstream `applications.argoproj.io` CRD schema.
-//! With the feature `schema-check` (for tests), module `schema` checks such objects against the
-//! upstream CRDs as the API server would.
+//! Typed GitOps manifests that register a service, with field names and shapes taken from the
+//! upstream CRD schemas: the Argo CD `Application` per environment (this module), or the Flux v2
+//! per-environment layout (module [`flux`]: Kustomizations, image automation, the app's plain
+//! kustomize manifests). With the feature `schema-check` (for tests), module `schema` checks such
+//! objects against the upstream CRDs as the API server would.
 
+pub mod flux;
 #[cfg(feature = "schema-check")]
 pub mod schema;
 
-use provision_core::{EnvName, FileEntry, FileSet, OwnerName, RepoPath, ServiceName};
+pub use flux::{FluxRegistration, flux_files};
+
+use provision_core::{EnvName, FileEntry, FileSet, Invalid, OwnerName, RepoPath, ServiceName};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -18,6 +22,18 @@ pub enum Error {
         name: String,
         #[source]
         source: serde_saphyr::ser::Error,
+    },
+    #[error("cannot register {service} with Flux")]
+    Flux {
+        service: String,
+        #[source]
+        source: Invalid,
+    },
+    #[error("cannot put Flux's image setter marker in {file}")]
+    ImageMarker {
+        file: String,
+        #[source]
+        source: flux::marker::MarkerError,
     },
 }
 

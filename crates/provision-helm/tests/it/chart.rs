@@ -16,24 +16,24 @@ use std::process::Command;
 
 /// What infra repositories depend on: orchestrator-app's `Config` defaults (`chart_name`,
 /// `chart_version`) and the chart's `Chart.yaml` must agree.
-const CHART_NAME: &str = "ms-base-chart";
-const CHART_VERSION: &str = "0.1.0";
+pub(crate) const CHART_NAME: &str = "ms-base-chart";
+pub(crate) const CHART_VERSION: &str = "0.1.0";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn chart_dir() -> PathBuf {
+pub(crate) fn chart_dir() -> PathBuf {
     workspace().join("templates/charts").join(CHART_NAME)
 }
 
-struct Helm {
+pub(crate) struct Helm {
     python: PathBuf,
     driver: PathBuf,
 }
 
 /// The Python with helm-python-sdk, checked: a missing one fails the test with what to do.
-fn helm() -> Helm {
+pub(crate) fn helm() -> Helm {
     let venv = workspace().join("target/tools/venv/bin/python");
     let python = std::env::var_os("ORCHESTRATOR_TEST_PYTHON")
         .map(PathBuf::from)
@@ -72,7 +72,7 @@ impl Helm {
         cmd
     }
 
-    fn call(&self, args: Vec<OsString>) -> Value {
+    pub(crate) fn call(&self, args: Vec<OsString>) -> Value {
         let out = self.command(args.clone()).output().unwrap();
         assert!(
             out.status.success(),
@@ -95,7 +95,13 @@ impl Helm {
     }
 
     /// `helm template <name> -n <namespace> -f …`: the objects, or Helm's error.
-    fn render(&self, chart: &Path, name: &str, namespace: &str, values: &[PathBuf]) -> Result<Vec<Value>, String> {
+    pub(crate) fn render(
+        &self,
+        chart: &Path,
+        name: &str,
+        namespace: &str,
+        values: &[PathBuf],
+    ) -> Result<Vec<Value>, String> {
         let mut args: Vec<OsString> =
             vec!["render".into(), chart.into(), "--name".into(), name.into(), "--namespace".into(), namespace.into()];
         for v in values {
@@ -117,12 +123,12 @@ impl Helm {
 }
 
 /// Writes values files (JSON is YAML) into a temporary directory.
-struct Values {
+pub(crate) struct Values {
     dir: tempfile::TempDir,
 }
 
 impl Values {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { dir: tempfile::tempdir().unwrap() }
     }
 
@@ -132,7 +138,7 @@ impl Values {
         path
     }
 
-    fn json(&self, name: &str, value: &Value) -> PathBuf {
+    pub(crate) fn json(&self, name: &str, value: &Value) -> PathBuf {
         self.file(name, serde_json::to_vec_pretty(value).unwrap())
     }
 }
@@ -171,7 +177,7 @@ fn container(deployment: &Value) -> &Value {
 }
 
 /// Every switch on, every part configured.
-fn everything_on() -> Value {
+pub(crate) fn everything_on() -> Value {
     json!({
         "nameOverride": "demo",
         "replicaCount": 2,

@@ -4,6 +4,10 @@
     helm_driver.py lint CHART [-f VALUES]...            strict, as `helm lint --strict -f …`
     helm_driver.py render CHART --name N --namespace NS [-f VALUES]...
     helm_driver.py package CHART DEST                   `helm package`, then the archive's digest
+    helm_driver.py inspect ARCHIVE                      load a packaged chart: metadata, files, digest
+    helm_driver.py index DIR [--url URL] [--merge INDEX]
+                                                        `helm repo index`: index DIR's archives,
+                                                        keeping INDEX's other entries
 
 Values files are layered the way `helm -f a -f b` layers them (maps merge, anything else is
 replaced), parsed by Helm's own YAML reader. Prints one JSON document on stdout. A chart or
@@ -105,6 +109,31 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
         return failure(error)
 
 
+def inspect(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        with helm.Chart.load(args.archive) as chart:
+            return {
+                "ok": True,
+                # provenance.DigestFile: the sha256 of the archive file, as indexes carry it.
+                "digest": helm.digest(args.archive),
+                "metadata": chart.metadata,
+                "schema": chart.schema is not None,
+                "values": chart.values,
+                "templates": sorted(t["name"] for t in chart.templates),
+                "files": sorted(f["name"] for f in chart.files),
+            }
+    except helm.HelmError as error:
+        return failure(error)
+
+
+def index(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        generated = helm.repo_index_generate(args.dir, base_url=args.url, merge=args.merge)
+    except helm.HelmError as error:
+        return failure(error)
+    return {"ok": True, "index": generated}
+
+
 def version(_: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "helm_c": helm.helm_c_version(), "helm_sdk": helm.helm_sdk_version()}
 
@@ -125,6 +154,14 @@ def main() -> None:
     command.add_argument("chart")
     command.add_argument("dest")
     command.set_defaults(run=package)
+    command = commands.add_parser("inspect")
+    command.add_argument("archive")
+    command.set_defaults(run=inspect)
+    command = commands.add_parser("index")
+    command.add_argument("dir")
+    command.add_argument("--url")
+    command.add_argument("--merge")
+    command.set_defaults(run=index)
     args = parser.parse_args()
     json.dump(args.run(args), sys.stdout)
 

@@ -2,4 +2,5 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on setup failures by design
 
+mod flux;
 mod schema;
