@@ -274,6 +274,10 @@ fn app_status(e: &AppError) -> StatusCode {
         | AppError::BlueprintGone { .. }
         | AppError::NoValuesFile { .. }
         | AppError::Bump { .. } => StatusCode::CONFLICT,
+        // Publishing charts is the command line's (the chart is a directory on its machine).
+        AppError::Chart { .. } | AppError::ChartName { .. } | AppError::ChartIndex { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
         AppError::RunNotFound(_) | AppError::ServiceNotFound(_) => StatusCode::NOT_FOUND,
         AppError::UnknownOperation(_)
         | AppError::Blueprints(_)

@@ -14,6 +14,8 @@ pub struct Config {
     /// The namespace repositories are created in (`<home>/git/<org>/`).
     pub org: String,
     pub gitops_repo: RepoName,
+    /// The Helm chart repository (`index.yaml` and packaged charts) `chart publish` writes.
+    pub chart_repo: RepoName,
     pub environments: Vec<EnvName>,
     /// Image repositories are `<registry>/<service>`.
     pub image_registry: String,
@@ -45,6 +47,7 @@ pub struct ConfigFile {
 pub struct GitSection {
     pub org: Option<String>,
     pub gitops_repo: Option<String>,
+    pub chart_repo: Option<String>,
     pub author_name: Option<String>,
     pub author_email: Option<String>,
 }
@@ -118,6 +121,8 @@ impl Config {
             "git.gitops_repo",
             RepoName::parse(file.git.gitops_repo.as_deref().unwrap_or("argo-gitdir-services")),
         );
+        let chart_repo =
+            c.take("git.chart_repo", RepoName::parse(file.git.chart_repo.as_deref().unwrap_or("ms-charts")));
         let org = file.git.org.unwrap_or_else(|| "platform".into());
         if RepoName::parse(&org).is_err() {
             c.push(Problem::new("git.org", "invalid-org", format!("{org:?} is not usable as a directory name")));
@@ -145,6 +150,7 @@ impl Config {
             home,
             org,
             gitops_repo: gitops_repo.expect("checked by the collector"),
+            chart_repo: chart_repo.expect("checked by the collector"),
             environments,
             image_registry: d.image_registry.unwrap_or_else(|| "localhost:5000/platform".into()),
             domain: d.domain.unwrap_or_else(|| "apps.example.com".into()),

@@ -5,6 +5,7 @@
 //! app keeps everything under one data directory: bare git repositories in `git/<org>/`,
 //! runs in `orchestrator.db`, run claims in `locks/`.
 
+mod chart;
 pub mod config;
 pub mod fault;
 mod image;
@@ -15,8 +16,8 @@ pub mod upgrade;
 
 pub use config::Config;
 pub use report::{
-    ImageReport, KindView, ParameterView, RepoReport, RepoUpgradeReport, RunSummary, RunView, ServiceReport,
-    ServiceUpgradeReport, ServiceView, StepView, UpgradeOutcome, UpgradeReport,
+    ChartReport, ImageReport, KindView, ParameterView, RepoReport, RepoUpgradeReport, RunSummary, RunView,
+    ServiceReport, ServiceUpgradeReport, ServiceView, StepView, UpgradeOutcome, UpgradeReport,
 };
 pub use request::{CreateService, CreateServiceInput};
 pub use upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
@@ -79,6 +80,20 @@ pub enum Error {
     Engine(engine::Error),
     #[error("internal task failed")]
     Join(#[from] tokio::task::JoinError),
+    #[error("cannot package the chart in {dir}")]
+    Chart {
+        dir: String,
+        #[source]
+        source: Box<provision_helm::PackageError>,
+    },
+    #[error("the chart's archive name {file:?} is not a valid file name in a repository")]
+    ChartName { file: String },
+    #[error("cannot update the index of chart repository {repo}")]
+    ChartIndex {
+        repo: String,
+        #[source]
+        source: Box<provision_helm::IndexError>,
+    },
     #[error("repository {repo} has no readable {file} on main")]
     NoValuesFile { repo: String, file: String },
     #[error("cannot set the image tag in {file} of {repo}")]

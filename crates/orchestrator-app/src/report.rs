@@ -389,3 +389,22 @@ pub struct ImageReport {
     /// Whether a commit was made (false: the tag was set already).
     pub changed: bool,
 }
+
+/// The answer to chart publish.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChartReport {
+    pub chart: String,
+    pub version: String,
+    /// The archive, next to `index.yaml` in the chart repository.
+    pub file: String,
+    /// Its sha256, as the index records it.
+    pub digest: String,
+    /// Where Helm downloads it from (`deploy.chart_repository` + the file).
+    pub url: String,
+    /// The chart repository.
+    pub repo: String,
+    /// The commit that published it, or `main`'s tip if it was published already.
+    pub commit: String,
+    /// Whether this call published it (false: that very archive was in the index already).
+    pub published: bool,
+}

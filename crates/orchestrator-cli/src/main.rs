@@ -107,6 +107,9 @@ enum Command {
         #[arg(long)]
         env: Option<String>,
     },
+    /// Helm charts: `chart publish DIR` packages one into the chart repository.
+    #[command(subcommand)]
+    Chart(ChartCommand),
     /// List runs, newest first; `runs show ID` for one run's steps.
     Runs(RunsArgs),
     /// List provisioned services; `services show NAME` for one.
@@ -137,6 +140,19 @@ struct CreateServiceArgs {
     /// Print the plan and the files per repository; write nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ChartCommand {
+    /// Package the chart in DIR (as `helm package`: `.helmignore` applied, a deterministic
+    /// archive) and add it to `index.yaml` in the chart repository (`git.chart_repo`, default
+    /// `ms-charts`), keeping older versions. Publishing the same chart again changes nothing;
+    /// a published version whose files changed is refused: bump `version` in Chart.yaml.
+    #[command(after_help = "Example:\n  orchestrator chart publish templates/charts/ms-base-chart")]
+    Publish {
+        /// The chart's directory (with Chart.yaml).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -265,7 +281,11 @@ async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Res
     let plans_only = match &command {
         Command::Kinds { .. } => true,
         Command::CreateService(args) => args.dry_run,
-        Command::Runs(_) | Command::Services(_) | Command::Upgrade(_) | Command::BumpImage { .. } => false,
+        Command::Runs(_)
+        | Command::Services(_)
+        | Command::Upgrade(_)
+        | Command::BumpImage { .. }
+        | Command::Chart(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
     let result = execute(&app, command, printer).await;
@@ -295,6 +315,10 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         }
         Command::Kinds { .. } => {
             printer.kinds(&app.kinds().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chart(ChartCommand::Publish { dir }) => {
+            printer.chart_report(&app.publish_chart(&dir).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::BumpImage { service, tag, env } => {

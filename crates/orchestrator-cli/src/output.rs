@@ -1,7 +1,7 @@
 //! Printing results as text for people or as JSON for programs (`--output json`).
 
 use orchestrator_app::{
-    ImageReport, KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeOutcome, UpgradeReport,
+    ChartReport, ImageReport, KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeOutcome, UpgradeReport,
 };
 use provision_template::Diagnostic;
 use serde::Serialize;
@@ -139,6 +139,23 @@ impl Printer {
             s.push_str(&format!("{}  {:<9}  {:<14}  {service}  {}\n", r.id, r.state, r.operation, r.created_at));
         }
         out(&s);
+    }
+
+    pub fn chart_report(&self, r: &ChartReport) {
+        if self.json {
+            return self.json(r);
+        }
+        out(&if r.published {
+            format!(
+                "Published {} {} to {} ({}, sha256 {}, commit {})\n",
+                r.chart, r.version, r.repo, r.url, r.digest, r.commit
+            )
+        } else {
+            format!(
+                "{} {} is published in {} already, with this very archive; nothing committed\n",
+                r.chart, r.version, r.repo
+            )
+        });
     }
 
     pub fn image_report(&self, r: &ImageReport) {
