@@ -24,10 +24,46 @@ pub struct Config {
     pub chart: provision_helm::BaseChart,
     pub argocd_namespace: String,
     pub argocd_project: String,
+    /// Which GitOps engine new services register with, unless they say.
+    pub gitops: GitopsEngine,
+    /// Where clusters fetch the repositories from (`https://git.example.com/platform`): the
+    /// GitOps objects name `<remote_url>/<repo>.git`. Unset, they name the local clone URLs,
+    /// which Argo CD on this machine can read and Flux cannot (it fetches http(s) and ssh only).
+    pub remote_url: Option<String>,
     /// Blueprint directories, later ones replacing earlier ones (and the built-ins) by name.
     pub blueprint_dirs: Vec<PathBuf>,
     pub author_name: String,
     pub author_email: String,
+}
+
+/// The GitOps engine a service registers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GitopsEngine {
+    /// An Argo CD `Application` per environment.
+    Argo,
+    /// Flux v2 Kustomizations and image automation per environment.
+    Flux,
+    Both,
+}
+
+impl GitopsEngine {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "argo" => Some(Self::Argo),
+            "flux" => Some(Self::Flux),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    pub fn argo(self) -> bool {
+        matches!(self, Self::Argo | Self::Both)
+    }
+
+    pub fn flux(self) -> bool {
+        matches!(self, Self::Flux | Self::Both)
+    }
 }
 
 /// `config.toml` as written by people: every key optional.
@@ -46,6 +82,7 @@ pub struct ConfigFile {
 #[serde(deny_unknown_fields)]
 pub struct GitSection {
     pub org: Option<String>,
+    pub remote_url: Option<String>,
     pub gitops_repo: Option<String>,
     pub chart_repo: Option<String>,
     pub author_name: Option<String>,
@@ -63,6 +100,7 @@ pub struct DeploySection {
     pub chart_repository: Option<String>,
     pub argocd_namespace: Option<String>,
     pub argocd_project: Option<String>,
+    pub gitops: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +153,14 @@ impl Config {
         Self::from_file(home.into(), parsed, file)
     }
 
+    /// The URL clusters fetch repository `repo` from: under `remote_url`, else `local`.
+    pub fn cluster_url(&self, repo: &RepoName, local: impl FnOnce() -> String) -> String {
+        match &self.remote_url {
+            Some(base) => format!("{base}/{repo}.git"),
+            None => local(),
+        }
+    }
+
     fn from_file(home: PathBuf, mut file: ConfigFile, path: &Path) -> Result<Self, Error> {
         let mut c = Collector::new();
         let gitops_repo = c.take(
@@ -144,6 +190,30 @@ impl Config {
                 environments.push(env);
             }
         }
+        let gitops = match file.deploy.gitops.as_deref() {
+            None => Some(GitopsEngine::Argo),
+            Some(value) => match GitopsEngine::parse(value) {
+                Some(engine) => Some(engine),
+                None => {
+                    c.push(Problem::new(
+                        "deploy.gitops",
+                        "unknown-engine",
+                        format!("{value:?} is not argo, flux or both"),
+                    ));
+                    None
+                }
+            },
+        };
+        let remote_url = file.git.remote_url.take().map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &remote_url
+            && !["https://", "http://", "ssh://"].iter().any(|scheme| url.starts_with(scheme))
+        {
+            c.push(Problem::new(
+                "git.remote_url",
+                "scheme",
+                format!("{url:?} must start with https://, http:// or ssh://"),
+            ));
+        }
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         Ok(Config {
@@ -161,6 +231,8 @@ impl Config {
             },
             argocd_namespace: d.argocd_namespace.unwrap_or_else(|| "argocd".into()),
             argocd_project: d.argocd_project.unwrap_or_else(|| "default".into()),
+            gitops: gitops.expect("checked by the collector"),
+            remote_url,
             blueprint_dirs: file.blueprints.paths,
             author_name: file.git.author_name.unwrap_or_else(|| "Orchestrator".into()),
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),

@@ -390,6 +390,13 @@ impl App {
                     ),
                 ));
             }
+            if request.gitops.unwrap_or(self.config.gitops).flux() && self.config.remote_url.is_none() {
+                c.push(Problem::new(
+                    "gitops",
+                    "needs-remote-url",
+                    "Flux fetches the GitOps repository over https or ssh: set git.remote_url in config.toml",
+                ));
+            }
             for (i, env) in request.environments.iter().enumerate() {
                 if !self.config.environments.contains(env) {
                     let known: Vec<&str> = self.config.environments.iter().map(|e| e.as_str()).collect();
@@ -410,6 +417,7 @@ impl App {
         if request.environments.is_empty() {
             request.environments = self.config.environments.clone();
         }
+        request.gitops = Some(request.gitops.unwrap_or(self.config.gitops));
         let run = CreateServiceRun {
             blueprint_version: blueprint.manifest().version.clone(),
             blueprint_digest: blueprint.digest(),

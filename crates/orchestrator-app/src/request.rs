@@ -1,5 +1,6 @@
 //! Requests as clients send them, and their parsing into validated domain values.
 
+use crate::config::GitopsEngine;
 use provision_core::problem::{Collector, Problem};
 use provision_core::{BlueprintName, EnvName, Invalid, OwnerName, ServiceName};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct CreateServiceInput {
     /// The environments to deploy to, among the configured ones; empty or absent: all of them.
     #[serde(default)]
     pub environments: Vec<String>,
+    /// `argo`, `flux` or `both`; absent: `deploy.gitops` of the configuration.
+    #[serde(default)]
+    pub gitops: Option<String>,
 }
 
 /// A validated create-service request (the blueprint's parameters are checked later,
@@ -44,6 +48,10 @@ pub struct CreateService {
     /// configured environments.
     #[serde(default)]
     pub environments: Vec<EnvName>,
+    /// How it registers for deployment; absent (runs recorded before there was a choice):
+    /// the configured engine.
+    #[serde(default)]
+    pub gitops: Option<GitopsEngine>,
 }
 
 /// Checks a description: one line of printable text, at most [`MAX_DESCRIPTION`] characters.
@@ -91,9 +99,16 @@ impl CreateService {
                 None => {}
             }
         }
+        let gitops = input.gitops.as_deref().and_then(|value| {
+            let engine = GitopsEngine::parse(value);
+            if engine.is_none() {
+                c.push(Problem::new("gitops", "unknown-engine", format!("{value:?} is not argo, flux or both")));
+            }
+            engine
+        });
         match (kind, name, description, owner) {
             (Some(kind), Some(name), Some(description), Some(owner)) if c.is_empty() => {
-                Ok(Self { kind, name, description, owner, parameters: input.parameters.clone(), environments })
+                Ok(Self { kind, name, description, owner, parameters: input.parameters.clone(), environments, gitops })
             }
             _ => Err(c),
         }
@@ -113,6 +128,7 @@ mod tests {
             owner: Some("-team".into()),
             parameters: BTreeMap::new(),
             environments: vec!["qa".into(), "QA".into(), "qa".into()],
+            gitops: Some("helm".into()),
         };
         let err = CreateService::parse(&input).unwrap_err();
         let fields: Vec<_> = err.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
@@ -126,6 +142,7 @@ mod tests {
                 ("owner", "leading-dash"),
                 ("environments[1]", "uppercase"),
                 ("environments[2]", "duplicate"),
+                ("gitops", "unknown-engine"),
             ]
         );
     }

@@ -1,7 +1,7 @@
 //! Planning create-service: from a validated request and its blueprint to the files of the
 //! three repositories and the plan of steps that provisions them.
 
-use crate::config::Config;
+use crate::config::{Config, GitopsEngine};
 use crate::request::CreateService;
 use provision_core::{
     BranchName, Effect, EnvName, FileEntry, FileSet, OwnerName, Plan, RepoName, RepoPath, ServiceName, TreeMode,
@@ -134,6 +134,8 @@ struct AnswersService<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<&'a str>,
     environments: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gitops: Option<GitopsEngine>,
 }
 
 pub const ANSWERS_PATH: &str = ".orchestrator/answers.toml";
@@ -149,6 +151,7 @@ fn answers_file(config: &Config, run: &CreateServiceRun, target: &str) -> Result
             description: &request.description,
             owner: request.owner.as_ref().map(|o| o.as_str()),
             environments: environments(config, request).iter().map(|e| e.as_str()).collect(),
+            gitops: request.gitops,
         },
         answers: &run.answers,
     };
@@ -199,7 +202,8 @@ pub fn plan(
     );
     infra.insert(answers_path, answers_file(config, run, "infra")?);
 
-    let infra_url = clone_url(&name.infra_repo());
+    let engine = request.gitops.unwrap_or(config.gitops);
+    let infra_url = config.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo()));
     let registration = provision_k8s::Registration {
         service: name,
         owner: request.owner.as_ref(),
@@ -210,8 +214,35 @@ pub fn plan(
         argocd_namespace: &config.argocd_namespace,
         project: &config.argocd_project,
     };
-    let mut gitops = provision_k8s::registration_files(&registration, environments(config, request))
-        .map_err(|source| Error::Gitops { service: name.to_string(), source })?;
+    let envs = environments(config, request);
+    let gitops_err = |source| Error::Gitops { service: name.to_string(), source };
+    let mut gitops = FileSet::new();
+    if engine.argo() {
+        gitops.extend(provision_k8s::registration_files(&registration, envs).map_err(gitops_err)?);
+    }
+    if engine.flux() {
+        let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));
+        let main = BranchName::main();
+        let flux = provision_k8s::FluxRegistration {
+            service: name,
+            owner: request.owner.as_ref(),
+            image: &image,
+            initial_tag: "latest",
+            port: spec.port,
+            health_path: &deploy.health_path,
+            ready_path: &deploy.ready_path,
+            gitops: provision_k8s::flux::GitOpsRepo {
+                name: provision_k8s::flux::DEFAULT_SOURCE_NAME,
+                url: &gitops_url,
+                branch: &main,
+            },
+            flux_namespace: provision_k8s::flux::DEFAULT_NAMESPACE,
+            tag_policies: Default::default(),
+            depends_on: Vec::new(),
+            commit_author: provision_k8s::flux::CommitAuthor { name: &config.author_name, email: &config.author_email },
+        };
+        gitops.extend(provision_k8s::flux_files(&flux, envs).map_err(gitops_err)?);
+    }
     if blueprint.has_target(Target::Gitops) {
         let dir = RepoPath::parse(&format!("services/{name}")).expect("a service name is a valid path segment");
         gitops.extend(render(Target::Gitops)?.under(&dir));

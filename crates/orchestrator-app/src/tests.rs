@@ -222,3 +222,25 @@ async fn a_name_too_long_for_an_environment_s_namespace_is_refused() {
     let fits = format!("s{}", "x".repeat(48));
     assert!(f.app().create_service(&input(&fits), &CreateOptions::default()).await.unwrap().succeeded());
 }
+
+#[tokio::test]
+async fn flux_registration_needs_a_remote_url_and_then_writes_the_flux_layout() {
+    let mut f = Fixture::new();
+    let mut request = input("fluxy");
+    request.gitops = Some("flux".into());
+    let Err(Error::Invalid(invalid)) = f.app().create_service(&request, &CreateOptions::default()).await else {
+        panic!("no remote URL configured")
+    };
+    assert_eq!((invalid.problems()[0].field.as_str(), invalid.problems()[0].rule), ("gitops", "needs-remote-url"));
+
+    f.config.remote_url = Some("https://git.example.com/platform".into());
+    request.gitops = Some("both".into());
+    assert!(f.app().create_service(&request, &CreateOptions::default()).await.unwrap().succeeded());
+    let kustomization = file(&f.git, "argo-gitdir-services", "main", "qa/fluxcd/fluxy.yaml");
+    assert!(kustomization.contains("kind: ImagePolicy"), "{kustomization}");
+    let source = file(&f.git, "argo-gitdir-services", "main", "flux/gitops.yaml");
+    assert!(source.contains("https://git.example.com/platform/argo-gitdir-services.git"), "{source}");
+    let argo = file(&f.git, "argo-gitdir-services", "main", "services/fluxy/application-qa.yaml");
+    assert!(argo.contains("https://git.example.com/platform/fluxy-infra.git"), "{argo}");
+    assert!(file(&f.git, "fluxy", "main", ".orchestrator/answers.toml").contains("gitops = \"both\""));
+}

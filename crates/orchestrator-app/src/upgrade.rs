@@ -96,6 +96,9 @@ pub(crate) struct RecordedService {
     /// Where the service deploys (absent in files written before there was a choice).
     #[serde(default)]
     pub environments: Vec<String>,
+    /// How it registers for deployment (absent likewise).
+    #[serde(default)]
+    pub gitops: Option<crate::config::GitopsEngine>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +219,7 @@ pub(crate) async fn prepare(
         owner: record.owner.clone(),
         parameters: BTreeMap::new(),
         environments,
+        gitops: recorded.service.gitops,
     };
     let ctx = service::render_context(config, &request, &|r| git.clone_url(r));
     let answers = blueprint.resolve_answers(&given, &ctx).map_err(|source| Error::Answers {

@@ -137,6 +137,10 @@ struct CreateServiceArgs {
     /// all of which are the default).
     #[arg(long = "env", value_name = "ENV")]
     environments: Vec<String>,
+    /// Register with argo (an Argo CD Application per environment), flux (Flux
+    /// Kustomizations with image automation) or both; default: config.toml's `deploy.gitops`.
+    #[arg(long, value_name = "ENGINE", value_parser = ["argo", "flux", "both"])]
+    gitops: Option<String>,
     /// Print the plan and the files per repository; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -307,6 +311,7 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
                 owner: args.owner,
                 parameters: args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect::<BTreeMap<_, _>>(),
                 environments: args.environments,
+                gitops: args.gitops,
             };
             let options = CreateOptions { dry_run: args.dry_run, idempotency_key: None };
             let report = app.create_service(&input, &options).await?;

@@ -260,6 +260,18 @@ fn cases() -> Vec<Case> {
             422,
             Some(("environments", "invalid-type")),
         ),
+        case(
+            "unknown GitOps engine",
+            || v1(json!({"kind": "ms", "name": "svc", "gitops": "helm"})),
+            422,
+            Some(("gitops", "unknown-engine")),
+        ),
+        case(
+            "Flux without a remote URL",
+            || v1(json!({"kind": "ms", "name": "svc", "gitops": "flux"})),
+            422,
+            Some(("gitops", "needs-remote-url")),
+        ),
         // Image bumps.
         case("empty tag", || json_to("/v1/services/svc/image", json!({"tag": ""})), 422, Some(("tag", "invalid"))),
         case(
