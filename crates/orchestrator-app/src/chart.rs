@@ -8,13 +8,11 @@
 
 use crate::report::ChartReport;
 use crate::{App, Error};
-use provision_core::ports::{CommitRequest, PortErrorKind};
-use provision_core::{BranchName, FileEntry, FileSet, RepoPath, TreeMode};
+use provision_core::ports::PortErrorKind;
+use provision_core::{BranchName, FileEntry, FileSet, RepoPath};
 use provision_helm::{Added, Index};
 use std::path::Path;
 
-/// How often a publish is tried again when `main` moved under it.
-const ATTEMPTS: usize = 5;
 const INDEX: &str = "index.yaml";
 
 impl App {
@@ -76,18 +74,8 @@ impl App {
             .into_iter()
             .collect();
             let message = format!("Publish chart {} {}\n", packaged.metadata.name, packaged.metadata.version);
-            let request = CommitRequest {
-                branch: &main,
-                parent: tip.as_ref(),
-                files: &files,
-                mode: TreeMode::Overlay,
-                message: &message,
-                skip_unchanged: false,
-            };
-            match self.git.commit(repo, request).await {
-                Ok(id) => return Ok(report(id.0, true)),
-                Err(e) if e.kind == PortErrorKind::Conflict && attempt < ATTEMPTS => continue,
-                Err(e) => return Err(Error::Git(e)),
+            if let Some(id) = self.commit_on_main(repo, tip.as_ref(), &files, &message, attempt).await? {
+                return Ok(report(id.0, true));
             }
         }
     }

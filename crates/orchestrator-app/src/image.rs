@@ -7,13 +7,9 @@
 
 use crate::report::ImageReport;
 use crate::{App, Error};
-use provision_core::ports::{CommitRequest, PortErrorKind};
 use provision_core::problem::{Collector, Problem};
-use provision_core::{BranchName, EnvName, FileEntry, FileSet, RepoPath, ServiceName, TreeMode};
+use provision_core::{BranchName, EnvName, FileEntry, FileSet, RepoPath, ServiceName};
 use provision_helm::ImageTag;
-
-/// How often a bump is tried again when `main` moved under it.
-const ATTEMPTS: usize = 5;
 
 impl App {
     /// Sets the image tag of service `name` to `tag`, in every environment (`values.yaml`) or in
@@ -83,18 +79,8 @@ impl App {
                 return Ok(report(tip.map(|t| t.0).unwrap_or_default(), false));
             }
             let files: FileSet = [(path.clone(), FileEntry::new(edited.into_bytes()))].into_iter().collect();
-            let request = CommitRequest {
-                branch: &main,
-                parent: tip.as_ref(),
-                files: &files,
-                mode: TreeMode::Overlay,
-                message: &message,
-                skip_unchanged: true,
-            };
-            match self.git.commit(&repo, request).await {
-                Ok(id) => return Ok(report(id.0, true)),
-                Err(e) if e.kind == PortErrorKind::Conflict && attempt < ATTEMPTS => continue,
-                Err(e) => return Err(Error::Git(e)),
+            if let Some(id) = self.commit_on_main(&repo, tip.as_ref(), &files, &message, attempt).await? {
+                return Ok(report(id.0, true));
             }
         }
     }

@@ -25,11 +25,11 @@ pub use upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
 use async_trait::async_trait;
 use provision_core::engine::{self, Engine, FaultHook};
 use provision_core::ports::{
-    Claim, GitHost, IdempotencyKey, JournalEvent, NewRun, NewService, Pause, PortError, RunCreated, RunRecord,
-    ServiceRecord, StepRecord, Store,
+    Claim, CommitId, CommitRequest, GitHost, IdempotencyKey, JournalEvent, NewRun, NewService, Pause, PortError,
+    PortErrorKind, RunCreated, RunRecord, ServiceRecord, StepRecord, Store,
 };
 use provision_core::problem::{Collector, Problem};
-use provision_core::{BlueprintName, Invalid, RunId, ServiceName};
+use provision_core::{BlueprintName, BranchName, FileSet, Invalid, RepoName, RunId, ServiceName, TreeMode};
 use provision_template::{Blueprint, Catalog};
 use service::{CreateServiceRun, RepoRole};
 use sha2::{Digest, Sha256};
@@ -39,6 +39,9 @@ use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
 const CREATE_SERVICE: &str = "create-service";
+
+/// How often a single-commit operation is tried when `main` moves under it.
+const COMMIT_ATTEMPTS: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -540,6 +543,27 @@ impl App {
             .map_err(Error::Store)?
             .ok_or_else(|| Error::ServiceNotFound(name.to_owned()))?;
         Ok(ServiceView::new(&record, &self.config, &|repo| self.git.clone_url(repo)))
+    }
+
+    /// Overlays `files` on `main` of `repo` over `parent` with `message`: `Ok(None)` if `main`
+    /// moved meanwhile and `attempt` may be followed by another (the caller reads again), the
+    /// commit otherwise. For the single-commit operations (bump-image, chart publish).
+    async fn commit_on_main(
+        &self,
+        repo: &RepoName,
+        parent: Option<&CommitId>,
+        files: &FileSet,
+        message: &str,
+        attempt: usize,
+    ) -> Result<Option<CommitId>, Error> {
+        let main = BranchName::main();
+        let request =
+            CommitRequest { branch: &main, parent, files, mode: TreeMode::Overlay, message, skip_unchanged: false };
+        match self.git.commit(repo, request).await {
+            Ok(id) => Ok(Some(id)),
+            Err(e) if e.kind == PortErrorKind::Conflict && attempt < COMMIT_ATTEMPTS => Ok(None),
+            Err(e) => Err(Error::Git(e)),
+        }
     }
 
     /// Lets the adapters finish before the process exits (the embedded database checkpoints

@@ -1,20 +1,8 @@
 //! `orchestrator chart publish`: the packaged base chart and Helm's index in the chart
 //! repository, read back with the git CLI.
 
-use crate::support::{Env, git, log};
+use crate::support::{Env, copy_dir, git, log};
 use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 #[test]
 fn publishing_adds_the_archive_and_keeps_the_index_honest() {

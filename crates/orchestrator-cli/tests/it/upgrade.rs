@@ -2,7 +2,7 @@
 //! blueprint directory, a team's pushes to the generated repository, and the git CLI reading
 //! back what the upgrade merged. Also SIGKILL at every step boundary of an upgrade run.
 
-use crate::support::{Env, decode, fsck, git, kill_at, log};
+use crate::support::{Env, copy_dir, decode, fsck, git, kill_at, log};
 use std::path::{Path, PathBuf};
 
 /// A copy of the built-in `ms` blueprint at version 1.1.0: a line appended to `main.go`, a
@@ -21,18 +21,6 @@ fn ms_1_1(env: &Env) -> PathBuf {
     std::fs::write(target.join("app/CHANGELOG.md"), "# Changes\n\n1.1.0: a changelog.\n").unwrap();
     std::fs::remove_file(target.join("app/Makefile.jinja")).unwrap();
     target
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// Runs the binary with `blueprints` configured; returns (exit code, stdout, stderr).
