@@ -13,8 +13,10 @@ pub mod ports;
 pub mod problem;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tier;
 
 pub use fileset::{FileEntry, FileSet, RepoPath};
 pub use names::{BlueprintName, BranchName, EnvName, OwnerName, RepoName, ServiceName};
 pub use plan::{Effect, Plan, RunId, Step, TreeMode};
 pub use problem::{Invalid, Problem};
+pub use tier::Tier;

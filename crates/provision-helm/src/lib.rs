@@ -14,7 +14,7 @@ pub use package::{
     Maintainer, MetadataDependency, PackageError, Packaged, chart_url, package, read_chart_dir,
 };
 
-use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName};
+use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName, Tier};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -145,18 +145,18 @@ pub struct Ingress {
 #[serde(rename_all = "camelCase")]
 pub struct EnvValues {
     pub replica_count: u32,
+    /// Sized for the environment: small where people test, roomy where they depend on it.
+    pub resources: Resources,
     /// Merged by Helm into `values.yaml`'s.
     pub env: BTreeMap<String, String>,
     pub ingress: Ingress,
 }
 
-/// Replicas per environment: one where people test, more where they depend on it.
-fn replicas(env: &EnvName) -> u32 {
-    match env.as_str() {
-        "prod" | "production" => 3,
-        "staging" | "preprod" => 2,
-        _ => 1,
-    }
+/// The container's requests and limits in an environment's tier.
+fn resources(tier: Tier) -> Resources {
+    let (requests, limits) = tier.resources();
+    let q = |q: provision_core::tier::Quantity| Quantities { cpu: q.cpu.into(), memory: q.memory.into() };
+    Resources { requests: q(requests), limits: q(limits) }
 }
 
 pub fn chart_manifest(spec: &ServiceSpec<'_>, base: &BaseChart) -> ChartManifest {
@@ -198,7 +198,8 @@ pub fn values(spec: &ServiceSpec<'_>) -> Values {
 
 pub fn env_values(spec: &ServiceSpec<'_>, env: &EnvName) -> EnvValues {
     EnvValues {
-        replica_count: replicas(env),
+        replica_count: Tier::of(env).replicas(),
+        resources: resources(Tier::of(env)),
         env: [("ENVIRONMENT".to_owned(), env.to_string())].into(),
         ingress: Ingress { enabled: true, host: Some(format!("{}-{}.{}", spec.name, env, spec.domain)) },
     }

@@ -432,18 +432,11 @@ fn selector(reg: &FluxRegistration<'_>) -> BTreeMap<String, String> {
     BTreeMap::from([("app.kubernetes.io/name".to_owned(), reg.service.to_string())])
 }
 
-/// Replicas per environment, by the rule `provision-helm`'s values follow, so both ways of
-/// deploying run as many.
-fn replicas(env: &EnvName) -> u32 {
-    match env.as_str() {
-        "prod" | "production" => 3,
-        "staging" | "preprod" => 2,
-        _ => 1,
-    }
-}
-
 /// The app's Deployment, with the initial image (the marker is added to its YAML).
 pub fn deployment(reg: &FluxRegistration<'_>, env: &EnvName) -> Deployment {
+    // One rule for every way of deploying: the Helm values follow it too.
+    let tier = provision_core::Tier::of(env);
+    let (requests, limits) = tier.resources();
     let probe = |path: &str| Probe {
         http_get: HttpGetAction { path: path.to_owned(), port: "http" },
         initial_delay_seconds: 5,
@@ -456,7 +449,7 @@ pub fn deployment(reg: &FluxRegistration<'_>, env: &EnvName) -> Deployment {
         kind: "Deployment",
         metadata: Metadata { name: reg.service.to_string(), namespace: None, labels: labels(reg, env) },
         spec: DeploymentSpec {
-            replicas: replicas(env),
+            replicas: tier.replicas(),
             selector: LabelSelector { match_labels: selector(reg) },
             template: PodTemplate {
                 metadata: PodMetadata { labels: pod_labels },
@@ -472,8 +465,8 @@ pub fn deployment(reg: &FluxRegistration<'_>, env: &EnvName) -> Deployment {
                         liveness_probe: probe(reg.health_path),
                         readiness_probe: probe(reg.ready_path),
                         resources: ResourceRequirements {
-                            requests: Quantities { cpu: "100m".to_owned(), memory: "128Mi".to_owned() },
-                            limits: Quantities { cpu: "500m".to_owned(), memory: "256Mi".to_owned() },
+                            requests: Quantities { cpu: requests.cpu.to_owned(), memory: requests.memory.to_owned() },
+                            limits: Quantities { cpu: limits.cpu.to_owned(), memory: limits.memory.to_owned() },
                         },
                     }],
                 },

@@ -498,6 +498,13 @@ fn the_generated_values_render_each_environment() {
         let deployment = one(&objects, "Deployment");
         assert_eq!(deployment["metadata"]["name"], "demo");
         assert_eq!(deployment["spec"]["replicas"], replicas, "{env}");
+        let limits = &deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"];
+        let expected = match env {
+            "qa" => json!({ "cpu": "250m", "memory": "128Mi" }),
+            "staging" => json!({ "cpu": "500m", "memory": "256Mi" }),
+            _ => json!({ "cpu": "1", "memory": "512Mi" }),
+        };
+        assert_eq!(limits, &expected, "{env}: resources per environment");
         assert_selects(
             &deployment["spec"]["selector"]["matchLabels"],
             &deployment["spec"]["template"]["metadata"]["labels"],
