@@ -219,6 +219,22 @@ pub fn plan(
     let mut gitops = FileSet::new();
     if engine.argo() {
         gitops.extend(provision_k8s::registration_files(&registration, envs).map_err(gitops_err)?);
+        // The same bytes with every registration: the repository's hand-over to Argo CD.
+        let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));
+        let repos = infra_url.rsplit_once('/').map_or_else(|| infra_url.clone(), |(base, _)| format!("{base}/*"));
+        let mut source_repos = vec![config.chart.repository.clone(), repos];
+        if !gitops_url.starts_with(source_repos[1].trim_end_matches('*')) {
+            source_repos.push(gitops_url.clone());
+        }
+        let bootstrap = provision_k8s::Bootstrap {
+            gitops_repo_url: &gitops_url,
+            branch: "main",
+            argocd_namespace: &config.argocd_namespace,
+            project: &config.argocd_project,
+            source_repos,
+            environments: &config.environments,
+        };
+        gitops.extend(provision_k8s::bootstrap_files(&bootstrap).map_err(gitops_err)?);
     }
     if engine.flux() {
         let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));

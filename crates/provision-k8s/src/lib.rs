@@ -1,13 +1,16 @@
 //! Typed GitOps manifests that register a service, with field names and shapes taken from the
-//! upstream CRD schemas: the Argo CD `Application` per environment (this module), or the Flux v2
+//! upstream CRD schemas: the Argo CD `Application` per environment (this module) and the
+//! repository's Argo CD bootstrap (module [`argo`]: ApplicationSet, AppProject), or the Flux v2
 //! per-environment layout (module [`flux`]: Kustomizations, image automation, the app's plain
 //! kustomize manifests). With the feature `schema-check` (for tests), module `schema` checks such
 //! objects against the upstream CRDs as the API server would.
 
+pub mod argo;
 pub mod flux;
 #[cfg(feature = "schema-check")]
 pub mod schema;
 
+pub use argo::{Bootstrap, bootstrap_files};
 pub use flux::{FluxRegistration, flux_files};
 
 use provision_core::{EnvName, FileEntry, FileSet, Invalid, OwnerName, RepoPath, ServiceName};

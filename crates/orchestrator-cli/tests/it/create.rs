@@ -113,12 +113,16 @@ fn a_second_service_registers_next_to_the_first() {
     assert_eq!(
         files.lines().collect::<Vec<_>>(),
         [
+            "bootstrap/applicationset.yaml",
             "services/alpha/application-qa.yaml",
             "services/alpha/application-staging.yaml",
             "services/beta/application-qa.yaml",
             "services/beta/application-staging.yaml"
         ]
     );
+    // The bootstrap, the same with every registration, was written once.
+    let bootstrap = git(&gitops, &["log", "--format=%s", "--", "bootstrap/applicationset.yaml"]);
+    assert_eq!(bootstrap.lines().collect::<Vec<_>>(), ["Register alpha for qa, staging"]);
     fsck(&gitops);
     let services = env.json(&["services"]);
     let names: Vec<&str> = services.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();

@@ -382,3 +382,38 @@ fn every_crd_loads_and_an_object_of_each_kind_we_generate_validates() {
     let kinds: Vec<String> = crds.kinds().map(ToString::to_string).collect();
     assert_eq!(kinds.len(), 13, "{kinds:?}");
 }
+
+#[test]
+fn the_argo_bootstrap_satisfies_the_application_set_and_app_project_crds() {
+    let crds = crds(&["argoproj.io_applicationsets.yaml", "argoproj.io_appprojects.yaml"]);
+    let envs = [EnvName::parse("qa").unwrap(), EnvName::parse("prod").unwrap()];
+    for project in ["services", "default"] {
+        let bootstrap = provision_k8s::Bootstrap {
+            gitops_repo_url: "https://git.example.com/platform/argo-gitdir-services.git",
+            branch: "main",
+            argocd_namespace: "argocd",
+            project,
+            source_repos: vec!["https://charts.example.com".into(), "https://git.example.com/platform/*".into()],
+            environments: &envs,
+        };
+        let files = provision_k8s::bootstrap_files(&bootstrap).unwrap();
+        let paths: Vec<&str> = files.paths().map(|p| p.as_str()).collect();
+        let expected: &[&str] = if project == "default" {
+            &["bootstrap/applicationset.yaml"]
+        } else {
+            &["bootstrap/applicationset.yaml", "bootstrap/appproject.yaml"]
+        };
+        assert_eq!(paths, expected, "Argo CD's own default project is never redefined");
+        for (path, file) in files.iter() {
+            let text = String::from_utf8(file.content.to_vec()).unwrap();
+            for object in read_manifests(path.as_str(), &text).unwrap() {
+                if let Err(v) = crds.validate(&object) {
+                    panic!("{path}:\n{}", report(&v));
+                }
+            }
+        }
+        let set = String::from_utf8(files.get("bootstrap/applicationset.yaml").unwrap().content.to_vec()).unwrap();
+        assert!(set.contains("- path: services/*"), "{set}");
+        assert!(set.contains("path: '{{path}}'") || set.contains("path: \"{{path}}\""), "{set}");
+    }
+}
