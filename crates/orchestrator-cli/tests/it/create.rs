@@ -226,3 +226,28 @@ fn runs_list_and_show_the_journal() {
     assert_eq!(code, 1);
     assert!(stderr.contains("run 0000-nope does not exist"), "{stderr}");
 }
+
+#[test]
+fn flux_registration_through_the_binary_needs_a_remote_url_and_writes_the_flux_layout() {
+    let env = Env::new();
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "fluxy", "--gitops", "flux"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("set git.remote_url in config.toml"), "{stderr}");
+
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(env.home().join("config.toml"), "[git]\nremote_url = \"https://git.example.com/platform\"\n")
+        .unwrap();
+    env.json(&["create-service", "--kind", "ms", "--name", "fluxy", "--gitops", "flux", "--env", "qa"]);
+    let gitops = env.bare("argo-gitdir-services");
+    let files = git(&gitops, &["ls-tree", "-r", "--name-only", "main"]);
+    let files: Vec<&str> = files.lines().collect();
+    for expected in ["flux/gitops.yaml", "flux/qa.yaml", "qa/fluxcd/fluxy.yaml", "qa/apps/fluxy/deployment.yaml"] {
+        assert!(files.contains(&expected), "{expected} in {files:?}");
+    }
+    assert!(!files.iter().any(|f| f.starts_with("services/") || f.starts_with("staging/")), "{files:?}");
+    let deployment = git(&gitops, &["show", "main:qa/apps/fluxy/deployment.yaml"]);
+    assert!(deployment.contains("# {\"$imagepolicy\": \"flux-system:fluxy-qa\"}"), "{deployment}");
+    let answers = git(&env.bare("fluxy"), &["show", "main:.orchestrator/answers.toml"]);
+    assert!(answers.contains("gitops = \"flux\"") && answers.contains("environments = [\"qa\"]"), "{answers}");
+    fsck(&gitops);
+}
