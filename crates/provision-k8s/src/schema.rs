@@ -310,6 +310,17 @@ impl Crds {
         self.definitions.get(&gvk)
     }
 
+    /// The rules `object` breaks, as `(path, rule)` ordered by path then keyword: what tests
+    /// compare with what they expect.
+    pub fn broken_rules(&self, object: &Value) -> Vec<(String, Rule)> {
+        let mut found: Vec<(String, Rule)> = match self.validate(object) {
+            Ok(()) => Vec::new(),
+            Err(violations) => violations.into_iter().map(|v| (v.path, v.rule)).collect(),
+        };
+        found.sort_by(|a, b| (&a.0, a.1.keyword()).cmp(&(&b.0, b.1.keyword())));
+        found
+    }
+
     /// Checks `object` against the schema of the CRD its `apiVersion` and `kind` name, and its
     /// metadata as the server checks any object's. Reports every violation.
     pub fn validate(&self, object: &Value) -> Result<(), Vec<Violation>> {
