@@ -172,6 +172,7 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
     assert_eq!(f.git.history("flaky", "main").len(), 1);
 }
 
+mod golden;
 mod upgrade;
 
 #[tokio::test]
