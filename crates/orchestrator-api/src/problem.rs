@@ -273,7 +273,11 @@ fn app_status(e: &AppError) -> StatusCode {
         | AppError::BlueprintChanged { .. }
         | AppError::BlueprintGone { .. }
         | AppError::NoValuesFile { .. }
-        | AppError::Bump { .. } => StatusCode::CONFLICT,
+        | AppError::Bump { .. }
+        | AppError::NoSealingCertificate { .. }
+        | AppError::SecretsEdit { .. } => StatusCode::CONFLICT,
+        // The configured certificate is the server's to fix.
+        AppError::Certificate { .. } | AppError::Seal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         // Publishing charts is the command line's (the chart is a directory on its machine).
         AppError::Chart { .. } | AppError::ChartName { .. } | AppError::ChartIndex { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -348,6 +352,9 @@ fn app_problem(e: &AppError) -> Problem {
         },
         AppError::NoValuesFile { .. } | AppError::Bump { .. } => {
             problem(status, "values-file", "Values file cannot take the tag", chain(e))
+        }
+        AppError::NoSealingCertificate { .. } | AppError::SecretsEdit { .. } => {
+            problem(status, "sealing", "Cannot seal", chain(e))
         }
         _ => internal(),
     }

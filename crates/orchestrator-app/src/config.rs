@@ -34,6 +34,66 @@ pub struct Config {
     pub blueprint_dirs: Vec<PathBuf>,
     pub author_name: String,
     pub author_email: String,
+    /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
+    /// environment (clusters differ) with a default for the others.
+    pub sealing: SealingCertificates,
+}
+
+/// Where the sealed-secrets certificate of each environment is read from.
+#[derive(Debug, Clone, Default)]
+pub struct SealingCertificates {
+    pub default: Option<CertificateSource>,
+    pub by_env: std::collections::BTreeMap<EnvName, CertificateSource>,
+}
+
+impl SealingCertificates {
+    /// The certificate for `env`: its own, else the default.
+    pub fn for_env(&self, env: &EnvName) -> Option<&CertificateSource> {
+        self.by_env.get(env).or(self.default.as_ref())
+    }
+}
+
+/// A PEM certificate (or public key) in a file, or served at an http(s) URL (the controller's
+/// `/v1/cert.pem`, or wherever a team publishes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    File(PathBuf),
+    Url(String),
+}
+
+impl CertificateSource {
+    /// `value` as a URL when it starts with http:// or https://, else as a path (relative to
+    /// `base`).
+    pub fn parse(value: &str, base: &Path) -> Result<Self, String> {
+        if value.trim().is_empty() {
+            return Err("the certificate location must not be empty".into());
+        }
+        if value.starts_with("https://") || value.starts_with("http://") {
+            return Ok(Self::Url(value.to_owned()));
+        }
+        if value.contains("://") {
+            return Err(format!("{value:?} is neither a file nor an http(s) URL"));
+        }
+        Ok(Self::File(base.join(value)))
+    }
+}
+
+/// A URL shown without the credentials or query it may carry.
+impl std::fmt::Display for CertificateSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Url(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+                let rest = rest.split(['?', '#']).next().unwrap_or_default();
+                let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+                let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+                let hidden =
+                    if rest.len() < url.len() - scheme.len() - 3 || host.len() < authority.len() { "…" } else { "" };
+                write!(f, "{scheme}://{host}/{path}{hidden}")
+            }
+        }
+    }
 }
 
 /// The GitOps engine a service registers with.
@@ -76,6 +136,18 @@ pub struct ConfigFile {
     pub deploy: DeploySection,
     #[serde(default)]
     pub blueprints: BlueprintSection,
+    #[serde(default)]
+    pub sealed_secrets: SealedSecretsSection,
+}
+
+/// `[sealed_secrets]`: `certificate = "cert.pem"` (a path, relative to the data directory,
+/// or an http(s) URL), and per environment `[sealed_secrets.certificates] prod = "…"`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedSecretsSection {
+    pub certificate: Option<String>,
+    #[serde(default)]
+    pub certificates: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +286,25 @@ impl Config {
                 format!("{url:?} must start with https://, http:// or ssh://"),
             ));
         }
+        let mut sealing = SealingCertificates::default();
+        if let Some(value) = &file.sealed_secrets.certificate {
+            match CertificateSource::parse(value, &home) {
+                Ok(source) => sealing.default = Some(source),
+                Err(message) => c.push(Problem::new("sealed_secrets.certificate", "invalid-location", message)),
+            }
+        }
+        for (env, value) in &file.sealed_secrets.certificates {
+            let field = format!("sealed_secrets.certificates.{env}");
+            let env = c.take(&field, EnvName::parse(env));
+            match CertificateSource::parse(value, &home) {
+                Ok(source) => {
+                    if let Some(env) = env {
+                        sealing.by_env.insert(env, source);
+                    }
+                }
+                Err(message) => c.push(Problem::new(field, "invalid-location", message)),
+            }
+        }
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         Ok(Config {
@@ -236,6 +327,7 @@ impl Config {
             blueprint_dirs: file.blueprints.paths,
             author_name: file.git.author_name.unwrap_or_else(|| "Orchestrator".into()),
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
+            sealing,
         })
     }
 
@@ -295,5 +387,27 @@ mod tests {
         );
         let err = Config::from_toml("/d", "[deploy]\nnope = 1\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.contains("c.toml") && err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn sealing_certificates_are_files_or_urls_per_environment() {
+        let text = "[sealed_secrets]\ncertificate = \"certs/qa.pem\"\n[sealed_secrets.certificates]\nprod = \"https://sealed.prod.example.com/v1/cert.pem\"\n";
+        let c = Config::from_toml("/d", text, Path::new("c.toml")).unwrap();
+        let env = |e: &str| EnvName::parse(e).unwrap();
+        assert_eq!(c.sealing.for_env(&env("qa")), Some(&CertificateSource::File("/d/certs/qa.pem".into())));
+        assert_eq!(
+            c.sealing.for_env(&env("prod")),
+            Some(&CertificateSource::Url("https://sealed.prod.example.com/v1/cert.pem".into()))
+        );
+        assert_eq!(Config::defaults("/d").sealing.for_env(&env("qa")), None);
+        let secret = CertificateSource::parse("https://ci:t0ken@certs.example.com/qa.pem?sig=s3cret", Path::new("/"));
+        assert_eq!(secret.unwrap().to_string(), "https://certs.example.com/qa.pem…");
+        let bad =
+            "[sealed_secrets]\ncertificate = \"ftp://x/cert.pem\"\n[sealed_secrets.certificates]\nPROD = \"a.pem\"\n";
+        let err = Config::from_toml("/d", bad, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("sealed_secrets.certificate:") && err.contains("sealed_secrets.certificates.PROD"),
+            "{err}"
+        );
     }
 }

@@ -8,7 +8,7 @@
 use crate::report::ImageReport;
 use crate::{App, Error};
 use provision_core::problem::{Collector, Problem};
-use provision_core::{BranchName, EnvName, FileEntry, FileSet, RepoPath, ServiceName};
+use provision_core::{EnvName, RepoPath, ServiceName};
 use provision_helm::ImageTag;
 
 impl App {
@@ -43,7 +43,6 @@ impl App {
         }
 
         let repo = service.infra_repo();
-        let main = BranchName::main();
         let file = match &env {
             Some(env) => format!("values-{env}.yaml"),
             None => "values.yaml".to_owned(),
@@ -51,37 +50,24 @@ impl App {
         let path = RepoPath::parse(&file).expect("a values file name is a valid path");
         let scope = env.as_ref().map_or_else(|| "all environments".to_owned(), |e| e.to_string());
         let message = format!("Bump {service} image to {tag} in {scope}\n");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let tip = self.git.branch_tip(&repo, &main).await.map_err(Error::Git)?;
-            let current = self.git.read_file(&repo, &main, &path).await.map_err(Error::Git)?;
-            let Some(current) = current else {
-                return Err(Error::NoValuesFile { repo: repo.to_string(), file });
-            };
-            let text = String::from_utf8(current)
-                .map_err(|_| Error::NoValuesFile { repo: repo.to_string(), file: file.clone() })?;
-            let (edited, changed) = provision_helm::set_image_tag(&text, &tag).map_err(|source| Error::Bump {
-                repo: repo.to_string(),
-                file: file.clone(),
-                source,
-            })?;
-            let report = |commit: String, changed| ImageReport {
-                service: service.to_string(),
-                env: env.as_ref().map(|e| e.to_string()),
-                tag: tag.to_string(),
-                repo: repo.to_string(),
-                file: file.clone(),
-                commit,
-                changed,
-            };
-            if !changed {
-                return Ok(report(tip.map(|t| t.0).unwrap_or_default(), false));
-            }
-            let files: FileSet = [(path.clone(), FileEntry::new(edited.into_bytes()))].into_iter().collect();
-            if let Some(id) = self.commit_on_main(&repo, tip.as_ref(), &files, &message, attempt).await? {
-                return Ok(report(id.0, true));
-            }
-        }
+        let edited = self
+            .edit_on_main(&repo, &path, &message, |text| {
+                let (edited, changed) = provision_helm::set_image_tag(text, &tag).map_err(|source| Error::Bump {
+                    repo: repo.to_string(),
+                    file: file.clone(),
+                    source,
+                })?;
+                Ok(changed.then_some(edited))
+            })
+            .await?;
+        Ok(ImageReport {
+            service: service.to_string(),
+            env: env.as_ref().map(|e| e.to_string()),
+            tag: tag.to_string(),
+            repo: repo.to_string(),
+            file,
+            commit: edited.commit,
+            changed: edited.changed,
+        })
     }
 }

@@ -11,13 +11,14 @@ pub mod fault;
 mod image;
 pub mod report;
 pub mod request;
+pub mod secret;
 pub mod service;
 pub mod upgrade;
 
 pub use config::Config;
 pub use report::{
     ChartReport, ImageReport, KindView, ParameterView, RepoReport, RepoUpgradeReport, RunSummary, RunView,
-    ServiceReport, ServiceUpgradeReport, ServiceView, StepView, UpgradeOutcome, UpgradeReport,
+    SecretReport, ServiceReport, ServiceUpgradeReport, ServiceView, StepView, UpgradeOutcome, UpgradeReport,
 };
 pub use request::{CreateService, CreateServiceInput};
 pub use upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
@@ -29,7 +30,9 @@ use provision_core::ports::{
     PortErrorKind, RunCreated, RunRecord, ServiceRecord, StepRecord, Store,
 };
 use provision_core::problem::{Collector, Problem};
-use provision_core::{BlueprintName, BranchName, FileSet, Invalid, RepoName, RunId, ServiceName, TreeMode};
+use provision_core::{
+    BlueprintName, BranchName, FileEntry, FileSet, Invalid, RepoName, RepoPath, RunId, ServiceName, TreeMode,
+};
 use provision_template::{Blueprint, Catalog};
 use service::{CreateServiceRun, RepoRole};
 use sha2::{Digest, Sha256};
@@ -99,6 +102,25 @@ pub enum Error {
     },
     #[error("repository {repo} has no readable {file} on main")]
     NoValuesFile { repo: String, file: String },
+    #[error(
+        "no sealed-secrets certificate for environment {env}: set `certificate` under [sealed_secrets] in config.toml (or `{env} = …` under [sealed_secrets.certificates]), or pass --cert; `kubeseal --fetch-cert` prints the cluster's"
+    )]
+    NoSealingCertificate { env: String },
+    #[error("cannot use the sealed-secrets certificate {location}: {reason}")]
+    Certificate { location: String, reason: String },
+    #[error("cannot seal {key}")]
+    Seal {
+        key: String,
+        #[source]
+        source: provision_k8s::SealError,
+    },
+    #[error("cannot put the sealed values into {file} of {repo}")]
+    SecretsEdit {
+        repo: String,
+        file: String,
+        #[source]
+        source: Box<provision_helm::SecretsEditError>,
+    },
     #[error("cannot set the image tag in {file} of {repo}")]
     Bump {
         repo: String,
@@ -115,6 +137,13 @@ impl From<engine::Error> for Error {
             other => Error::Engine(other),
         }
     }
+}
+
+/// What [`App::edit_on_main`] did.
+struct Edited {
+    /// The new commit, or `main`'s tip when nothing changed.
+    commit: String,
+    changed: bool,
 }
 
 /// Options of a create-service call.
@@ -563,6 +592,39 @@ impl App {
             Ok(id) => Ok(Some(id)),
             Err(e) if e.kind == PortErrorKind::Conflict && attempt < COMMIT_ATTEMPTS => Ok(None),
             Err(e) => Err(Error::Git(e)),
+        }
+    }
+
+    /// Edits `path` on `main` of `repo` in one commit with `message`: `edit` gets the file's
+    /// text and answers the new text, or `None` to leave it as it is. When `main` moves under
+    /// the commit, the file is read and edited again on the new head.
+    async fn edit_on_main(
+        &self,
+        repo: &RepoName,
+        path: &RepoPath,
+        message: &str,
+        edit: impl Fn(&str) -> Result<Option<String>, Error>,
+    ) -> Result<Edited, Error> {
+        let main = BranchName::main();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let tip = self.git.branch_tip(repo, &main).await.map_err(Error::Git)?;
+            let text = self
+                .git
+                .read_file(repo, &main, path)
+                .await
+                .map_err(Error::Git)?
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| Error::NoValuesFile { repo: repo.to_string(), file: path.to_string() })?;
+            let edited = match edit(&text)? {
+                Some(edited) if edited != text => edited,
+                _ => return Ok(Edited { commit: tip.map(|t| t.0).unwrap_or_default(), changed: false }),
+            };
+            let files: FileSet = [(path.clone(), FileEntry::new(edited.into_bytes()))].into_iter().collect();
+            if let Some(id) = self.commit_on_main(repo, tip.as_ref(), &files, message, attempt).await? {
+                return Ok(Edited { commit: id.0, changed: true });
+            }
         }
     }
 

@@ -390,6 +390,35 @@ pub struct ImageReport {
     pub changed: bool,
 }
 
+/// The answer to secret seal: what was sealed for where, never a plain value.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SecretReport {
+    pub service: String,
+    pub env: String,
+    /// The Secret (and SealedSecret) name.
+    pub name: String,
+    /// The namespace it unseals in: `<service>-<env>`.
+    pub namespace: String,
+    /// `strict`, `namespace-wide` or `cluster-wide`.
+    pub scope: String,
+    /// The keys sealed now.
+    pub keys: Vec<String>,
+    /// The infra repository and the values file holding the sealed values.
+    pub repo: String,
+    pub file: String,
+    /// Where the certificate came from (a URL without credentials).
+    pub certificate: String,
+    /// When the certificate expires, when it is a certificate (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_expires: Option<String>,
+    /// The commit; absent for a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The SealedSecret as the chart renders it from these values, as YAML (the keys sealed
+    /// now only).
+    pub sealed_secret: String,
+}
+
 /// The answer to chart publish.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChartReport {

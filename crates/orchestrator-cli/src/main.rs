@@ -6,10 +6,12 @@
 mod output;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use orchestrator_app::config::CertificateSource;
+use orchestrator_app::secret::{SealInput, SecretValue};
 use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput, UpgradeMode, UpgradeOptions, UpgradeTarget};
 use output::Printer;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Provision services: repositories rendered from blueprints, Helm values and GitOps
@@ -110,6 +112,9 @@ enum Command {
     /// Helm charts: `chart publish DIR` packages one into the chart repository.
     #[command(subcommand)]
     Chart(ChartCommand),
+    /// Sealed secrets: `secret seal` encrypts values for the cluster and commits them.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// List runs, newest first; `runs show ID` for one run's steps.
     Runs(RunsArgs),
     /// List provisioned services; `services show NAME` for one.
@@ -157,6 +162,58 @@ enum ChartCommand {
         /// The chart's directory (with Chart.yaml).
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Encrypt values with the cluster's sealed-secrets certificate and commit them into the
+    /// service's infra repository (`sealedSecrets` in values-<env>.yaml), from which the base
+    /// chart renders the SealedSecret and hands the pods the Secret as environment.
+    ///
+    /// Only the sealed-secrets controller in the cluster can unseal them. The default scope,
+    /// strict, binds every value to the Secret's name and namespace (`<service>-<env>`); keys
+    /// sealed before stay unless sealed again. The certificate comes from config.toml
+    /// (`[sealed_secrets] certificate`, per environment under `[sealed_secrets.certificates]`)
+    /// or --cert: a PEM file or an http(s) URL (`kubeseal --fetch-cert` prints it).
+    ///
+    /// Values given as KEY=VALUE end up in shell history and the process list; prefer
+    /// --from-file KEY=PATH or --from-env-file - (KEY=VALUE lines on stdin).
+    #[command(
+        after_help = "Examples:\n  orchestrator secret seal --service payments --env qa --from-env-file - < qa.env\n  orchestrator secret seal --service payments --env prod --from-file TLS_KEY=tls.key --name payments-tls\n  orchestrator secret seal --service payments --env qa --cert cert.pem --dry-run DB_USER=app"
+    )]
+    Seal(SealArgs),
+}
+
+#[derive(Debug, Args)]
+struct SealArgs {
+    /// The service whose infra repository gets the sealed values.
+    #[arg(long)]
+    service: String,
+    /// The environment (the values file values-<ENV>.yaml, the namespace <service>-<ENV>).
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// The Secret's name (default: the service's name): a-z, 0-9 and '-', at most 56 characters.
+    #[arg(long)]
+    name: Option<String>,
+    /// Where the values may be unsealed: only as this Secret in this namespace (strict), as
+    /// any Secret in the namespace, or anywhere in the cluster.
+    #[arg(long, value_parser = ["strict", "namespace-wide", "cluster-wide"], default_value = "strict")]
+    scope: String,
+    /// The certificate to seal with instead of the configured one: a PEM file or an http(s) URL.
+    #[arg(long, value_name = "PATH|URL")]
+    cert: Option<String>,
+    /// A value read from a file, as is (repeatable); PATH `-` reads stdin.
+    #[arg(long = "from-file", value_name = "KEY=PATH", value_parser = parse_key_value)]
+    from_file: Vec<(String, String)>,
+    /// KEY=VALUE lines from a file (repeatable); `#` starts a comment line; `-` reads stdin.
+    #[arg(long = "from-env-file", value_name = "PATH")]
+    from_env_file: Vec<PathBuf>,
+    /// Seal and print the SealedSecret; commit nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Values to seal.
+    #[arg(value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    values: Vec<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +271,61 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got {s:?}")),
     }
+}
+
+/// What `secret seal` was asked to seal, with the values read from their files and stdin.
+fn seal_input(args: SealArgs) -> anyhow::Result<SealInput> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    let mut stdin_used = false;
+    let mut read = |path: &Path| -> anyhow::Result<Vec<u8>> {
+        if path == Path::new("-") {
+            anyhow::ensure!(!stdin_used, "stdin (`-`) can be read only once");
+            stdin_used = true;
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).context("cannot read stdin")?;
+            return Ok(bytes);
+        }
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut values = Vec::new();
+    for (key, value) in args.values {
+        values.push((key, SecretValue::new(value.into_bytes())));
+    }
+    for (key, path) in &args.from_file {
+        values.push((key.clone(), SecretValue::new(read(Path::new(path))?)));
+    }
+    for path in &args.from_env_file {
+        let text = SecretValue::new(read(path)?);
+        let text =
+            std::str::from_utf8(text.expose()).with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line.split_once('=').with_context(|| {
+                format!("{} line {}: expected KEY=VALUE (the value is not shown)", path.display(), i + 1)
+            })?;
+            values.push((key.trim_end().to_owned(), SecretValue::new(value.as_bytes().to_vec())));
+        }
+    }
+    let certificate = match args.cert {
+        Some(cert) => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            Some(CertificateSource::parse(&cert, &cwd).map_err(|e| anyhow::anyhow!("--cert: {e}"))?)
+        }
+        None => None,
+    };
+    Ok(SealInput {
+        service: args.service,
+        env: args.env,
+        name: args.name,
+        scope: Some(args.scope),
+        values,
+        certificate,
+        dry_run: args.dry_run,
+    })
 }
 
 /// A `--set` value as JSON: integers and booleans as such, anything else as a string. The
@@ -289,6 +401,7 @@ async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Res
         | Command::Services(_)
         | Command::Upgrade(_)
         | Command::BumpImage { .. }
+        | Command::Secret(_)
         | Command::Chart(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
@@ -328,6 +441,12 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         }
         Command::BumpImage { service, tag, env } => {
             printer.image_report(&app.bump_image(&service, &tag, env.as_deref()).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secret(SecretCommand::Seal(args)) => {
+            // Reading files and stdin blocks: not on the runtime's threads.
+            let input = tokio::task::spawn_blocking(move || seal_input(args)).await??;
+            printer.secret_report(&app.seal_secret(input).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Upgrade(args) => {

@@ -1,7 +1,8 @@
 //! Printing results as text for people or as JSON for programs (`--output json`).
 
 use orchestrator_app::{
-    ChartReport, ImageReport, KindView, RunSummary, RunView, ServiceReport, ServiceView, UpgradeOutcome, UpgradeReport,
+    ChartReport, ImageReport, KindView, RunSummary, RunView, SecretReport, ServiceReport, ServiceView, UpgradeOutcome,
+    UpgradeReport,
 };
 use provision_template::Diagnostic;
 use serde::Serialize;
@@ -168,6 +169,40 @@ impl Printer {
         } else {
             format!("{} image is {} for {scope} already ({} {}); nothing committed\n", r.service, r.tag, r.repo, r.file)
         });
+    }
+
+    pub fn secret_report(&self, r: &SecretReport) {
+        if self.json {
+            return self.json(r);
+        }
+        let bound = match r.scope.as_str() {
+            "strict" => format!("only as {}/{}", r.namespace, r.name),
+            "namespace-wide" => format!("as any secret in {}", r.namespace),
+            _ => "anywhere in the cluster".to_owned(),
+        };
+        let expires = r.certificate_expires.as_deref().map(|t| format!(", expires {t}")).unwrap_or_default();
+        let mut s = match &r.commit {
+            Some(commit) => format!(
+                "Sealed {} into secret {} of {} in {} ({}: unsealed {bound})\n  {} {} (commit {commit})\n",
+                r.keys.join(", "),
+                r.name,
+                r.service,
+                r.env,
+                r.scope,
+                r.repo,
+                r.file
+            ),
+            None => format!(
+                "Dry run: nothing was committed. Sealing {} for {} in {} ({}: unsealed {bound}) gives:\n\n{}\n",
+                r.keys.join(", "),
+                r.service,
+                r.env,
+                r.scope,
+                r.sealed_secret
+            ),
+        };
+        s.push_str(&format!("  certificate: {}{expires}\n", r.certificate));
+        out(&s);
     }
 
     pub fn upgrade_report(&self, r: &UpgradeReport) {

@@ -7,12 +7,14 @@
 
 mod bump;
 mod package;
+mod secrets;
 
 pub use bump::{BumpError, ImageTag, set_image_tag};
 pub use package::{
     Added, ChartMetadata, ChartType, Index, IndexEntry, IndexError, IndexTime, MAX_CHART_SIZE, MAX_FILE_SIZE,
     Maintainer, MetadataDependency, PackageError, Packaged, chart_url, package, read_chart_dir,
 };
+pub use secrets::{SealedValues, SecretsEditError, put_sealed_values};
 
 use provision_core::{EnvName, FileEntry, FileSet, RepoPath, ServiceName, Tier};
 use serde::Serialize;

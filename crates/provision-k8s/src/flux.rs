@@ -51,10 +51,9 @@
 pub mod marker;
 pub mod objects;
 
-use crate::Error;
+use crate::{Described, Error, yaml};
 use objects::*;
 use provision_core::{BranchName, EnvName, FileEntry, FileSet, Invalid, OwnerName, Problem, RepoPath, ServiceName};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where Flux runs unless configured otherwise (what `flux install` creates).
@@ -229,7 +228,7 @@ fn image_reference(reg: &FluxRegistration<'_>) -> String {
 
 /// `<app>-<env>`: the name of the app's Flux objects and its namespace.
 fn instance(reg: &FluxRegistration<'_>, env: &EnvName) -> String {
-    format!("{}-{env}", reg.service)
+    crate::namespace(reg.service, env)
 }
 
 fn labels(reg: &FluxRegistration<'_>, env: &EnvName) -> BTreeMap<String, String> {
@@ -489,26 +488,8 @@ pub fn service(reg: &FluxRegistration<'_>, env: &EnvName) -> Service {
     }
 }
 
-/// One object as YAML. Block scalars are off, so every value stays on its key's line (a long
-/// image reference folded onto the next line would leave the marker on the wrong one).
-fn yaml<T: Serialize + Described>(object: &T) -> Result<String, Error> {
-    let mut options = serde_saphyr::SerializerOptions::default();
-    options.prefer_block_scalars = false;
-    serde_saphyr::to_string_with_options(object, options).map_err(|source| Error::Yaml {
-        kind: object.kind(),
-        name: object.name().to_owned(),
-        source,
-    })
-}
-
 fn documents(header: &str, documents: &[String]) -> String {
     format!("{header}{}", documents.join("---\n"))
-}
-
-/// What names an object in a serialization error.
-trait Described {
-    fn kind(&self) -> &'static str;
-    fn name(&self) -> &str;
 }
 
 macro_rules! described {

@@ -9,9 +9,13 @@ pub mod argo;
 pub mod flux;
 #[cfg(feature = "schema-check")]
 pub mod schema;
+pub mod sealed;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use argo::{Bootstrap, bootstrap_files};
 pub use flux::{FluxRegistration, flux_files};
+pub use sealed::{Scope, SealError, SealedSecret, SealingKey, SecretKey, SecretName, SecretValue};
 
 use provision_core::{EnvName, FileEntry, FileSet, Invalid, OwnerName, RepoPath, ServiceName};
 use serde::Serialize;
@@ -112,6 +116,30 @@ pub struct Automated {
     pub self_heal: bool,
 }
 
+/// One object as YAML. Block scalars are off, so every value stays on its key's line (a long
+/// image reference folded onto the next line would leave the marker on the wrong one).
+pub(crate) fn yaml<T: Serialize + Described>(object: &T) -> Result<String, Error> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    serde_saphyr::to_string_with_options(object, options).map_err(|source| Error::Yaml {
+        kind: object.kind(),
+        name: object.name().to_owned(),
+        source,
+    })
+}
+
+/// What names an object in a serialization error.
+pub(crate) trait Described {
+    fn kind(&self) -> &'static str;
+    fn name(&self) -> &str;
+}
+
+/// The namespace `service` runs in, in `env`: `<service>-<env>`, where Argo CD and Flux both
+/// deploy it, and what a strict-scope sealed secret is bound to.
+pub fn namespace(service: &ServiceName, env: &EnvName) -> String {
+    format!("{service}-{env}")
+}
+
 /// Where a service's chart and values come from, and where it goes.
 #[derive(Debug, Clone)]
 pub struct Registration<'a> {
@@ -170,7 +198,7 @@ pub fn application(reg: &Registration<'_>, env: &EnvName) -> Application {
             ],
             destination: Destination {
                 server: "https://kubernetes.default.svc".to_owned(),
-                namespace: format!("{}-{env}", reg.service),
+                namespace: namespace(reg.service, env),
             },
             sync_policy: SyncPolicy {
                 automated: Automated { prune: true, self_heal: true },

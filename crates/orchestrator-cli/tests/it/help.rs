@@ -36,3 +36,8 @@ fn usage_errors_exit_2() {
 fn upgrade_help() {
     insta::assert_snapshot!(help(&["upgrade", "--help"]));
 }
+
+#[test]
+fn secret_seal_help_says_where_values_go_and_how_to_keep_them_out_of_history() {
+    insta::assert_snapshot!(help(&["secret", "seal", "--help"]));
+}

@@ -9,5 +9,6 @@ mod create;
 mod help;
 mod image;
 mod kinds;
+mod secret;
 mod support;
 mod upgrade;

@@ -132,7 +132,7 @@ impl Values {
         Self { dir: tempfile::tempdir().unwrap() }
     }
 
-    fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, content).unwrap();
         path
@@ -151,11 +151,11 @@ fn kinds(objects: &[Value]) -> BTreeSet<String> {
     objects.iter().map(|o| o["kind"].as_str().unwrap().to_owned()).collect()
 }
 
-fn all_of<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn all_of<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
     objects.iter().filter(|o| o["kind"] == kind).collect()
 }
 
-fn one<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+pub(crate) fn one<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
     match all_of(objects, kind).as_slice() {
         [o] => o,
         other => panic!("expected one {kind}, found {}: {objects:#?}", other.len()),
@@ -209,7 +209,8 @@ pub(crate) fn everything_on() -> Value {
             "enabled": true,
             "secrets": [
                 { "name": "demo-db", "envFrom": true, "encryptedData": { "PASSWORD": "AgBy3i4OJSWK+PiTySYZZA==" } },
-                { "name": "demo-tls-client", "mountPath": "/etc/demo/tls" }
+                { "name": "demo-tls-client", "mountPath": "/etc/demo/tls" },
+                { "name": "demo-shared", "scope": "namespace-wide", "encryptedData": { "TOKEN": "AgCx9Q==" } }
             ]
         }
     })
@@ -358,13 +359,17 @@ fn every_switch_on_renders_every_part_wired_together() {
     assert_eq!(pvc["spec"]["storageClassName"], "fast-ssd");
     assert_eq!(pvc["spec"]["accessModes"], json!(["ReadWriteOnce"]));
 
-    // Only the secret given encryptedData is rendered, in no pinned namespace.
-    let sealed = one(&objects, "SealedSecret");
+    // Only the secrets given encryptedData are rendered, in no pinned namespace; a wider scope
+    // than strict is annotated for the controller.
+    let [sealed, shared] = all_of(&objects, "SealedSecret")[..] else { panic!("two SealedSecrets: {objects:#?}") };
     assert_eq!(sealed["apiVersion"], "bitnami.com/v1alpha1");
     assert_eq!(sealed["metadata"]["name"], "demo-db");
     assert!(sealed["metadata"].get("namespace").is_none(), "{sealed:#}");
+    assert!(sealed["metadata"].get("annotations").is_none(), "strict needs no annotation: {sealed:#}");
     assert_eq!(sealed["spec"]["encryptedData"], json!({ "PASSWORD": "AgBy3i4OJSWK+PiTySYZZA==" }));
     assert_eq!(sealed["spec"]["template"]["metadata"]["name"], "demo-db");
+    assert_eq!(shared["metadata"]["name"], "demo-shared");
+    assert_eq!(shared["metadata"]["annotations"], json!({ "sealedsecrets.bitnami.com/namespace-wide": "true" }));
 
     for o in &objects {
         assert_eq!(o["metadata"]["labels"]["app.kubernetes.io/name"], "demo", "{o:#}");

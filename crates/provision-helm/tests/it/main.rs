@@ -5,3 +5,4 @@
 
 mod chart;
 mod package;
+mod sealed;

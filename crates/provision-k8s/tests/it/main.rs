@@ -4,3 +4,4 @@
 
 mod flux;
 mod schema;
+mod sealed;

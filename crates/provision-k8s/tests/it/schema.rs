@@ -307,6 +307,25 @@ fn a_sealed_secret_keeps_to_its_nullable_and_byte_fields() {
 }
 
 #[test]
+fn a_generated_sealed_secret_is_accepted_in_every_scope() {
+    use provision_k8s::{Scope, SealedSecret, SealingKey, SecretKey, SecretName, SecretValue};
+    let crds = crds(&["bitnami.com_sealedsecrets.yaml"]);
+    let key = SealingKey::from_pem(include_str!("../fixtures/sealing-cert.pem")).unwrap();
+    let name = SecretName::parse("payments-secrets").unwrap();
+    for scope in Scope::ALL {
+        let data = ["DB_PASSWORD", "tls.key"].map(|k| {
+            (
+                SecretKey::parse(k).unwrap(),
+                key.seal(scope, "payments-qa", &name, &SecretValue::new(b"value".to_vec())).unwrap(),
+            )
+        });
+        let sealed = SealedSecret::new(name.clone(), "payments-qa", scope, data.into());
+        let yaml = sealed.to_yaml().unwrap();
+        check(&crds, &object("sealedsecret.yaml", &yaml), &[]);
+    }
+}
+
+#[test]
 fn cel_rules_are_not_evaluated() {
     // The HelmRelease CRD requires "either chart or chartRef" in a CEL rule
     // (x-kubernetes-validations): the API server refuses this object, this check cannot.
