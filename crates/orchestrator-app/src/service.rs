@@ -75,7 +75,8 @@ pub enum Error {
 }
 
 /// The variables every template sees, besides the blueprint's own parameters. A service
-/// without an owner is owned by the organisation.
+/// without an owner is owned by the organisation. Repository URLs are the ones CI and clusters
+/// reach (`git.remote_url`), the local clone URLs when none is configured.
 pub fn render_context(
     config: &Config,
     request: &CreateService,
@@ -87,8 +88,8 @@ pub fn render_context(
         description: request.description.clone(),
         owner: request.owner.clone().unwrap_or_else(|| default_owner(config)),
         infra_repo: name.infra_repo(),
-        infra_repo_url: clone_url(&name.infra_repo()),
-        service_repo_url: clone_url(&name.repo()),
+        infra_repo_url: config.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo())),
+        service_repo_url: config.cluster_url(&name.repo(), || clone_url(&name.repo())),
         image: image(config, name),
         environments: environments(config, request).to_vec(),
     })
