@@ -175,6 +175,55 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
 mod golden;
 mod upgrade;
 
+/// The tags the generated CI pushes, by running its tag step with bash as a runner would.
+fn ci_tags(ci: &str, env: &[(&str, &str)]) -> Vec<String> {
+    let workflow: serde_json::Value = serde_saphyr::from_str(ci).unwrap();
+    let steps = workflow["jobs"]["image"]["steps"].as_array().unwrap();
+    let step = steps.iter().find(|s| s["id"] == "tags").expect("a step with id tags");
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(step["run"].as_str().unwrap())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("IMAGE", workflow["env"]["IMAGE"].as_str().unwrap())
+        .env("GITHUB_OUTPUT", &output)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = std::fs::read_to_string(output).unwrap();
+    written.strip_prefix("tags=").unwrap().split_whitespace().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn ci_pushes_the_tags_argo_values_and_flux_policies_follow() {
+    let f = Fixture::new();
+    f.app().create_service(&input("demo"), &CreateOptions::default()).await.unwrap();
+    let ci = file(&f.git, "demo", "main", ".github/workflows/ci.yaml");
+    let image = "localhost:5000/platform/demo";
+    let sha = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
+
+    // A push to main: the commit (what the bump job writes into values.yaml), a tag Flux's qa
+    // policy (commit-timestamp) picks with a numeric timestamp, and latest.
+    let tags = ci_tags(&ci, &[("GITHUB_REF_TYPE", "branch"), ("GITHUB_REF_NAME", "main"), ("GITHUB_SHA", sha)]);
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert_eq!(tags[0], format!("{image}:{sha}"));
+    assert_eq!(tags[2], format!("{image}:latest"));
+    let qa = regex_lite::Regex::new(provision_k8s::flux::COMMIT_TIMESTAMP_PATTERN).unwrap();
+    let timestamped = tags[1].strip_prefix(&format!("{image}:")).unwrap();
+    let ts = qa.captures(timestamped).unwrap_or_else(|| panic!("{timestamped} escapes the qa policy"));
+    assert!(ts["ts"].parse::<u64>().is_ok(), "Flux orders the timestamp numerically: {timestamped}");
+    assert!(!qa.is_match("latest") && !qa.is_match("1.4.0"), "the qa policy follows main builds only");
+
+    // A release tag: the semantic version the semver policies of the other environments follow.
+    let tags = ci_tags(&ci, &[("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.4.0"), ("GITHUB_SHA", sha)]);
+    assert_eq!(tags, [format!("{image}:1.4.0")]);
+    let semver = tags[0].rsplit_once(':').unwrap().1;
+    assert!(semver::Version::parse(semver).is_ok(), "{semver}");
+}
+
 #[tokio::test]
 async fn a_service_deploys_to_the_environments_it_names_and_keeps_them_on_upgrade() {
     let f = Fixture::new();

@@ -110,7 +110,8 @@ fn ci_pushes_the_image_and_bumps_this_services_infra_repo() {
     assert!(ci.contains("branches: [main]"), "{ci}");
     assert!(ci.contains("go-version-file: go.mod") && ci.contains("make test"), "{ci}");
     assert!(ci.contains("IMAGE: registry.example.com/team-a/demo"), "{ci}");
-    assert!(ci.contains("--tag \"$IMAGE:$GITHUB_SHA\"") && ci.contains("docker push \"$IMAGE:$GITHUB_SHA\""), "{ci}");
+    assert!(ci.contains("tags=\"$IMAGE:$GITHUB_SHA ") && ci.contains("docker push \"$tag\""), "{ci}");
+    assert!(ci.contains("TAGS: ${{ steps.tags.outputs.tags }}"), "{ci}");
     assert!(ci.contains("INFRA_REPO_URL: https://git.example.com/team-a/demo-infra.git"), "{ci}");
     assert!(ci.contains("INFRA_REPO_TOKEN: ${{ secrets.INFRA_REPO_TOKEN }}"), "{ci}");
     assert!(ci.contains("values.yaml") && ci.contains("tag:"), "{ci}");
