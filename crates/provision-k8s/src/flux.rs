@@ -426,9 +426,14 @@ pub fn namespace(reg: &FluxRegistration<'_>, env: &EnvName) -> Namespace {
     }
 }
 
-/// What the Deployment selects and the Service routes to.
+/// What the Deployment selects and the Service routes to: the base chart's selector for a
+/// release named after the service, so a Deployment made by the chart (Argo CD) and this one
+/// are the same object to Kubernetes, whose selectors cannot change.
 fn selector(reg: &FluxRegistration<'_>) -> BTreeMap<String, String> {
-    BTreeMap::from([("app.kubernetes.io/name".to_owned(), reg.service.to_string())])
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), reg.service.to_string()),
+        ("app.kubernetes.io/instance".to_owned(), reg.service.to_string()),
+    ])
 }
 
 /// The app's Deployment, with the initial image (the marker is added to its YAML).

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod chart;
+mod engines;
 mod package;
 mod sealed;
