@@ -58,7 +58,7 @@ fn the_chart_and_the_flux_manifests_select_and_route_to_the_same_pods() {
         assert_eq!(selector, &flux_deployment["spec"]["selector"]["matchLabels"], "{env}");
         assert_eq!(&chart_service["spec"]["selector"], selector, "{env}");
         assert_eq!(&flux_service["spec"]["selector"], selector, "{env}");
-        for pod in [&chart_deployment, &flux_deployment] {
+        for pod in [chart_deployment, &flux_deployment] {
             let labels = &pod["spec"]["template"]["metadata"]["labels"];
             for (key, value) in selector.as_object().unwrap() {
                 assert_eq!(&labels[key], value, "{env}: the pods carry the selector");
