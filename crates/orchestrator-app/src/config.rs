@@ -21,6 +21,8 @@ pub struct Config {
     pub image_registry: String,
     /// Hosts are `<service>-<env>.<domain>`.
     pub domain: String,
+    /// The cert-manager ClusterIssuer annotated on every Ingress (`deploy.tls_issuer`).
+    pub tls_issuer: Option<String>,
     pub chart: provision_helm::BaseChart,
     pub argocd_namespace: String,
     pub argocd_project: String,
@@ -167,6 +169,7 @@ pub struct DeploySection {
     pub environments: Option<Vec<String>>,
     pub image_registry: Option<String>,
     pub domain: Option<String>,
+    pub tls_issuer: Option<String>,
     pub chart_name: Option<String>,
     pub chart_version: Option<String>,
     pub chart_repository: Option<String>,
@@ -305,6 +308,15 @@ impl Config {
                 Err(message) => c.push(Problem::new(field, "invalid-location", message)),
             }
         }
+        if let Some(issuer) = &file.deploy.tls_issuer
+            && !is_object_name(issuer)
+        {
+            c.push(Problem::new(
+                "deploy.tls_issuer",
+                "invalid-name",
+                format!("{issuer:?} is not a Kubernetes object name (a-z, 0-9, '-' and '.', at most 253)"),
+            ));
+        }
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         Ok(Config {
@@ -315,6 +327,7 @@ impl Config {
             environments,
             image_registry: d.image_registry.unwrap_or_else(|| "localhost:5000/platform".into()),
             domain: d.domain.unwrap_or_else(|| "apps.example.com".into()),
+            tls_issuer: d.tls_issuer,
             chart: provision_helm::BaseChart {
                 name: d.chart_name.unwrap_or_else(|| "ms-base-chart".into()),
                 version: d.chart_version.unwrap_or_else(|| "0.1.0".into()),
@@ -339,6 +352,15 @@ impl Config {
     pub fn database(&self) -> PathBuf {
         self.home.join("orchestrator.db")
     }
+}
+
+/// A Kubernetes object name (a DNS-1123 subdomain).
+fn is_object_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    name.len() <= 253
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 #[cfg(test)]
@@ -387,6 +409,10 @@ mod tests {
         );
         let err = Config::from_toml("/d", "[deploy]\nnope = 1\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.contains("c.toml") && err.contains("nope"), "{err}");
+        let c = Config::from_toml("/d", "[deploy]\ntls_issuer = \"letsencrypt.prod\"\n", Path::new("c")).unwrap();
+        assert_eq!(c.tls_issuer.as_deref(), Some("letsencrypt.prod"));
+        let err = Config::from_toml("/d", "[deploy]\ntls_issuer = \"Lets Encrypt\"\n", Path::new("c")).unwrap_err();
+        assert!(err.to_string().contains("deploy.tls_issuer"), "{err}");
     }
 
     #[test]

@@ -195,6 +195,7 @@ pub fn plan(
         health_path: &deploy.health_path,
         ready_path: &deploy.ready_path,
         domain: &config.domain,
+        tls_issuer: config.tls_issuer.as_deref(),
     };
     let mut infra = if blueprint.has_target(Target::Infra) { render(Target::Infra)? } else { FileSet::new() };
     infra.extend(

@@ -51,7 +51,13 @@ pub struct ServiceSpec<'a> {
     pub ready_path: &'a str,
     /// Hosts are `<name>-<env>.<domain>`.
     pub domain: &'a str,
+    /// The cert-manager ClusterIssuer that gets each host its TLS certificate; none: the
+    /// certificate Secret (`<name>-<env>-tls`) is made some other way.
+    pub tls_issuer: Option<&'a str>,
 }
+
+/// The Ingress annotation naming the cert-manager ClusterIssuer of its certificate.
+pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
 
 /// `Chart.yaml` (Helm chart API v2).
 #[derive(Debug, Serialize)]
@@ -140,6 +146,8 @@ pub struct Ingress {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// `values-<env>.yaml`: what differs per environment.
@@ -194,7 +202,7 @@ pub fn values(spec: &ServiceSpec<'_>) -> Values {
             limits: Quantities { cpu: "500m".into(), memory: "256Mi".into() },
         },
         env: [("PORT".to_owned(), spec.port.to_string())].into(),
-        ingress: Ingress { enabled: false, host: None },
+        ingress: Ingress { enabled: false, host: None, annotations: BTreeMap::new() },
     }
 }
 
@@ -203,7 +211,14 @@ pub fn env_values(spec: &ServiceSpec<'_>, env: &EnvName) -> EnvValues {
         replica_count: Tier::of(env).replicas(),
         resources: resources(Tier::of(env)),
         env: [("ENVIRONMENT".to_owned(), env.to_string())].into(),
-        ingress: Ingress { enabled: true, host: Some(format!("{}-{}.{}", spec.name, env, spec.domain)) },
+        ingress: Ingress {
+            enabled: true,
+            host: Some(format!("{}-{}.{}", spec.name, env, spec.domain)),
+            annotations: spec
+                .tls_issuer
+                .map(|issuer| BTreeMap::from([(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer.to_owned())]))
+                .unwrap_or_default(),
+        },
     }
 }
 
@@ -240,6 +255,7 @@ mod tests {
             health_path: "/healthz",
             ready_path: "/readyz",
             domain: "apps.example.com",
+            tls_issuer: None,
         }
     }
 
@@ -276,5 +292,14 @@ mod tests {
         let staging = text(&files, "values-staging.yaml");
         assert!(staging.contains("replicaCount: 2\n"), "{staging}");
         assert!(staging.contains("host: demo-staging.apps.example.com\n"), "{staging}");
+        assert!(!staging.contains("annotations"), "no issuer, no annotation: {staging}");
+    }
+
+    #[test]
+    fn a_tls_issuer_annotates_every_environments_ingress() {
+        let name = ServiceName::parse("demo").unwrap();
+        let spec = ServiceSpec { tls_issuer: Some("letsencrypt-prod"), ..spec(&name) };
+        let qa = env_values(&spec, &EnvName::parse("qa").unwrap());
+        assert_eq!(qa.ingress.annotations[CLUSTER_ISSUER_ANNOTATION], "letsencrypt-prod");
     }
 }

@@ -27,13 +27,14 @@ const INFRA: &str = "payments-infra";
 const GITOPS: &str = "argo-gitdir-services";
 
 /// The configuration the reference service is created with: the defaults, plus a remote URL
-/// (Flux needs one) and a production environment.
+/// (Flux needs one), a production environment and a cert-manager issuer.
 const CONFIG: &str = r#"
 [git]
 remote_url = "https://git.example.com/platform"
 
 [deploy]
 environments = ["qa", "staging", "prod"]
+tls_issuer = "letsencrypt-prod"
 "#;
 
 /// Creates the reference service on the in-memory ports.

@@ -470,6 +470,7 @@ fn the_generated_values_render_each_environment() {
         health_path: "/healthz",
         ready_path: "/readyz",
         domain: "apps.example.com",
+        tls_issuer: None,
     };
     let base = BaseChart {
         name: CHART_NAME.into(),

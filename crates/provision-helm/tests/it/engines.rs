@@ -20,6 +20,7 @@ fn the_chart_and_the_flux_manifests_select_and_route_to_the_same_pods() {
         health_path: "/healthz",
         ready_path: "/readyz",
         domain: "apps.example.com",
+        tls_issuer: None,
     };
     let base = BaseChart { name: CHART_NAME.into(), version: CHART_VERSION.into(), repository: "https://c".into() };
     let branch = BranchName::main();

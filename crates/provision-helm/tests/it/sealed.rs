@@ -30,6 +30,7 @@ fn sealed_values_render_as_sealed_secrets_the_controller_unseals_in_the_release_
         health_path: "/healthz",
         ready_path: "/readyz",
         domain: "apps.example.com",
+        tls_issuer: None,
     };
     let base = BaseChart { name: CHART_NAME.into(), version: CHART_VERSION.into(), repository: "https://c".into() };
     let env = EnvName::parse("qa").unwrap();
