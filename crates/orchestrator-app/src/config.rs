@@ -36,9 +36,23 @@ pub struct Config {
     pub blueprint_dirs: Vec<PathBuf>,
     pub author_name: String,
     pub author_email: String,
+    /// How services register with Flux (`[flux]`).
+    pub flux: FluxSettings,
     /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
     /// environment (clusters differ) with a default for the others.
     pub sealing: SealingCertificates,
+}
+
+/// `[flux]`, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct FluxSettings {
+    /// The Secret with the GitOps repository's credentials (GitRepository `secretRef`).
+    pub git_secret: Option<String>,
+    /// Which image tags each environment follows; others follow the default
+    /// ([`provision_k8s::flux::TagPolicy::default_for`]).
+    pub tag_policies: std::collections::BTreeMap<EnvName, provision_k8s::flux::TagPolicy>,
+    /// Kustomizations every app waits for.
+    pub depends_on: Vec<provision_k8s::flux::Dependency>,
 }
 
 /// Where the sealed-secrets certificate of each environment is read from.
@@ -140,6 +154,21 @@ pub struct ConfigFile {
     pub blueprints: BlueprintSection,
     #[serde(default)]
     pub sealed_secrets: SealedSecretsSection,
+    #[serde(default)]
+    pub flux: FluxSection,
+}
+
+/// `[flux]`: `git_secret = "flux-system"`, `depends_on = ["infrastructure", "infra-{env}"]`
+/// (`{env}` becomes each environment), and `[flux.tag_policies]` per environment:
+/// `"commit-timestamp"` or a semver range such as `">=1.0.0 <2.0.0"`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FluxSection {
+    pub git_secret: Option<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub tag_policies: std::collections::BTreeMap<String, String>,
 }
 
 /// `[sealed_secrets]`: `certificate = "cert.pem"` (a path, relative to the data directory,
@@ -317,6 +346,7 @@ impl Config {
                 format!("{issuer:?} is not a Kubernetes object name (a-z, 0-9, '-' and '.', at most 253)"),
             ));
         }
+        let flux = flux_settings(&file.flux, &mut c);
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         Ok(Config {
@@ -340,6 +370,7 @@ impl Config {
             blueprint_dirs: file.blueprints.paths,
             author_name: file.git.author_name.unwrap_or_else(|| "Orchestrator".into()),
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
+            flux,
             sealing,
         })
     }
@@ -352,6 +383,49 @@ impl Config {
     pub fn database(&self) -> PathBuf {
         self.home.join("orchestrator.db")
     }
+}
+
+fn flux_settings(section: &FluxSection, c: &mut Collector) -> FluxSettings {
+    use provision_k8s::flux::{Dependency, TagPolicy};
+    let mut flux = FluxSettings { git_secret: section.git_secret.clone(), ..Default::default() };
+    if let Some(secret) = &section.git_secret
+        && (secret.contains('.') || !is_object_name(secret) || secret.len() > 63)
+    {
+        c.push(Problem::new(
+            "flux.git_secret",
+            "invalid-name",
+            format!("{secret:?} is not a Secret name (a-z, 0-9 and '-')"),
+        ));
+    }
+    for (i, dependency) in section.depends_on.iter().enumerate() {
+        let (name, parsed) = match dependency.strip_suffix("-{env}") {
+            Some(prefix) => (prefix, Dependency::PerEnvironment(prefix.to_owned())),
+            None => (dependency.as_str(), Dependency::Shared(dependency.clone())),
+        };
+        if is_object_name(name) && !name.contains('.') {
+            flux.depends_on.push(parsed);
+        } else {
+            c.push(Problem::new(
+                format!("flux.depends_on[{i}]"),
+                "invalid-name",
+                format!("{dependency:?} is not a Kustomization name (a-z, 0-9 and '-'; `-{{env}}` at the end for one per environment)"),
+            ));
+        }
+    }
+    for (env, policy) in &section.tag_policies {
+        let field = format!("flux.tag_policies.{env}");
+        let Some(env) = c.take(&field, EnvName::parse(env)) else { continue };
+        let policy = match policy.trim() {
+            "commit-timestamp" => TagPolicy::CommitTimestamp,
+            "" => {
+                c.push(Problem::new(field, "required", "\"commit-timestamp\" or a semver range like \">=1.0.0\""));
+                continue;
+            }
+            range => TagPolicy::Semver(range.to_owned()),
+        };
+        flux.tag_policies.insert(env, policy);
+    }
+    flux
 }
 
 /// A Kubernetes object name (a DNS-1123 subdomain).
@@ -413,6 +487,25 @@ mod tests {
         assert_eq!(c.tls_issuer.as_deref(), Some("letsencrypt.prod"));
         let err = Config::from_toml("/d", "[deploy]\ntls_issuer = \"Lets Encrypt\"\n", Path::new("c")).unwrap_err();
         assert!(err.to_string().contains("deploy.tls_issuer"), "{err}");
+    }
+
+    #[test]
+    fn flux_settings_are_parsed_with_every_problem_named() {
+        use provision_k8s::flux::{Dependency, TagPolicy};
+        let text = "[flux]\ngit_secret = \"flux-system\"\ndepends_on = [\"infrastructure\", \"infra-{env}\"]\n[flux.tag_policies]\nqa = \"commit-timestamp\"\nprod = \">=1.0.0 <2.0.0\"\n";
+        let c = Config::from_toml("/d", text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.flux.git_secret.as_deref(), Some("flux-system"));
+        assert_eq!(
+            c.flux.depends_on,
+            [Dependency::Shared("infrastructure".into()), Dependency::PerEnvironment("infra".into())]
+        );
+        let prod = EnvName::parse("prod").unwrap();
+        assert_eq!(c.flux.tag_policies[&prod], TagPolicy::Semver(">=1.0.0 <2.0.0".into()));
+        let bad = "[flux]\ngit_secret = \"Flux System\"\ndepends_on = [\"a/b\"]\n[flux.tag_policies]\nQA = \"x\"\nprod = \" \"\n";
+        let err = Config::from_toml("/d", bad, Path::new("c.toml")).unwrap_err().to_string();
+        for field in ["flux.git_secret", "flux.depends_on[0]", "flux.tag_policies.QA", "flux.tag_policies.prod"] {
+            assert!(err.contains(field), "{field}: {err}");
+        }
     }
 
     #[test]

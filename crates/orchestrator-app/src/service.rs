@@ -253,10 +253,11 @@ pub fn plan(
                 name: provision_k8s::flux::DEFAULT_SOURCE_NAME,
                 url: &gitops_url,
                 branch: &main,
+                secret: config.flux.git_secret.as_deref(),
             },
             flux_namespace: provision_k8s::flux::DEFAULT_NAMESPACE,
-            tag_policies: Default::default(),
-            depends_on: Vec::new(),
+            tag_policies: config.flux.tag_policies.clone(),
+            depends_on: config.flux.depends_on.clone(),
             commit_author: provision_k8s::flux::CommitAuthor { name: &config.author_name, email: &config.author_email },
         };
         gitops.extend(provision_k8s::flux_files(&flux, envs).map_err(gitops_err)?);

@@ -127,6 +127,10 @@ pub struct GitOpsRepo<'a> {
     pub url: &'a str,
     /// The branch Flux deploys from and the image automation pushes to.
     pub branch: &'a BranchName,
+    /// The Secret (in the Flux namespace) with the credentials to fetch it and push to it: for
+    /// https `username`/`password` or `bearerToken`, for ssh `identity` and `known_hosts`.
+    /// None for a repository anyone may read (the image automation then cannot push).
+    pub secret: Option<&'a str>,
 }
 
 /// Who the image automation's commits are by.
@@ -270,6 +274,7 @@ pub fn git_repository(reg: &FluxRegistration<'_>) -> GitRepository {
             interval: SOURCE_INTERVAL.to_owned(),
             url: reg.gitops.url.to_owned(),
             reference: GitReference { branch: reg.gitops.branch.to_string() },
+            secret_ref: reg.gitops.secret.map(|name| LocalObjectReference { name: name.to_owned() }),
         },
     }
 }
@@ -615,6 +620,11 @@ fn check(reg: &FluxRegistration<'_>, envs: &[EnvName]) -> Result<(), Invalid> {
             "invalid-email",
             format!("commit author email {:?} must be an address", reg.commit_author.email),
         );
+    }
+    if let Some(secret) = reg.gitops.secret
+        && !is_dns_label(secret)
+    {
+        push("gitops.secret".into(), "invalid-name", label("git credentials Secret", secret));
     }
     for (env, policy) in &reg.tag_policies {
         if let TagPolicy::Semver(range) = policy

@@ -27,7 +27,7 @@ const INFRA: &str = "payments-infra";
 const GITOPS: &str = "argo-gitdir-services";
 
 /// The configuration the reference service is created with: the defaults, plus a remote URL
-/// (Flux needs one), a production environment and a cert-manager issuer.
+/// (Flux needs one), a production environment, a cert-manager issuer and Flux settings.
 const CONFIG: &str = r#"
 [git]
 remote_url = "https://git.example.com/platform"
@@ -35,6 +35,13 @@ remote_url = "https://git.example.com/platform"
 [deploy]
 environments = ["qa", "staging", "prod"]
 tls_issuer = "letsencrypt-prod"
+
+[flux]
+git_secret = "flux-system"
+depends_on = ["infrastructure"]
+
+[flux.tag_policies]
+prod = ">=1.0.0 <2.0.0"
 "#;
 
 /// Creates the reference service on the in-memory ports.
@@ -166,4 +173,44 @@ async fn golden_files_list_every_file_of_every_branch() {
             assert!(text.contains(&format!("##### branch {branch}:")), "{name}: branch {branch} missing");
         }
     }
+}
+
+/// Every custom resource in the reference GitOps repository (Argo CD and Flux objects alike)
+/// is one the API server would accept with the upstream CRDs installed.
+#[tokio::test]
+async fn every_custom_resource_of_the_gitops_repository_passes_the_upstream_schemas() {
+    use provision_k8s::schema::{Crds, read_manifests};
+    let f = reference().await;
+    let crds = Crds::load_reference().unwrap_or_else(|e| panic!("{e}"));
+    let repo = repository(&f.git, GITOPS);
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for (path, entry) in tree(&repo, "main").iter() {
+        let text = std::str::from_utf8(&entry.content).unwrap();
+        for object in read_manifests(path.as_str(), text).unwrap_or_else(|e| panic!("{e}")) {
+            let (api_version, kind) =
+                (object["apiVersion"].as_str().unwrap_or(""), object["kind"].as_str().unwrap_or(""));
+            if !crds.defines(api_version, kind) {
+                continue;
+            }
+            if let Err(violations) = crds.validate(&object) {
+                panic!("{path}: {kind} breaks its CRD: {violations:?}");
+            }
+            *checked.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+    let kinds: Vec<&str> = checked.keys().map(String::as_str).collect();
+    assert_eq!(
+        kinds,
+        // No AppProject: the reference uses Argo CD's own `default` project.
+        [
+            "Application",
+            "ApplicationSet",
+            "GitRepository",
+            "ImagePolicy",
+            "ImageRepository",
+            "ImageUpdateAutomation",
+            "Kustomization"
+        ],
+        "{checked:?}"
+    );
 }

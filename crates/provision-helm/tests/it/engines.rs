@@ -32,7 +32,12 @@ fn the_chart_and_the_flux_manifests_select_and_route_to_the_same_pods() {
         port: 8080,
         health_path: "/healthz",
         ready_path: "/readyz",
-        gitops: GitOpsRepo { name: "gitops", url: "https://git.example.com/platform/gitops.git", branch: &branch },
+        gitops: GitOpsRepo {
+            name: "gitops",
+            url: "https://git.example.com/platform/gitops.git",
+            branch: &branch,
+            secret: None,
+        },
         flux_namespace: DEFAULT_NAMESPACE,
         tag_policies: Default::default(),
         depends_on: Vec::new(),

@@ -106,6 +106,9 @@ pub struct GitRepositorySpec {
     pub url: String,
     #[serde(rename = "ref")]
     pub reference: GitReference,
+    /// The Secret with the credentials to fetch (and, for the image automation, push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectReference>,
 }
 
 /// A branch of a git repository (`ref` of a GitRepository, `checkout.ref` of an automation).

@@ -63,7 +63,7 @@ impl Settings {
             port: 8080,
             health_path: "/healthz",
             ready_path: "/readyz",
-            gitops: GitOpsRepo { name: DEFAULT_SOURCE_NAME, url: &self.url, branch: &self.branch },
+            gitops: GitOpsRepo { name: DEFAULT_SOURCE_NAME, url: &self.url, branch: &self.branch, secret: None },
             flux_namespace: DEFAULT_NAMESPACE,
             tag_policies: self.tag_policies.clone(),
             depends_on: self.depends_on.clone(),
