@@ -46,6 +46,11 @@ fn install_tools() -> Result<PathBuf> {
     if !has("git", &["--version"]) {
         apt.push("git");
     }
+    // The SMTP server the e-mail tests send to (crates/provision-notify): Debian's, run by
+    // Debian's Python (another `python3` may come first on PATH).
+    if !has("/usr/bin/python3", &["-c", "import aiosmtpd"]) {
+        apt.push("python3-aiosmtpd");
+    }
     if !apt.is_empty() {
         run_cmd(Command::new("apt-get").arg("update").arg("-qq"))?;
         run_cmd(

@@ -15,6 +15,9 @@ mod tests {
         ("provision-helm", &["provision-core"]),
         ("provision-k8s", &["provision-core"]),
         ("provision-store", &["provision-core"]),
+        ("provision-notify", &["provision-core"]),
+        // Test support: an in-process fake of the Kubernetes API server.
+        ("kube-fake", &[]),
         (
             "orchestrator-app",
             &[
@@ -23,6 +26,7 @@ mod tests {
                 "provision-git",
                 "provision-helm",
                 "provision-k8s",
+                "provision-notify",
                 "provision-store",
             ],
         ),
