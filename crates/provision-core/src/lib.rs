@@ -5,18 +5,24 @@
 //! the ports in [`ports`], so the engine can be driven by in-memory fakes
 //! (feature `testing`) or by the real adapters.
 
+pub mod email;
 pub mod engine;
 pub mod fileset;
 pub mod names;
 pub mod plan;
 pub mod ports;
 pub mod problem;
+pub mod quantity;
+pub mod ssh;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tier;
 
+pub use email::{DomainAllowlist, EmailAddress};
 pub use fileset::{FileEntry, FileSet, RepoPath};
 pub use names::{BlueprintName, BranchName, EnvName, OwnerName, RepoName, ServiceName};
 pub use plan::{Effect, Plan, RunId, Step, TreeMode};
 pub use problem::{Invalid, Problem};
+pub use quantity::{Amount, Bytes, Cpu, ResourceBounds};
+pub use ssh::{SshKeyKind, SshPublicKey};
 pub use tier::Tier;
