@@ -70,7 +70,9 @@ fn init_logging() {
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     let (home, blueprints) = (args.home.clone(), args.blueprints.clone());
-    let config = tokio::task::spawn_blocking(move || Config::load(&home, &blueprints)).await??;
+    let config =
+        tokio::task::spawn_blocking(move || Config::load(&home, &blueprints, &|name| std::env::var(name).ok()))
+            .await??;
     let app = App::open(config).await.context("cannot open the application")?;
     let app = match orchestrator_app::fault::from_env() {
         Some(hook) => app.with_fault_hook(hook),
@@ -139,7 +141,7 @@ mod tests {
         let dir = std::env::temp_dir().join("orchestrator-api-no-such-home");
         let args = Args::try_parse_from(["orchestrator-api", "--home", dir.to_str().unwrap(), "--blueprints", "/a:/b"])
             .unwrap();
-        let config = Config::load(&args.home, &args.blueprints).unwrap();
+        let config = Config::load(&args.home, &args.blueprints, &|_| None).unwrap();
         assert_eq!(config.blueprint_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
     }
 }

@@ -1,6 +1,12 @@
 //! Configuration: every setting with its default, read from `config.toml` in the data
 //! directory by the binaries and overridden by their flags and `ORCHESTRATOR_*` variables.
 
+mod env;
+mod workspaces;
+
+pub use env::{ENV_VARS, EnvVar, Kind as EnvKind};
+pub use workspaces::{MailSettings, Quota, WorkspaceSettings};
+
 use provision_core::problem::{Collector, Problem};
 use provision_core::{EnvName, Invalid, RepoName};
 use serde::Deserialize;
@@ -38,6 +44,12 @@ pub struct Config {
     pub author_email: String,
     /// How services register with Flux (`[flux]`).
     pub flux: FluxSettings,
+    /// Workspaces: who may ask, bounds, quota, where they run (`[workspaces]`).
+    pub workspaces: WorkspaceSettings,
+    /// How e-mail is sent (`[smtp]`).
+    pub mail: MailSettings,
+    /// A file of API token hashes besides those in the store (`[auth] tokens_file`).
+    pub tokens_file: Option<PathBuf>,
     /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
     /// environment (clusters differ) with a default for the others.
     pub sealing: SealingCertificates,
@@ -156,6 +168,12 @@ pub struct ConfigFile {
     pub sealed_secrets: SealedSecretsSection,
     #[serde(default)]
     pub flux: FluxSection,
+    #[serde(default)]
+    pub workspaces: workspaces::WorkspacesSection,
+    #[serde(default)]
+    pub smtp: workspaces::SmtpSection,
+    #[serde(default)]
+    pub auth: workspaces::AuthSection,
 }
 
 /// `[flux]`: `git_secret = "flux-system"`, `depends_on = ["infrastructure", "infra-{env}"]`
@@ -230,16 +248,22 @@ pub enum Error {
 
 impl Config {
     /// The configuration of the data directory `home` (made absolute): `<home>/config.toml`
-    /// when there is one, the defaults otherwise; then `extra_blueprints` (from flags or
-    /// `ORCHESTRATOR_BLUEPRINTS`) after the file's, empty entries ignored.
-    pub fn load(home: &Path, extra_blueprints: &[PathBuf]) -> Result<Self, Error> {
+    /// when there is one, overridden by the variables `env` knows ([`ENV_VARS`]); then
+    /// `extra_blueprints` (from flags or `ORCHESTRATOR_BLUEPRINTS`) after the file's, empty
+    /// entries ignored. Binaries pass `&|name| std::env::var(name).ok()`.
+    pub fn load(
+        home: &Path,
+        extra_blueprints: &[PathBuf],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
         let home = std::path::absolute(home).map_err(|source| Error::Read { file: home.to_owned(), source })?;
         let file = home.join("config.toml");
-        let mut config = match std::fs::read_to_string(&file) {
-            Ok(text) => Self::from_toml(home, &text, &file)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::defaults(home),
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => return Err(Error::Read { file, source }),
         };
+        let mut config = Self::parse(home, &text, &file, env)?;
         config.blueprint_dirs.extend(extra_blueprints.iter().filter(|p| !p.as_os_str().is_empty()).cloned());
         Ok(config)
     }
@@ -252,9 +276,18 @@ impl Config {
 
     /// Parses the text of `config.toml` (`file` names it in errors).
     pub fn from_toml(home: impl Into<PathBuf>, text: &str, file: &Path) -> Result<Self, Error> {
-        let parsed: ConfigFile =
-            toml::from_str(text).map_err(|e| Error::Syntax { file: file.to_owned(), message: e.to_string() })?;
-        Self::from_file(home.into(), parsed, file)
+        Self::parse(home.into(), text, file, &|_| None)
+    }
+
+    fn parse(home: PathBuf, text: &str, file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let syntax = |message: String| Error::Syntax { file: file.to_owned(), message };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax(e.to_string()))?;
+        env::overlay(&mut table, env).map_err(|problems| Error::Invalid {
+            file: PathBuf::from("the environment"),
+            invalid: Invalid::new(problems),
+        })?;
+        let parsed: ConfigFile = table.try_into().map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+        Self::from_file(home, parsed, file)
     }
 
     /// The URL clusters fetch repository `repo` from: under `remote_url`, else `local`.
@@ -347,6 +380,9 @@ impl Config {
             ));
         }
         let flux = flux_settings(&file.flux, &mut c);
+        let workspaces = WorkspaceSettings::parse(&file.workspaces, &mut c);
+        let mail = MailSettings::parse(&file.smtp, &home, &mut c);
+        let tokens_file = file.auth.tokens_file.as_ref().map(|f| home.join(f));
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         Ok(Config {
@@ -371,6 +407,9 @@ impl Config {
             author_name: file.git.author_name.unwrap_or_else(|| "Orchestrator".into()),
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
             flux,
+            workspaces,
+            mail,
+            tokens_file,
             sealing,
         })
     }
@@ -452,15 +491,15 @@ mod tests {
     #[test]
     fn load_reads_the_file_and_appends_extra_blueprints() {
         let dir = tempfile::tempdir().unwrap();
-        let c = Config::load(dir.path(), &[PathBuf::from("/x"), PathBuf::new()]).unwrap();
+        let c = Config::load(dir.path(), &[PathBuf::from("/x"), PathBuf::new()], &|_| None).unwrap();
         assert_eq!(c.blueprint_dirs, [PathBuf::from("/x")]);
         std::fs::write(dir.path().join("config.toml"), "[blueprints]\npaths = [\"/a\"]\n[git]\norg = \"acme\"\n")
             .unwrap();
-        let c = Config::load(dir.path(), &[PathBuf::from("/b")]).unwrap();
+        let c = Config::load(dir.path(), &[PathBuf::from("/b")], &|_| None).unwrap();
         assert_eq!(c.blueprint_dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(c.git_root(), dir.path().join("git/acme"));
         std::fs::write(dir.path().join("config.toml"), "[git\n").unwrap();
-        let err = Config::load(dir.path(), &[]).unwrap_err().to_string();
+        let err = Config::load(dir.path(), &[], &|_| None).unwrap_err().to_string();
         assert!(err.contains("config.toml"), "{err}");
     }
 
@@ -487,6 +526,49 @@ mod tests {
         assert_eq!(c.tls_issuer.as_deref(), Some("letsencrypt.prod"));
         let err = Config::from_toml("/d", "[deploy]\ntls_issuer = \"Lets Encrypt\"\n", Path::new("c")).unwrap_err();
         assert!(err.to_string().contains("deploy.tls_issuer"), "{err}");
+    }
+
+    #[test]
+    fn workspace_settings_come_from_the_file_and_the_environment() {
+        let defaults = Config::defaults("/d");
+        assert!(defaults.workspaces.allowed_domains.is_none(), "nobody may ask until domains are configured");
+        assert_eq!(defaults.workspaces.namespace, "workspaces");
+        assert_eq!(defaults.workspaces.quota.count, 3);
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[workspaces]\nallowed_email_domains = [\"example.org\"]\ncpu_max = \"2\"\n[smtp]\nurl = \"smtp://u:hunter2@mail:587\"\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "ORCHESTRATOR_ALLOWED_EMAIL_DOMAINS" => Some("iiitm.ac.in,example.com".to_owned()),
+            "ORCHESTRATOR_ACCESS_HOST" => Some("ws.example.com".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(dir.path(), &[], &env).unwrap();
+        let domains: Vec<&str> = c.workspaces.allowed_domains.as_ref().unwrap().domains().collect();
+        assert_eq!(domains, ["example.com", "iiitm.ac.in"], "the variable wins over the file");
+        assert_eq!(c.workspaces.access_host, "ws.example.com");
+        assert_eq!(c.workspaces.cpu.max.to_string(), "2");
+        assert!(!format!("{c:?}").contains("hunter2"), "the SMTP password is never printed");
+
+        let bad = "[workspaces]\nallowed_email_domains = [\"x@y\"]\ncpu_min = \"8\"\nmemory_max = \"16gb\"\nssh_port = 70000\n[smtp]\nurl = \"http://x\"\n";
+        let err = Config::from_toml("/d", bad, Path::new("c.toml")).unwrap_err().to_string();
+        for field in [
+            "workspaces.allowed_email_domains",
+            "workspaces.cpu_max",
+            "workspaces.memory_max",
+            "workspaces.ssh_port",
+            "smtp.url",
+        ] {
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        let err =
+            Config::load(dir.path(), &[], &|n: &str| (n == "ORCHESTRATOR_WORKSPACE_SSH_PORT").then(|| "x".to_owned()))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("ORCHESTRATOR_WORKSPACE_SSH_PORT"), "{err}");
     }
 
     #[test]

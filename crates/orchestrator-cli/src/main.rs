@@ -346,7 +346,7 @@ fn main() -> ExitCode {
     init_logging(&cli.global);
     let printer = Printer::new(cli.global.output == Output::Json);
     // Files are read here, before the async runtime exists: no blocking I/O on its threads.
-    let config = match Config::load(&cli.global.home, &cli.global.blueprints) {
+    let config = match Config::load(&cli.global.home, &cli.global.blueprints, &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => return printer.error(&e.into()),
     };
