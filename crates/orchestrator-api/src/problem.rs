@@ -282,7 +282,14 @@ fn app_status(e: &AppError) -> StatusCode {
         AppError::Chart { .. } | AppError::ChartName { .. } | AppError::ChartIndex { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
-        AppError::RunNotFound(_) | AppError::ServiceNotFound(_) => StatusCode::NOT_FOUND,
+        AppError::RunNotFound(_) | AppError::ServiceNotFound(_) | AppError::WorkspaceNotFound(_) => {
+            StatusCode::NOT_FOUND
+        }
+        AppError::Quota(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::WorkspaceExists { .. } => StatusCode::CONFLICT,
+        // The server is not set up for workspaces: nothing the client can change.
+        AppError::WorkspacesOff | AppError::NoCluster => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Cluster(_) => StatusCode::BAD_GATEWAY,
         AppError::UnknownOperation(_)
         | AppError::Blueprints(_)
         | AppError::Plan(_)
@@ -355,6 +362,23 @@ fn app_problem(e: &AppError) -> Problem {
         }
         AppError::NoSealingCertificate { .. } | AppError::SecretsEdit { .. } => {
             problem(status, "sealing", "Cannot seal", chain(e))
+        }
+        AppError::WorkspaceNotFound(name) => {
+            problem(status, "not-found", "Not found", format!("workspace {name} does not exist"))
+        }
+        AppError::WorkspaceExists { name } => problem(
+            status,
+            "workspace-exists",
+            "Workspace already exists",
+            format!("you have a workspace {name} already; pick another name or delete it first"),
+        ),
+        AppError::Quota(invalid) => {
+            let errors: Vec<FieldProblem> = invalid.problems().iter().map(FieldProblem::from).collect();
+            Problem { errors: errors.clone(), ..problem(status, "quota", "Over quota", summary(&errors)) }
+        }
+        AppError::WorkspacesOff | AppError::NoCluster => problem(status, "unavailable", "Unavailable", e.to_string()),
+        AppError::Cluster(_) => {
+            problem(status, "cluster", "The cluster failed", "the Kubernetes API failed; try again later".to_owned())
         }
         _ => internal(),
     }

@@ -14,6 +14,7 @@ pub mod request;
 pub mod secret;
 pub mod service;
 pub mod upgrade;
+pub mod workspace;
 
 pub use config::Config;
 pub use report::{
@@ -121,6 +122,18 @@ pub enum Error {
         #[source]
         source: Box<provision_helm::SecretsEditError>,
     },
+    #[error("workspaces are off: no e-mail domain may ask for one (set workspaces.allowed_email_domains)")]
+    WorkspacesOff,
+    #[error("no Kubernetes cluster is configured for workspaces (KUBECONFIG, or run in a cluster)")]
+    NoCluster,
+    #[error("the cluster failed")]
+    Cluster(#[source] PortError),
+    #[error("workspace {name} exists already")]
+    WorkspaceExists { name: String },
+    #[error("workspace {0} does not exist")]
+    WorkspaceNotFound(String),
+    #[error("over quota: {0}")]
+    Quota(Invalid),
     #[error("cannot set the image tag in {file} of {repo}")]
     Bump {
         repo: String,
@@ -217,6 +230,7 @@ pub struct App {
     pause: Arc<dyn Pause>,
     fault: Option<Arc<dyn FaultHook>>,
     catalog: OnceCell<Arc<Catalog>>,
+    workspaces: Option<Arc<dyn provision_core::workspace::WorkspaceCluster>>,
 }
 
 impl App {
@@ -248,7 +262,7 @@ impl App {
 
     /// An app on the given adapters (tests use the in-memory fakes).
     pub fn with_ports(config: Config, git: Arc<dyn GitHost>, store: Arc<dyn Store>) -> App {
-        App { config, git, store, pause: Arc::new(TokioPause), fault: None, catalog: OnceCell::new() }
+        App { config, git, store, pause: Arc::new(TokioPause), fault: None, catalog: OnceCell::new(), workspaces: None }
     }
 
     /// An app that can plan and render (dry runs, listing kinds) but touches no data:

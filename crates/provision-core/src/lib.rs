@@ -17,6 +17,7 @@ pub mod ssh;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tier;
+pub mod workspace;
 
 pub use email::{DomainAllowlist, EmailAddress};
 pub use fileset::{FileEntry, FileSet, RepoPath};

@@ -10,6 +10,7 @@ pub mod flux;
 #[cfg(feature = "schema-check")]
 pub mod schema;
 pub mod sealed;
+pub mod workspace;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -1,0 +1,239 @@
+//! Workspaces: a person asks for a dev box, the request is checked (the address's real domain
+//! against the allowlist, the SSH key, the amounts against the bounds and the owner's quota)
+//! and becomes a `Workspace` in the cluster, which the controller makes real. Who may see and
+//! delete which workspace is decided here.
+
+use crate::config::WorkspaceSettings;
+use crate::{App, Error};
+use provision_core::ports::PortErrorKind;
+use provision_core::problem::{Collector, Problem};
+use provision_core::workspace::{NewWorkspace, ShortName, WorkspaceCluster, WorkspaceView, login, workspace_name};
+use provision_core::{Amount, Bytes, Cpu, EmailAddress, Invalid, ResourceBounds, SshPublicKey};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Who is asking: the holder of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub email: EmailAddress,
+    /// Sees and deletes every workspace, and asks for others.
+    pub admin: bool,
+}
+
+/// An amount as a client sends it: a Kubernetes quantity (`"500m"`, `"4Gi"`) or a number (CPU
+/// in cores, memory and storage in GiB, as the seed's API took them).
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AmountInput {
+    Number(f64),
+    Text(String),
+}
+
+/// `POST /v1/workspaces` and `orchestrator workspace create`, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceInput {
+    /// The owner's address; its domain must be allowed.
+    #[serde(default)]
+    pub email: String,
+    /// A name for it, unique among the owner's: a-z, 0-9 and '-', at most 20.
+    #[serde(default)]
+    pub name: String,
+    /// `"500m"`, `"2"` or a number of cores.
+    pub cpu: Option<AmountInput>,
+    /// `"4Gi"` or a number of GiB.
+    pub memory: Option<AmountInput>,
+    /// `"20Gi"` or a number of GiB; default: `workspaces.default_storage`.
+    pub storage: Option<AmountInput>,
+    /// One OpenSSH public key line (ed25519, ecdsa, or rsa of 2048 bits or more).
+    #[serde(default)]
+    pub ssh_public_key: String,
+    /// The image; default: `workspaces.image`.
+    pub image: Option<String>,
+}
+
+fn cpu(input: &AmountInput) -> Result<Cpu, Invalid> {
+    match input {
+        AmountInput::Number(cores) => Cpu::from_cores(*cores),
+        AmountInput::Text(text) => Cpu::parse(text),
+    }
+}
+
+fn bytes(input: &AmountInput) -> Result<Bytes, Invalid> {
+    match input {
+        AmountInput::Number(gib) => Bytes::from_gib(*gib),
+        AmountInput::Text(text) => Bytes::parse(text),
+    }
+}
+
+/// `value` parsed and within `bounds`, problems under `field`.
+fn amount<T: Amount>(
+    c: &mut Collector,
+    field: &str,
+    value: Option<&AmountInput>,
+    default: Option<T>,
+    parse: fn(&AmountInput) -> Result<T, Invalid>,
+    bounds: &ResourceBounds<T>,
+) -> Option<T> {
+    let value = match (value, default) {
+        (Some(v), _) => c.take(field, parse(v))?,
+        (None, Some(d)) => d,
+        (None, None) => {
+            c.push(Problem::new(field, "required", format!("{field} is required")));
+            return None;
+        }
+    };
+    c.take("", bounds.check(field, value))
+}
+
+fn image_problem(image: &str) -> Option<String> {
+    if image.is_empty() || image.len() > 255 {
+        Some("image must be 1 to 255 characters".to_owned())
+    } else if !image.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("image must hold no whitespace or non-ASCII characters".to_owned())
+    } else {
+        None
+    }
+}
+
+/// Checks `input` for `caller`, every problem at once.
+pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &WorkspaceInput) -> Result<NewWorkspace, Error> {
+    let Some(allowed) = &settings.allowed_domains else {
+        return Err(Error::WorkspacesOff);
+    };
+    let mut c = Collector::new();
+    let email = c.take("email", EmailAddress::parse(&input.email));
+    if let Some(email) = &email {
+        if let Err(invalid) = allowed.check(email) {
+            for problem in invalid.into_problems() {
+                c.push(problem);
+            }
+        } else if !caller.admin && email.normalized() != caller.email.normalized() {
+            c.push(Problem::new("email", "not-yours", "a workspace can be asked for only with your own address"));
+        }
+    }
+    let short = c.take("name", ShortName::parse(&input.name));
+    let cpu = amount(&mut c, "cpu", input.cpu.as_ref(), None, cpu, &settings.cpu);
+    let memory = amount(&mut c, "memory", input.memory.as_ref(), None, bytes, &settings.memory);
+    let storage =
+        amount(&mut c, "storage", input.storage.as_ref(), Some(settings.default_storage), bytes, &settings.storage);
+    let key = c.take("ssh_public_key", SshPublicKey::parse(&input.ssh_public_key));
+    let image = input.image.clone().unwrap_or_else(|| settings.image.clone());
+    if let Some(problem) = image_problem(&image) {
+        c.push(Problem::new("image", "invalid-image", problem));
+    }
+    c.finish()?;
+    let (email, short) = (email.expect("checked"), short.expect("checked"));
+    Ok(NewWorkspace {
+        name: workspace_name(&email, &short),
+        user: login(&email),
+        short,
+        owner: email,
+        cpu: cpu.expect("checked"),
+        memory: memory.expect("checked"),
+        storage: storage.expect("checked"),
+        key: key.expect("checked"),
+        image,
+    })
+}
+
+/// Refuses `new` when its owner would hold more than the quota allows with it.
+fn check_quota(settings: &WorkspaceSettings, new: &NewWorkspace, existing: &[WorkspaceView]) -> Result<(), Error> {
+    let quota = &settings.quota;
+    let mut c = Collector::new();
+    let live: Vec<&WorkspaceView> =
+        existing.iter().filter(|w| w.phase != provision_core::workspace::WorkspacePhase::Deleting).collect();
+    if live.len() >= quota.count as usize {
+        c.push(Problem::new(
+            "",
+            "quota-count",
+            format!("{} holds {} workspace(s), the most one person may; delete one first", new.owner, live.len()),
+        ));
+    }
+    let sum = |parse: fn(&str) -> Option<u64>, pick: fn(&WorkspaceView) -> &str| -> u64 {
+        live.iter().filter_map(|w| parse(pick(w))).sum()
+    };
+    let cpu_used = sum(|s| Cpu::parse(s).ok().map(|c| c.millicores()), |w| &w.cpu);
+    let memory_used = sum(|s| Bytes::parse(s).ok().map(|b| b.as_u64()), |w| &w.memory);
+    let storage_used = sum(|s| Bytes::parse(s).ok().map(|b| b.as_u64()), |w| &w.storage);
+    let over = |field: &str, used: u64, asked: u64, limit: u64, show: &dyn Fn(u64) -> String| {
+        (used + asked > limit).then(|| {
+            Problem::new(
+                field,
+                "quota-total",
+                format!(
+                    "{field}: {} in use plus {} asked exceeds the quota of {}",
+                    show(used),
+                    show(asked),
+                    show(limit)
+                ),
+            )
+        })
+    };
+    let show_cpu = |m: u64| Cpu::from_millicores(m).map_or_else(|| "0".to_owned(), |c| c.human());
+    let show_bytes = |b: u64| Bytes::new(b).map_or_else(|| "0".to_owned(), |b| b.human());
+    for problem in [
+        over("cpu", cpu_used, new.cpu.millicores(), quota.cpu.millicores(), &show_cpu),
+        over("memory", memory_used, new.memory.as_u64(), quota.memory.as_u64(), &show_bytes),
+        over("storage", storage_used, new.storage.as_u64(), quota.storage.as_u64(), &show_bytes),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        c.push(problem);
+    }
+    c.finish().map_err(Error::Quota)
+}
+
+impl App {
+    /// Attaches the cluster workspaces live in.
+    pub fn with_workspaces(mut self, cluster: Arc<dyn WorkspaceCluster>) -> Self {
+        self.workspaces = Some(cluster);
+        self
+    }
+
+    fn cluster(&self) -> Result<&Arc<dyn WorkspaceCluster>, Error> {
+        self.workspaces.as_ref().ok_or(Error::NoCluster)
+    }
+
+    /// Checks and creates a workspace for `caller`.
+    pub async fn create_workspace(&self, caller: &Caller, input: &WorkspaceInput) -> Result<WorkspaceView, Error> {
+        let settings = &self.config.workspaces;
+        let new = validate(settings, caller, input)?;
+        let cluster = self.cluster()?;
+        let existing = cluster.list(Some(&new.owner)).await.map_err(Error::Cluster)?;
+        if existing.iter().any(|w| w.name == new.name) {
+            return Err(Error::WorkspaceExists { name: new.name });
+        }
+        check_quota(settings, &new, &existing)?;
+        match cluster.create(&new).await {
+            Ok(view) => Ok(view),
+            Err(e) if e.kind == PortErrorKind::AlreadyExists => Err(Error::WorkspaceExists { name: new.name }),
+            Err(e) => Err(Error::Cluster(e)),
+        }
+    }
+
+    /// The caller's workspaces; an admin's `all` lists everyone's.
+    pub async fn workspaces(&self, caller: &Caller, all: bool) -> Result<Vec<WorkspaceView>, Error> {
+        let owner = if all && caller.admin { None } else { Some(&caller.email) };
+        self.cluster()?.list(owner).await.map_err(Error::Cluster)
+    }
+
+    /// One workspace the caller may see; another's is "not found", as if it did not exist.
+    pub async fn workspace(&self, caller: &Caller, name: &str) -> Result<WorkspaceView, Error> {
+        let found = self.cluster()?.get(name).await.map_err(Error::Cluster)?;
+        match found {
+            Some(view) if caller.admin || view.owner == caller.email.normalized() => Ok(view),
+            _ => Err(Error::WorkspaceNotFound(name.to_owned())),
+        }
+    }
+
+    /// Deletes a workspace the caller may see (its objects go with it).
+    pub async fn delete_workspace(&self, caller: &Caller, name: &str) -> Result<WorkspaceView, Error> {
+        let view = self.workspace(caller, name).await?;
+        if !self.cluster()?.delete(name).await.map_err(Error::Cluster)? {
+            return Err(Error::WorkspaceNotFound(name.to_owned()));
+        }
+        Ok(view)
+    }
+}

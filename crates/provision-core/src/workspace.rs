@@ -1,0 +1,253 @@
+//! Workspaces (developers' boxes on a cluster) in domain terms: the names, a validated request,
+//! what a cluster reports back, and the [`WorkspaceCluster`] port the application asks.
+//!
+//! A workspace's name starts with a slug of its owner's address and ends with a hash of the
+//! owner and the name they chose, so it says whose it is and two people never collide.
+
+use crate::email::EmailAddress;
+use crate::ports::PortError;
+use crate::problem::{Invalid, Problem};
+use crate::quantity::{Bytes, Cpu};
+use crate::ssh::SshPublicKey;
+use async_trait::async_trait;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// The longest name a person gives a workspace.
+pub const SHORT_NAME_MAX: usize = 20;
+/// Hex digits of the hash ending every workspace name.
+const HASH_LEN: usize = 8;
+/// The longest login derived from an address.
+const USER_MAX: usize = 32;
+
+/// The name a person gives their workspace (`devbox`): a DNS-1035 label of at most
+/// [`SHORT_NAME_MAX`] characters, unique among theirs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ShortName(String);
+
+impl ShortName {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let mut problems = Vec::new();
+        let mut push = |rule: &'static str, message: String| problems.push(Problem::new("", rule, message));
+        if value.is_empty() {
+            push("required", "workspace name must not be empty".into());
+        } else {
+            if value.len() > SHORT_NAME_MAX {
+                push(
+                    "too-long",
+                    format!("workspace name is {} characters long; at most {SHORT_NAME_MAX} are allowed", value.len()),
+                );
+            }
+            if !value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                push("invalid-character", "workspace name may hold only a-z, 0-9 and '-'".into());
+            }
+            if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+                push("must-start-with-letter", "workspace name must start with a letter".into());
+            }
+            if value.ends_with('-') {
+                push("trailing-dash", "workspace name must not end with '-'".into());
+            }
+        }
+        if problems.is_empty() { Ok(Self(value.to_owned())) } else { Err(Invalid::new(problems)) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `<slug of the owner's local part>-<short>-<hash of owner and short>`: a DNS-1123 label of at
+/// most 63 characters that starts with who it belongs to and never collides between owners
+/// (the hash covers the whole normalized address).
+pub fn workspace_name(owner: &EmailAddress, short: &ShortName) -> String {
+    let owner = owner.normalized();
+    let hash = hex(&Sha256::digest(format!("{owner}\n{short}").as_bytes()))[..HASH_LEN].to_owned();
+    let local = owner.split('@').next().unwrap_or_default();
+    let mut slug = String::new();
+    for c in local.chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    if !slug.starts_with(|c: char| c.is_ascii_lowercase()) {
+        slug.insert(0, 'u');
+    }
+    let room = 63 - short.as_str().len() - HASH_LEN - 2;
+    slug.truncate(room);
+    let slug = slug.trim_end_matches('-');
+    format!("{slug}-{short}-{hash}")
+}
+
+/// The label value naming an owner's objects: 16 hex digits of the SHA-256 of the normalized
+/// address (an address is not a valid label value).
+pub fn owner_label(normalized_owner: &str) -> String {
+    hex(&Sha256::digest(normalized_owner.as_bytes()))[..16].to_owned()
+}
+
+/// The login on the box: the local part, lowercased, reduced to `[a-z0-9_-]`, starting with a
+/// letter, at most 32 characters; `dev` when nothing is left.
+pub fn login(owner: &EmailAddress) -> String {
+    let mut user: String = owner
+        .local()
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .skip_while(|c| !c.is_ascii_lowercase())
+        .collect();
+    user.truncate(USER_MAX);
+    if user.is_empty() { "dev".to_owned() } else { user }
+}
+
+/// A request for a workspace, every part checked.
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    /// The resource name ([`workspace_name`]).
+    pub name: String,
+    pub short: ShortName,
+    pub owner: EmailAddress,
+    pub user: String,
+    pub cpu: Cpu,
+    pub memory: Bytes,
+    pub storage: Bytes,
+    pub key: SshPublicKey,
+    pub image: String,
+}
+
+/// Where a workspace stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WorkspacePhase {
+    /// Asked for; the controller has not acted yet.
+    Pending,
+    /// Its objects exist; it cannot be reached yet.
+    Provisioning,
+    /// Reachable over SSH.
+    Ready,
+    /// It cannot run as asked.
+    Failed,
+    /// Deleted; its objects are going.
+    Deleting,
+}
+
+impl WorkspacePhase {
+    pub const ALL: [WorkspacePhase; 5] = [
+        WorkspacePhase::Pending,
+        WorkspacePhase::Provisioning,
+        WorkspacePhase::Ready,
+        WorkspacePhase::Failed,
+        WorkspacePhase::Deleting,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspacePhase::Pending => "Pending",
+            WorkspacePhase::Provisioning => "Provisioning",
+            WorkspacePhase::Ready => "Ready",
+            WorkspacePhase::Failed => "Failed",
+            WorkspacePhase::Deleting => "Deleting",
+        }
+    }
+}
+
+/// A workspace as the cluster reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkspaceView {
+    pub name: String,
+    pub short: String,
+    /// The owner's normalized address.
+    pub owner: String,
+    pub user: String,
+    pub phase: WorkspacePhase,
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub image: String,
+    pub node_port: Option<u16>,
+    pub access_host: Option<String>,
+    /// `ssh -p <port> <user>@<host>`, once there is a port.
+    pub access_command: Option<String>,
+    /// Why it failed.
+    pub message: Option<String>,
+    pub created_at: Option<String>,
+}
+
+/// Where workspaces live: a Kubernetes cluster (provision-k8s) or, for tests, memory. Names are
+/// resource names ([`workspace_name`]).
+#[async_trait]
+pub trait WorkspaceCluster: Send + Sync {
+    /// Creates it; `AlreadyExists` when a workspace of that name exists.
+    async fn create(&self, workspace: &NewWorkspace) -> Result<WorkspaceView, PortError>;
+    /// The workspaces of `owner`, or all.
+    async fn list(&self, owner: Option<&EmailAddress>) -> Result<Vec<WorkspaceView>, PortError>;
+    async fn get(&self, name: &str) -> Result<Option<WorkspaceView>, PortError>;
+    /// Whether there was one to delete.
+    async fn delete(&self, name: &str) -> Result<bool, PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    fn short(s: &str) -> ShortName {
+        ShortName::parse(s).unwrap()
+    }
+
+    fn is_dns_label(s: &str) -> bool {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && !s.ends_with('-')
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }
+
+    #[test]
+    fn names_start_with_the_owner_never_collide_and_stay_dns_labels() {
+        let alice = email("alice@iiitm.ac.in");
+        let a = workspace_name(&alice, &short("devbox"));
+        assert!(a.starts_with("alice-devbox-") && a.len() == "alice-devbox-".len() + HASH_LEN, "{a}");
+        assert_eq!(a, workspace_name(&email("Alice@IIITM.ac.in"), &short("devbox")), "one person, one name");
+        assert_ne!(a, workspace_name(&email("alice@other.ac.in"), &short("devbox")));
+        assert_ne!(a, workspace_name(&alice, &short("devbox2")));
+        let long_local = format!("{}@iiitm.ac.in", "very.long.local.part".repeat(3));
+        for (owner, name) in [
+            ("first.last+tag@iiitm.ac.in", "gpu"),
+            ("9lives@iiitm.ac.in", "a"),
+            ("_@iiitm.ac.in", "x"),
+            (long_local.as_str(), "nnnnnnnnnnnnnnnnnnnn"),
+            ("a@b.cd", "mmmmmmmmmmmmmmmmmmmm"),
+        ] {
+            let name = workspace_name(&email(owner), &short(name));
+            assert!(is_dns_label(&name), "{owner}: {name:?}");
+        }
+        assert!(workspace_name(&email("first.last+tag@iiitm.ac.in"), &short("gpu")).starts_with("first-last-tag-gpu-"));
+        assert!(workspace_name(&email("9lives@iiitm.ac.in"), &short("a")).starts_with("u9lives-a-"));
+    }
+
+    #[test]
+    fn short_names_and_logins() {
+        for bad in ["", "Devbox", "1box", "box-", "a_b", &"x".repeat(SHORT_NAME_MAX + 1)] {
+            assert!(ShortName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(login(&email("Jane.Doe+x@iiitm.ac.in")), "janedoex");
+        assert_eq!(login(&email("42@iiitm.ac.in")), "dev");
+        assert_eq!(login(&email("_a-b@iiitm.ac.in")), "a-b");
+        assert_eq!(owner_label(&email("A@x.org").normalized()), owner_label("a@x.org"));
+    }
+}
