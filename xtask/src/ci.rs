@@ -46,6 +46,10 @@ fn install_tools() -> Result<PathBuf> {
     if !has("git", &["--version"]) {
         apt.push("git");
     }
+    // Certificates for the TLS tests of the e-mail and sealed-secrets code.
+    if !has("openssl", &["version"]) {
+        apt.push("openssl");
+    }
     // The SMTP server the e-mail tests send to (crates/provision-notify): Debian's, run by
     // Debian's Python (another `python3` may come first on PATH).
     if !has("/usr/bin/python3", &["-c", "import aiosmtpd"]) {

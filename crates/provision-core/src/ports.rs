@@ -457,3 +457,191 @@ pub trait Store: Send + Sync {
 pub trait Pause: Send + Sync {
     async fn pause(&self, duration: Duration);
 }
+
+/// The caller-chosen identity of an outgoing message, unique for ever: `workspace-ready/<uid>`.
+/// The outbox holds one message per key, so enqueueing twice sends once.
+///
+/// 1 to 200 characters of ASCII letters, digits and `-_./:@+=`, not starting or ending with a
+/// `/` or `.`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageKey(String);
+
+impl MessageKey {
+    pub const MAX_LEN: usize = 200;
+
+    /// Parses `value`, reporting every broken rule.
+    pub fn parse(value: &str) -> Result<Self, crate::Invalid> {
+        use crate::Problem;
+        let mut problems = Vec::new();
+        if value.is_empty() {
+            problems.push(Problem::new("key", "empty", "a message key must not be empty"));
+        }
+        if value.len() > Self::MAX_LEN {
+            problems.push(Problem::new(
+                "key",
+                "too-long",
+                format!("a message key has at most {} characters, not {}", Self::MAX_LEN, value.len()),
+            ));
+        }
+        let mut bad: Vec<char> =
+            value.chars().filter(|c| !(c.is_ascii_alphanumeric() || "-_./:@+=".contains(*c))).collect();
+        bad.dedup();
+        if !bad.is_empty() {
+            problems.push(Problem::new(
+                "key",
+                "invalid-character",
+                format!("a message key holds only ASCII letters, digits and -_./:@+=, not {bad:?}"),
+            ));
+        }
+        if value.starts_with(['/', '.']) || value.ends_with(['/', '.']) {
+            problems.push(Problem::new("key", "edge", "a message key must not start or end with '/' or '.'"));
+        }
+        if problems.is_empty() { Ok(Self(value.to_owned())) } else { Err(crate::Invalid::new(problems)) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MessageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageKey({:?})", self.0)
+    }
+}
+
+impl Serialize for MessageKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An e-mail to deliver. The sender (`From`) belongs to the notifier's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMessage {
+    pub key: MessageKey,
+    /// One recipient's address, already validated (`ada@example.com`).
+    pub to: String,
+    /// One line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// An HTML alternative to `text`, if any.
+    pub html: Option<String>,
+}
+
+/// Delivers a message: an SMTP server, a maildir, a log.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Hands `message` to the mail system. `Ok` means it was accepted (an SMTP server answered
+    /// `250` to the message's data, a file is in place); [`PortErrorKind::Transient`] means
+    /// trying the same message later may succeed (server down, `4xx`), anything else that it
+    /// cannot (`5xx`, an address the server refuses).
+    async fn send(&self, message: &OutgoingMessage) -> Result<(), PortError>;
+}
+
+/// Where an outbox message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageState {
+    /// Waiting for its next attempt, or being attempted under a lease.
+    Pending,
+    /// Accepted by the mail system; never attempted again.
+    Sent,
+    /// Given up: a permanent failure, or too many attempts.
+    Failed,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Pending => "pending",
+            MessageState::Sent => "sent",
+            MessageState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [MessageState::Pending, MessageState::Sent, MessageState::Failed].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A message in the outbox and its delivery so far. Times are kept to the microsecond.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    pub message: OutgoingMessage,
+    pub state: MessageState,
+    /// Attempts started: each claim counts one, whether or not it reported back.
+    pub attempts: u32,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    /// When a pending message may next be claimed (once its lease, if any, has expired).
+    pub next_attempt_at: Timestamp,
+    /// Until when the current attempt holds the message; `None` when no attempt is under way.
+    pub leased_until: Option<Timestamp>,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// A claimed message: the right to attempt it once, until the lease expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub message: OutgoingMessage,
+    /// Which attempt this is (1 for the first): [`Outbox::mark_failed`] names it so that a late
+    /// report of an attempt whose lease was taken over cannot overwrite a newer attempt's.
+    pub attempt: u32,
+    pub leased_until: Timestamp,
+}
+
+/// Messages waiting to be delivered, in the store, so that a message survives a restart and an
+/// outage of the mail server and is delivered once.
+///
+/// The store does not read a clock here: every call says what time it is (`now`), so a
+/// dispatcher and its tests decide what "due" means. Times are truncated to the microsecond.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Puts `message` in the outbox, pending and due at `now`, unless a message with its key is
+    /// there already (in any state): then nothing changes, and the first message's content is
+    /// what gets delivered. `true` if it was newly enqueued.
+    async fn enqueue(&self, message: &OutgoingMessage, now: Timestamp) -> Result<bool, PortError>;
+    /// Claims up to `limit` pending messages due at `now` (next attempt at or before `now`, no
+    /// lease or an expired one), earliest due first: each counts one more attempt and is leased
+    /// until `now + lease`. A message leased to one caller is claimed by no other, in this
+    /// process or another, until its lease expires.
+    async fn claim_due(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Vec<Delivery>, PortError>;
+    /// Records that `attempt` of the message was accepted by the mail system: the message is
+    /// sent, its lease released, and it is never claimed again. Recording a send is never
+    /// refused for an old lease (the mail went out, whoever holds the message now); marking a
+    /// sent message again changes nothing. [`PortErrorKind::NotFound`] without the message,
+    /// [`PortErrorKind::Conflict`] if it failed for good meanwhile.
+    async fn mark_sent(&self, key: &MessageKey, attempt: u32, now: Timestamp) -> Result<(), PortError>;
+    /// Records that `attempt` failed with `error`: pending again, due at `retry_at` — or, with
+    /// `None`, failed for good. [`PortErrorKind::Conflict`] (and nothing changes) if the message
+    /// is no longer pending under that attempt (it was sent, given up, or claimed again after the
+    /// lease expired); [`PortErrorKind::NotFound`] without the message.
+    async fn mark_failed(
+        &self,
+        key: &MessageKey,
+        attempt: u32,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), PortError>;
+    async fn message(&self, key: &MessageKey) -> Result<Option<OutboxRecord>, PortError>;
+    /// The earliest time a pending message becomes claimable (its next attempt, or the end of
+    /// its lease if later); `None` if nothing is pending.
+    async fn next_due(&self) -> Result<Option<Timestamp>, PortError>;
+}

@@ -423,6 +423,8 @@ struct StoreState {
     services: BTreeMap<ServiceName, (NewService, RunId, Timestamp)>,
     keys: HashMap<String, (String, RunId)>,
     claimed: HashSet<RunId>,
+    /// The outbox, with each message's enqueue order.
+    outbox: BTreeMap<MessageKey, (u64, OutboxRecord)>,
 }
 
 impl StoreState {
@@ -616,6 +618,166 @@ impl Store for MemoryStore {
             return Ok(None);
         }
         Ok(Some(Box::new(MemClaim { state: self.state.clone(), run: run.clone() })))
+    }
+}
+
+/// `t` to the microsecond, as the stores keep outbox times.
+fn to_micros(t: Timestamp) -> Result<Timestamp, PortError> {
+    Timestamp::from_microsecond(t.as_microsecond())
+        .map_err(|e| PortError::permanent("a time outside the representable range").with_source(e))
+}
+
+fn outbox_missing(key: &MessageKey) -> PortError {
+    PortError::new(PortErrorKind::NotFound, format!("message {key} is not in the outbox"))
+}
+
+#[async_trait]
+impl Outbox for MemoryStore {
+    async fn enqueue(&self, message: &OutgoingMessage, now: Timestamp) -> Result<bool, PortError> {
+        let now = to_micros(now)?;
+        let mut s = lock(&self.state);
+        if s.outbox.contains_key(&message.key) {
+            return Ok(false);
+        }
+        let seq = u64::try_from(s.outbox.len()).unwrap_or(u64::MAX);
+        let record = OutboxRecord {
+            message: message.clone(),
+            state: MessageState::Pending,
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            next_attempt_at: now,
+            leased_until: None,
+            sent_at: None,
+        };
+        s.outbox.insert(message.key.clone(), (seq, record));
+        Ok(true)
+    }
+
+    async fn claim_due(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Vec<Delivery>, PortError> {
+        let now = to_micros(now)?;
+        let until = to_micros(
+            now.checked_add(lease).map_err(|e| PortError::permanent("a lease beyond the calendar").with_source(e))?,
+        )?;
+        let mut s = lock(&self.state);
+        let mut due: Vec<(Timestamp, u64, MessageKey)> = s
+            .outbox
+            .values()
+            .filter(|(_, r)| {
+                r.state == MessageState::Pending && r.next_attempt_at <= now && r.leased_until.is_none_or(|l| l <= now)
+            })
+            .map(|(seq, r)| (r.next_attempt_at, *seq, r.message.key.clone()))
+            .collect();
+        due.sort();
+        let mut claimed = Vec::new();
+        for (_, _, key) in due.into_iter().take(limit) {
+            let Some((_, r)) = s.outbox.get_mut(&key) else { continue };
+            r.attempts += 1;
+            r.leased_until = Some(until);
+            claimed.push(Delivery { message: r.message.clone(), attempt: r.attempts, leased_until: until });
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_sent(&self, key: &MessageKey, _attempt: u32, now: Timestamp) -> Result<(), PortError> {
+        let now = to_micros(now)?;
+        let mut s = lock(&self.state);
+        let (_, r) = s.outbox.get_mut(key).ok_or_else(|| outbox_missing(key))?;
+        match r.state {
+            MessageState::Sent => Ok(()),
+            MessageState::Failed => Err(PortError::new(
+                PortErrorKind::Conflict,
+                format!("message {key} failed for good before its send was recorded"),
+            )),
+            MessageState::Pending => {
+                r.state = MessageState::Sent;
+                r.sent_at = Some(now);
+                r.leased_until = None;
+                r.last_error = None;
+                Ok(())
+            }
+        }
+    }
+
+    async fn mark_failed(
+        &self,
+        key: &MessageKey,
+        attempt: u32,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        _now: Timestamp,
+    ) -> Result<(), PortError> {
+        let retry_at = retry_at.map(to_micros).transpose()?;
+        let mut s = lock(&self.state);
+        let (_, r) = s.outbox.get_mut(key).ok_or_else(|| outbox_missing(key))?;
+        if r.state != MessageState::Pending || r.attempts != attempt {
+            return Err(PortError::new(
+                PortErrorKind::Conflict,
+                format!("message {key} is no longer pending under attempt {attempt}"),
+            ));
+        }
+        r.last_error = Some(error.to_owned());
+        r.leased_until = None;
+        match retry_at {
+            Some(at) => r.next_attempt_at = at,
+            None => r.state = MessageState::Failed,
+        }
+        Ok(())
+    }
+
+    async fn message(&self, key: &MessageKey) -> Result<Option<OutboxRecord>, PortError> {
+        Ok(lock(&self.state).outbox.get(key).map(|(_, r)| r.clone()))
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, PortError> {
+        let s = lock(&self.state);
+        Ok(s.outbox
+            .values()
+            .filter(|(_, r)| r.state == MessageState::Pending)
+            .map(|(_, r)| r.leased_until.map_or(r.next_attempt_at, |l| l.max(r.next_attempt_at)))
+            .min())
+    }
+}
+
+/// A notifier in memory: keeps what it was given, and fails when told to.
+#[derive(Default)]
+pub struct MemoryNotifier {
+    sent: Mutex<Vec<OutgoingMessage>>,
+    /// What the next calls do, one entry per call: fail with a kind, or pass (`None`).
+    failures: Mutex<VecDeque<Option<PortErrorKind>>>,
+    calls: AtomicUsize,
+}
+
+impl MemoryNotifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` sends fail with `kind`.
+    pub fn fail_next(&self, n: usize, kind: PortErrorKind) {
+        lock(&self.failures).extend(std::iter::repeat_n(Some(kind), n));
+    }
+
+    /// Every message accepted, in order.
+    pub fn sent(&self) -> Vec<OutgoingMessage> {
+        lock(&self.sent).clone()
+    }
+
+    /// Every call to `send`, failed ones included.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl Notifier for MemoryNotifier {
+    async fn send(&self, message: &OutgoingMessage) -> Result<(), PortError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(kind) = lock(&self.failures).pop_front().flatten() {
+            return Err(PortError::new(kind, format!("injected failure sending {}", message.key)));
+        }
+        lock(&self.sent).push(message.clone());
+        Ok(())
     }
 }
 

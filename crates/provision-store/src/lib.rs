@@ -1,10 +1,11 @@
-//! Store adapters: where runs, their journal, the service inventory and idempotency keys live.
+//! Store adapters: where runs, their journal, the service inventory, idempotency keys and the
+//! outbox of e-mails live.
 //!
 //! [`SqliteStore`] is the embedded default: one SQLite file under the data directory, and
 //! claims as OS file locks beside it, so a crashed process never keeps a run claimed. It keeps
-//! the contract of [`provision_core::ports::Store`] exactly as the in-memory fake
-//! (`provision_core::testing::MemoryStore`) states it; the integration tests run one contract
-//! suite against both.
+//! the contracts of [`provision_core::ports::Store`] and [`provision_core::ports::Outbox`]
+//! exactly as the in-memory fake (`provision_core::testing::MemoryStore`) states them; the
+//! integration tests run one contract suite against both.
 
 mod claim;
 mod sqlite;

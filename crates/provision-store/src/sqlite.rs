@@ -15,11 +15,15 @@
 //!   on a worker, tokio first hands the worker's other tasks to another thread); on a
 //!   current-thread runtime, whose only thread must not block, on tokio's blocking pool;
 //!   outside any runtime directly, since there is no async worker to stall;
-//! - claims are file locks in `<database dir>/locks/`, released by the kernel if the process dies.
+//! - claims are file locks in `<database dir>/locks/`, released by the kernel if the process dies;
+//! - the outbox ([`provision_core::ports::Outbox`], module `outbox`) leases messages with one
+//!   atomic statement, so two dispatchers never hold the same message at once.
 //!
 //! A store holds one connection, shared by its clones and used by one call at a time: SQLite
 //! has one writer anyway, and its reads take microseconds. Several stores on one file (in one
 //! process or several) are coordinated by SQLite's own locks.
+
+mod outbox;
 
 use crate::{Error, claim};
 use async_trait::async_trait;
@@ -42,7 +46,7 @@ use tracing::{Span, debug, info, warn};
 
 /// The migrations, in order: applying the first `n` gives schema version `n`
 /// (`PRAGMA user_version`). Released migrations are never edited, only appended to.
-const MIGRATIONS: &[&str] = &[include_str!("sqlite/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("sqlite/0001_initial.sql"), include_str!("sqlite/0002_outbox.sql")];
 
 /// Prepared statements kept per connection: more than the store has, so none is prepared twice.
 const STATEMENT_CACHE: usize = 32;
@@ -60,7 +64,7 @@ impl Default for Options {
     }
 }
 
-/// Runs, journal, services and idempotency keys in one SQLite database.
+/// Runs, journal, services, idempotency keys and the outbox in one SQLite database.
 /// Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

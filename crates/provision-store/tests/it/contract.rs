@@ -387,3 +387,6 @@ pub async fn an_upgraded_service_records_its_new_blueprint_version(b: &Backend) 
     let missing = store.set_blueprint_version(&service_name("nope"), "2.1.0").await.unwrap_err();
     assert_eq!(missing.kind, PortErrorKind::NotFound);
 }
+
+pub mod outbox;
+pub use outbox::*;

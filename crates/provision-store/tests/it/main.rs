@@ -1,5 +1,6 @@
-//! Integration tests of the store adapters: one contract suite run against the in-memory
-//! reference fake and SQLite, SQLite-only properties, and the engine over SQLite.
+//! Integration tests of the store adapters: one contract suite (the `Store` and the `Outbox`)
+//! run against the in-memory reference fake and SQLite, SQLite-only properties, and the engine
+//! over SQLite.
 
 // Test code: clippy's allow-unwrap-in-tests does not reach the shared contract functions.
 #![allow(clippy::unwrap_used)]
@@ -52,4 +53,16 @@ contract_tests!(
     concurrent_creations_of_one_service_yield_one_run,
     concurrent_creations_with_one_key_yield_one_run,
     an_upgraded_service_records_its_new_blueprint_version,
+    enqueueing_is_idempotent_by_key,
+    a_message_round_trips_with_its_html_and_unicode,
+    only_due_messages_are_claimed_earliest_first,
+    a_leased_message_is_claimed_by_nobody_else_until_the_lease_expires,
+    a_sent_message_is_never_claimed_again,
+    a_failed_attempt_waits_for_its_retry_time,
+    a_message_given_up_stays_failed,
+    a_late_report_of_a_taken_over_attempt_changes_nothing,
+    reports_about_unknown_messages_are_not_found,
+    the_next_due_time_is_the_earliest_claimable_one,
+    times_are_kept_to_the_microsecond,
+    concurrent_claims_hand_out_each_message_once,
 );

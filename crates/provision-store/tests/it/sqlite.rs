@@ -1,9 +1,10 @@
-//! What only the SQLite store promises: durability across reopening, versioned migrations,
+//! What only the SQLite store promises: durability across reopening (the outbox's too),
+//! versioned migrations (a version-1 database gains the outbox),
 //! a busy database reported as transient, claims that die with their process, every runtime
 //! flavour served, a close that checkpoints the log.
 
-use crate::support::{db_path, id, new_run, service_name};
-use provision_core::ports::{JournalEvent, PortErrorKind, RunCreated, RunState, StepState, Store};
+use crate::support::{at, db_path, id, message, msg_key, new_run, service_name};
+use provision_core::ports::{JournalEvent, Outbox, PortErrorKind, RunCreated, RunState, StepState, Store};
 use provision_store::{Error, Options, SqliteStore};
 use rusqlite::{Connection, TransactionBehavior};
 use std::io::Write;
@@ -20,6 +21,9 @@ use tokio::process::Command;
 fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
+
+/// The newest schema version: 1 runs, journal, services and keys; 2 the outbox.
+const SCHEMA_VERSION: i64 = 2;
 
 fn pragma<T: rusqlite::types::FromSql>(path: &Path, name: &str) -> T {
     raw(path).query_row(&format!("PRAGMA {name}"), [], |row| row.get(0)).unwrap()
@@ -83,13 +87,84 @@ async fn the_schema_is_versioned_and_migrated_once() {
     let store = SqliteStore::open(&path).await.unwrap();
     store.create_run(new_run("r1", None, None)).await.unwrap();
     store.close().await;
-    assert_eq!(pragma::<i64>(&path, "user_version"), 1);
+    assert_eq!(pragma::<i64>(&path, "user_version"), SCHEMA_VERSION);
     assert_eq!(pragma::<String>(&path, "journal_mode"), "wal");
 
     // Opening again applies nothing and keeps the data.
     let store = SqliteStore::open(&path).await.unwrap();
     assert!(store.run(&id("r1")).await.unwrap().is_some());
-    assert_eq!(pragma::<i64>(&path, "user_version"), 1);
+    assert_eq!(pragma::<i64>(&path, "user_version"), SCHEMA_VERSION);
+}
+
+#[tokio::test]
+async fn a_database_of_schema_version_1_gains_the_outbox_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    // A database as the previous release left it.
+    let old = raw(&path);
+    old.execute_batch(include_str!("../../src/sqlite/0001_initial.sql")).unwrap();
+    old.execute_batch(
+        "PRAGMA user_version = 1; \
+         INSERT INTO runs (id, operation, state, request, created_at, updated_at) \
+         VALUES ('r1', 'create-service', 'succeeded', '{}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+    )
+    .unwrap();
+    drop(old);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(pragma::<i64>(&path, "user_version"), SCHEMA_VERSION);
+    assert_eq!(store.run(&id("r1")).await.unwrap().unwrap().state, RunState::Succeeded);
+    assert!(store.enqueue(&message("k", "a@example.com"), at(0)).await.unwrap());
+    assert_eq!(store.claim_due(at(0), 10, Duration::from_secs(60)).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_outbox_survives_reopening_exactly_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    for key in ["sent", "retrying", "leased", "failed", "waiting"] {
+        let mut m = message(key, "ada@example.com");
+        m.html = (key == "sent").then(|| "<p>hi</p>".into());
+        store.enqueue(&m, at(0)).await.unwrap();
+    }
+    let claimed = store.claim_due(at(0), 4, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    store.mark_sent(&msg_key("sent"), 1, at(1)).await.unwrap();
+    store.mark_failed(&msg_key("retrying"), 1, "421 try later", Some(at(2)), at(1)).await.unwrap();
+    store.mark_failed(&msg_key("failed"), 1, "550 no such user", None, at(1)).await.unwrap();
+    let keys = ["sent", "retrying", "leased", "failed", "waiting"].map(msg_key);
+    let mut before = Vec::new();
+    for key in &keys {
+        before.push(store.message(key).await.unwrap().unwrap());
+    }
+    store.close().await;
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    for (key, before) in keys.iter().zip(&before) {
+        assert_eq!(&store.message(key).await.unwrap().unwrap(), before, "{key}");
+    }
+    assert_eq!(before.iter().map(|r| r.state).collect::<Vec<_>>(), {
+        use provision_core::ports::MessageState::*;
+        [Sent, Pending, Pending, Failed, Pending]
+    });
+    // The restart claims what was waiting and what was due, and never the sent message.
+    let claimed = store.claim_due(at(2), 10, Duration::from_secs(60)).await.unwrap();
+    let claimed: Vec<_> = claimed.iter().map(|d| (d.message.key.as_str(), d.attempt)).collect();
+    assert_eq!(claimed, [("waiting", 1), ("retrying", 2)], "earliest due first");
+    assert_eq!(store.claim_due(at(60), 10, Duration::from_secs(60)).await.unwrap()[0].attempt, 2, "leased");
+}
+
+#[tokio::test]
+async fn outbox_times_are_written_fixed_width_so_text_order_is_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.enqueue(&message("k", "a@example.com"), at(0)).await.unwrap();
+    let written: String =
+        raw(&path).query_row("SELECT next_attempt_at FROM outbox WHERE key = 'k'", [], |row| row.get(0)).unwrap();
+    assert_eq!(written, "2027-01-15T08:00:00.000000Z");
 }
 
 #[tokio::test]
@@ -100,7 +175,7 @@ async fn a_database_from_a_newer_program_is_refused() {
     raw(&path).execute_batch("PRAGMA user_version = 99").unwrap();
 
     let e = SqliteStore::open(&path).await.unwrap_err();
-    assert!(matches!(e, Error::SchemaTooNew { found: 99, supported: 1, .. }), "{e:?}");
+    assert!(matches!(e, Error::SchemaTooNew { found: 99, supported: SCHEMA_VERSION, .. }), "{e:?}");
     assert!(e.to_string().contains(&path.display().to_string()), "{e}");
 }
 

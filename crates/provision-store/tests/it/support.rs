@@ -1,8 +1,9 @@
 //! Backends under test and builders for the values the tests store.
 
+use jiff::Timestamp;
 use provision_core::names::{BlueprintName, OwnerName, RepoName, ServiceName};
 use provision_core::plan::RunId;
-use provision_core::ports::{IdempotencyKey, NewRun, NewService, Store};
+use provision_core::ports::{IdempotencyKey, MessageKey, NewRun, NewService, Outbox, OutgoingMessage, Store};
 use provision_core::testing::MemoryStore;
 use provision_store::SqliteStore;
 use std::path::PathBuf;
@@ -26,6 +27,14 @@ impl Backend {
     }
 
     pub async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Memory(store) => Arc::new(store.clone()),
+            Backend::Sqlite(dir) => Arc::new(SqliteStore::open(&db_path(dir)).await.unwrap()),
+        }
+    }
+
+    /// A new handle on the outbox, as [`Backend::open`] is on the store.
+    pub async fn outbox(&self) -> Arc<dyn Outbox> {
         match self {
             Backend::Memory(store) => Arc::new(store.clone()),
             Backend::Sqlite(dir) => Arc::new(SqliteStore::open(&db_path(dir)).await.unwrap()),
@@ -69,5 +78,25 @@ pub fn new_run(run: &str, service_to_reserve: Option<&str>, key: Option<(&str, &
         }),
         service: service_to_reserve.map(service),
         idempotency: key.map(|(key, fingerprint)| IdempotencyKey { key: key.into(), fingerprint: fingerprint.into() }),
+    }
+}
+
+/// `seconds` after a fixed instant: outbox calls take the time from their caller.
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + seconds).unwrap()
+}
+
+pub fn msg_key(value: &str) -> MessageKey {
+    MessageKey::parse(value).unwrap()
+}
+
+/// A plain-text message under `key`.
+pub fn message(key: &str, to: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        key: msg_key(key),
+        to: to.into(),
+        subject: format!("About {key}"),
+        text: format!("Hello,\n\nthis is {key}.\n"),
+        html: None,
     }
 }
