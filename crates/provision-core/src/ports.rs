@@ -6,6 +6,8 @@
 use crate::fileset::{FileSet, RepoPath};
 use crate::names::{BlueprintName, BranchName, OwnerName, RepoName, ServiceName};
 use crate::plan::{RunId, TreeMode};
+/// Where workspaces live (see module [`crate::workspace`]).
+pub use crate::workspace::WorkspaceCluster;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

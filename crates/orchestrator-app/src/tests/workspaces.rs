@@ -1,0 +1,142 @@
+//! Workspaces through the app on an in-memory cluster: every problem of a request at once, the
+//! allowlist, quotas, and who may see and delete what.
+
+use super::*;
+use crate::workspace::{AmountInput, Caller, WorkspaceInput};
+use provision_core::EmailAddress;
+use provision_core::testing::MemoryWorkspaces;
+use provision_core::workspace::WorkspacePhase;
+
+const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub");
+const RSA_1024: &str = include_str!("../../../provision-core/src/ssh/fixtures/rsa1024.pub");
+
+struct Setup {
+    app: App,
+    cluster: Arc<MemoryWorkspaces>,
+}
+
+fn setup(extra: &str) -> Setup {
+    let f = Fixture::new();
+    let text =
+        format!("[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\nquota_count = 2\nquota_cpu = \"3\"\n{extra}");
+    let config = Config::from_toml("/data", &text, std::path::Path::new("config.toml")).unwrap();
+    let cluster = Arc::new(MemoryWorkspaces::new());
+    let app = App::with_ports(config, f.git.clone(), Arc::new(f.store.clone())).with_workspaces(cluster.clone());
+    Setup { app, cluster }
+}
+
+fn caller(email: &str, admin: bool) -> Caller {
+    Caller { email: EmailAddress::parse(email).unwrap(), admin }
+}
+
+fn request(email: &str, name: &str) -> WorkspaceInput {
+    WorkspaceInput {
+        email: email.into(),
+        name: name.into(),
+        cpu: Some(AmountInput::Text("1".into())),
+        memory: Some(AmountInput::Number(2.0)),
+        storage: None,
+        ssh_public_key: KEY.into(),
+        image: None,
+    }
+}
+
+fn fields(err: &Error) -> Vec<(String, String)> {
+    let invalid = match err {
+        Error::Invalid(invalid) | Error::Quota(invalid) => invalid,
+        other => panic!("not a validation error: {other:?}"),
+    };
+    invalid.problems().iter().map(|p| (p.field.clone(), p.rule.to_owned())).collect()
+}
+
+#[tokio::test]
+async fn a_valid_request_becomes_a_workspace_named_after_its_owner() {
+    let s = setup("");
+    let alice = caller("alice@iiitm.ac.in", false);
+    let view = s.app.create_workspace(&alice, &request("alice@IIITM.ac.in", "devbox")).await.unwrap();
+    assert!(view.name.starts_with("alice-devbox-"), "{}", view.name);
+    assert_eq!((view.owner.as_str(), view.user.as_str()), ("alice@iiitm.ac.in", "alice"));
+    assert_eq!((view.cpu.as_str(), view.memory.as_str(), view.storage.as_str()), ("1", "2Gi", "10Gi"));
+    assert_eq!(view.phase, WorkspacePhase::Pending);
+    let again = s.app.create_workspace(&alice, &request("alice@iiitm.ac.in", "devbox")).await.unwrap_err();
+    assert!(matches!(again, Error::WorkspaceExists { .. }), "{again:?}");
+}
+
+#[tokio::test]
+async fn every_problem_of_a_request_is_reported_at_once() {
+    let s = setup("");
+    let input = WorkspaceInput {
+        email: "x@iiitm.ac.in.evil.com".into(),
+        name: "Dev Box".into(),
+        cpu: Some(AmountInput::Text("64".into())),
+        memory: Some(AmountInput::Text("2GB".into())),
+        storage: Some(AmountInput::Number(-1.0)),
+        ssh_public_key: RSA_1024.into(),
+        image: Some("bad image".into()),
+    };
+    let err = s.app.create_workspace(&caller("x@iiitm.ac.in", true), &input).await.unwrap_err();
+    let got: Vec<String> = fields(&err).into_iter().map(|(f, _)| f).collect();
+    for field in ["email", "name", "cpu", "memory", "storage", "ssh_public_key", "image"] {
+        assert!(got.iter().any(|g| g == field), "{field} missing from {got:?}");
+    }
+    assert!(fields(&err).contains(&("email".into(), "domain-not-allowed".into())));
+    assert!(fields(&err).contains(&("ssh_public_key".into(), "rsa-too-small".into())));
+    assert!(fields(&err).contains(&("cpu".into(), "too-large".into())));
+    assert!(s.cluster.names().is_empty());
+}
+
+#[tokio::test]
+async fn people_ask_only_for_themselves_and_only_when_workspaces_are_on() {
+    let s = setup("");
+    let err = s.app.create_workspace(&caller("bob@iiitm.ac.in", false), &request("alice@iiitm.ac.in", "x")).await;
+    assert_eq!(fields(&err.unwrap_err()), [("email".to_owned(), "not-yours".to_owned())]);
+    // An admin may ask for someone.
+    s.app.create_workspace(&caller("root@iiitm.ac.in", true), &request("alice@iiitm.ac.in", "x")).await.unwrap();
+
+    let off = App::with_ports(Config::defaults("/d"), Arc::new(MemoryGitHost::new()), Arc::new(MemoryStore::new()));
+    let err = off.create_workspace(&caller("a@iiitm.ac.in", false), &request("a@iiitm.ac.in", "x")).await;
+    assert!(matches!(err, Err(Error::WorkspacesOff)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_quota_counts_workspaces_and_totals() {
+    let s = setup("");
+    let alice = caller("alice@iiitm.ac.in", false);
+    let mut big = request("alice@iiitm.ac.in", "one");
+    big.cpu = Some(AmountInput::Text("2500m".into()));
+    s.app.create_workspace(&alice, &big).await.unwrap();
+    let err = s.app.create_workspace(&alice, &request("alice@iiitm.ac.in", "two")).await.unwrap_err();
+    assert_eq!(fields(&err), [("cpu".to_owned(), "quota-total".to_owned())], "2.5 + 1 cores > 3");
+    let mut small = request("alice@iiitm.ac.in", "two");
+    small.cpu = Some(AmountInput::Text("500m".into()));
+    s.app.create_workspace(&alice, &small).await.unwrap();
+    let mut third = request("alice@iiitm.ac.in", "three");
+    third.cpu = Some(AmountInput::Text("250m".into()));
+    let err = s.app.create_workspace(&alice, &third).await.unwrap_err();
+    assert!(fields(&err).iter().any(|(_, rule)| rule == "quota-count"), "{err:?}");
+    // Someone else's quota is their own.
+    s.app.create_workspace(&caller("bob@iiitm.ac.in", false), &request("bob@iiitm.ac.in", "one")).await.unwrap();
+}
+
+#[tokio::test]
+async fn others_see_no_workspace_of_yours_and_admins_see_all() {
+    let s = setup("");
+    let (alice, bob, admin) =
+        (caller("alice@iiitm.ac.in", false), caller("bob@iiitm.ac.in", false), caller("root@iiitm.ac.in", true));
+    let a = s.app.create_workspace(&alice, &request("alice@iiitm.ac.in", "devbox")).await.unwrap();
+    s.app.create_workspace(&bob, &request("bob@iiitm.ac.in", "devbox")).await.unwrap();
+    s.cluster.set_phase(&a.name, WorkspacePhase::Ready, Some(30001));
+
+    assert_eq!(s.app.workspaces(&alice, true).await.unwrap().len(), 1, "`all` means nothing to a user");
+    assert_eq!(s.app.workspaces(&admin, true).await.unwrap().len(), 2);
+    let shown = s.app.workspace(&alice, &a.name).await.unwrap();
+    assert_eq!(shown.access_command.as_deref(), Some("ssh -p 30001 alice@localhost"));
+    for attempt in [s.app.workspace(&bob, &a.name).await, s.app.delete_workspace(&bob, &a.name).await] {
+        assert!(matches!(attempt, Err(Error::WorkspaceNotFound(_))), "{attempt:?}");
+    }
+    assert!(s.cluster.names().contains(&a.name), "bob deleted nothing");
+    s.app.delete_workspace(&admin, &a.name).await.unwrap();
+    assert!(!s.cluster.names().contains(&a.name));
+    let gone = s.app.delete_workspace(&alice, &a.name).await;
+    assert!(matches!(gone, Err(Error::WorkspaceNotFound(_))), "{gone:?}");
+}
