@@ -76,8 +76,9 @@ pub struct ReadyWorkspace {
 }
 
 /// What the controller calls when a workspace first becomes ready and when one is deleted: the
-/// application queues (and withdraws) the owner's e-mail. `ready` must be idempotent per `uid`:
-/// a crash after it and before the status records it calls it again.
+/// application queues (and withdraws) the owner's e-mail. Both must be idempotent per `uid`:
+/// a crash after `ready` and before the status records it calls it again, and `deleted` may be
+/// called more than once while a deletion settles.
 #[async_trait]
 pub trait Announcer: Send + Sync {
     async fn ready(&self, workspace: &ReadyWorkspace) -> Result<(), String>;
@@ -262,7 +263,7 @@ async fn apply(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
 
     let mut next = status(ws, &observed, settings, jiff::Timestamp::now());
     let mut announce_failed = None;
-    if next.phase == Some(Phase::Ready) && next.notified_at.is_none() {
+    if next.phase == Some(Phase::Ready) && next.notified_at.is_none() && !announced(ws, ctx).await? {
         let ready = ready_workspace(ws, &next);
         match ctx.announcer.ready(&ready).await {
             Ok(()) => next.notified_at = Some(jiff::Timestamp::now().to_string()),
@@ -279,6 +280,16 @@ async fn apply(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
         Some(Phase::Failed) => Action::await_change(),
         _ => Action::requeue(WAITING),
     })
+}
+
+/// Whether the workspace as the API server has it now was announced already. The object a
+/// reconcile gets comes from a cache that may not hold the previous reconcile's status write
+/// yet; reconciles of one workspace never overlap, so the server's copy is current.
+async fn announced(ws: &Workspace, ctx: &Context) -> Result<bool, Error> {
+    let api = Api::<Workspace>::namespaced(ctx.client.clone(), &ws.namespace().unwrap_or_default());
+    let current =
+        api.get_status(&ws.name_any()).await.map_err(|source| Error::Status { name: ws.name_any(), source })?;
+    Ok(current.status.is_some_and(|s| s.notified_at.is_some()))
 }
 
 fn ready_workspace(ws: &Workspace, status: &WorkspaceStatus) -> ReadyWorkspace {

@@ -5,3 +5,4 @@
 mod flux;
 mod schema;
 mod sealed;
+mod workspace;

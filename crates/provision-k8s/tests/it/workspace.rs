@@ -1,0 +1,273 @@
+//! The workspace controller with the real kube client against `kube-fake`: what it applies,
+//! the status it records, the one announcement per workspace, retries, and deletion.
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use kube_fake::{FakeApiServer, Fault, ResourceKind};
+use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, ReadyWorkspace, run};
+use provision_k8s::workspace::{Phase, Settings, Workspace, WorkspaceSpec};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const NS: &str = "workspaces";
+
+/// Records announcements; fails the first `fail` ready calls.
+#[derive(Default)]
+struct Recorder {
+    ready: Mutex<Vec<ReadyWorkspace>>,
+    deleted: Mutex<Vec<String>>,
+    fail: AtomicUsize,
+}
+
+#[async_trait]
+impl Announcer for Recorder {
+    async fn ready(&self, workspace: &ReadyWorkspace) -> Result<(), String> {
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err("the outbox is unavailable".into());
+        }
+        self.ready.lock().unwrap().push(workspace.clone());
+        Ok(())
+    }
+
+    async fn deleted(&self, uid: &str) -> Result<(), String> {
+        self.deleted.lock().unwrap().push(uid.to_owned());
+        Ok(())
+    }
+}
+
+struct Harness {
+    server: FakeApiServer,
+    client: Client,
+    recorder: Arc<Recorder>,
+    metrics: Arc<Metrics>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+async fn harness(available: bool) -> Harness {
+    let server = FakeApiServer::builder()
+        .resource(ResourceKind {
+            group: "orchestrator.dev",
+            version: "v1alpha1",
+            kind: "Workspace",
+            plural: "workspaces",
+            namespaced: true,
+            status_subresource: true,
+        })
+        .namespace(NS)
+        .simulate_deployments(true)
+        .deployments_available(available)
+        .start()
+        .await;
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let mut h = Harness {
+        server,
+        client,
+        recorder: Arc::new(Recorder::default()),
+        metrics: Arc::new(Metrics::default()),
+        stop: None,
+        task: None,
+    };
+    h.start();
+    h
+}
+
+impl Harness {
+    fn start(&mut self) {
+        let settings = Settings {
+            access_host: "ws.example.com".into(),
+            storage_class: Some("fast".into()),
+            ..Settings::default()
+        };
+        let ctx = Arc::new(Context::new(self.client.clone(), settings, self.recorder.clone(), self.metrics.clone()));
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.task = Some(tokio::spawn(async move {
+            run(ctx, NS, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        }));
+    }
+
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), NS)
+    }
+
+    async fn create(&self, name: &str) -> Workspace {
+        let ws = Workspace::new(
+            name,
+            WorkspaceSpec {
+                owner: "alice@iiitm.ac.in".into(),
+                display_name: "devbox".into(),
+                user: "alice".into(),
+                cpu: "1".into(),
+                memory: "2Gi".into(),
+                storage: "10Gi".into(),
+                ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z"
+                    .into(),
+                image: "lscr.io/linuxserver/openssh-server:latest".into(),
+            },
+        );
+        self.api::<Workspace>().create(&PostParams::default(), &ws).await.unwrap()
+    }
+
+    /// Polls `name` until `done` holds of it (or panics after 20 s with what was seen).
+    async fn until(&self, name: &str, what: &str, done: impl Fn(&Workspace) -> bool) -> Workspace {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ws = self.api::<Workspace>().get_opt(name).await.unwrap();
+            if let Some(ws) = &ws
+                && done(ws)
+            {
+                return ws.clone();
+            }
+            assert!(Instant::now() < deadline, "{name} never {what}: {ws:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn phase(ws: &Workspace) -> Option<Phase> {
+    ws.status.as_ref().and_then(|s| s.phase)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_gets_its_objects_a_port_and_one_announcement() {
+    let mut h = harness(true).await;
+    let created = h.create("alice-devbox-0a1b2c3d").await;
+    let ready = h.until("alice-devbox-0a1b2c3d", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
+    let status = ready.status.clone().unwrap();
+    let port = status.node_port.unwrap();
+    assert!((30000..=32767).contains(&port), "{port}");
+    assert_eq!(status.access_command.as_deref(), Some(format!("ssh -p {port} alice@ws.example.com").as_str()));
+    assert_eq!(status.observed_generation, Some(1));
+    assert!(status.notified_at.is_some());
+    assert!(ready.finalizers().iter().any(|f| f == FINALIZER));
+
+    // Each object is owned by the workspace, so deleting it takes them along.
+    let uid = created.uid().unwrap();
+    let owned = |refs: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>| {
+        refs.as_ref().unwrap().iter().any(|r| r.uid == uid && r.controller == Some(true))
+    };
+    let pvc = h.api::<PersistentVolumeClaim>().get("alice-devbox-0a1b2c3d").await.unwrap();
+    assert!(owned(&pvc.metadata.owner_references));
+    assert_eq!(pvc.spec.unwrap().storage_class_name.as_deref(), Some("fast"));
+    let deployment = h.api::<Deployment>().get("alice-devbox-0a1b2c3d").await.unwrap();
+    assert!(owned(&deployment.metadata.owner_references));
+    let service = h.api::<Service>().get("alice-devbox-0a1b2c3d").await.unwrap();
+    assert!(owned(&service.metadata.owner_references));
+    assert_eq!(service.spec.unwrap().type_.as_deref(), Some("NodePort"));
+    // Everything was applied server-side under the controller's field manager.
+    let applies: Vec<_> = h.server.requests().into_iter().filter(|r| r.method == "PATCH").collect();
+    assert!(!applies.is_empty());
+    assert!(
+        applies.iter().all(|r| r.param("fieldManager") == Some("orchestrator-workspace-controller")
+            && r.content_type.as_deref() == Some("application/apply-patch+yaml")
+            || r.content_type.as_deref() == Some("application/json-patch+json")),
+        "{applies:#?}"
+    );
+
+    let announced = h.recorder.ready.lock().unwrap().clone();
+    assert_eq!(announced.len(), 1, "{announced:#?}");
+    assert_eq!((announced[0].port, announced[0].uid.as_str()), (port, uid.as_str()));
+    assert_eq!(announced[0].owner, "alice@iiitm.ac.in");
+
+    // A restarted controller finds it announced and does not announce again.
+    h.stop().await;
+    h.start();
+    h.api::<Workspace>()
+        .patch(
+            "alice-devbox-0a1b2c3d",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    h.until("alice-devbox-0a1b2c3d", "was reconciled again", |_| h.metrics.reconciles.load(Ordering::SeqCst) >= 3)
+        .await;
+    assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
+
+    // Deleting the workspace withdraws the announcement and removes what it owned.
+    h.api::<Workspace>().delete("alice-devbox-0a1b2c3d", &DeleteParams::default()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.api::<Workspace>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the finalizer was never removed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Withdrawing is idempotent, and a cached copy may ask again while the deletion settles.
+    let mut withdrawn = h.recorder.deleted.lock().unwrap().clone();
+    withdrawn.dedup();
+    assert_eq!(withdrawn, [uid]);
+    assert!(h.api::<Deployment>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_none());
+    assert!(h.api::<Service>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_none());
+    assert!(h.api::<PersistentVolumeClaim>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_waits_provisioning_until_the_deployment_is_available() {
+    let mut h = harness(false).await;
+    h.create("bob-box-11111111").await;
+    let waiting = h.until("bob-box-11111111", "became Provisioning", |ws| phase(ws) == Some(Phase::Provisioning)).await;
+    assert!(waiting.status.unwrap().node_port.is_some(), "the port comes before the pod");
+    assert!(h.recorder.ready.lock().unwrap().is_empty(), "nothing announced before it is ready");
+    h.server.set_deployment_available(NS, "bob-box-11111111", true);
+    h.until("bob-box-11111111", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
+    assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_and_the_announcement_still_happens_once() {
+    let mut h = harness(true).await;
+    // The API server fails the first applies of the Deployment; the announcer fails once.
+    h.server.fail_next(Fault::new(500).method("PATCH").path_contains("/deployments/").times(2));
+    h.recorder.fail.store(1, Ordering::SeqCst);
+    h.create("carol-box-22222222").await;
+    let ready = h
+        .until("carol-box-22222222", "was announced", |ws| ws.status.as_ref().is_some_and(|s| s.notified_at.is_some()))
+        .await;
+    assert_eq!(phase(&ready), Some(Phase::Ready));
+    assert_eq!(h.server.pending_faults(), 0);
+    assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
+    assert!(h.metrics.reconcile_errors.load(Ordering::SeqCst) >= 3, "two apply failures and one announcement failure");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_whose_objects_the_cluster_refuses_fails_and_is_not_retried_in_a_loop() {
+    let mut h = harness(true).await;
+    // Made with kubectl, not the API: a Service name must start with a letter.
+    h.create("9box-33333333").await;
+    let failed = h.until("9box-33333333", "failed", |ws| phase(ws) == Some(Phase::Failed)).await;
+    let message = failed.status.unwrap().message.unwrap();
+    assert!(message.contains("refused the Service"), "{message}");
+    assert!(h.recorder.ready.lock().unwrap().is_empty());
+    // It waits for a change rather than retrying: a few reconciles, then none.
+    let settled = h.metrics.reconciles.load(Ordering::SeqCst);
+    h.create("alice-devbox-44444444").await;
+    h.until("alice-devbox-44444444", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
+    assert!(h.metrics.reconciles.load(Ordering::SeqCst) - settled < 10, "the failed one is not retried in a loop");
+    assert_eq!(phase(&h.api::<Workspace>().get("9box-33333333").await.unwrap()), Some(Phase::Failed));
+    h.stop().await;
+}
