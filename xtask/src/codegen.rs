@@ -4,7 +4,10 @@ use anyhow::{Result, bail};
 
 /// (path relative to the root, contents)
 fn generated() -> Vec<(&'static str, String)> {
-    vec![("docs/openapi.json", orchestrator_api::openapi_json())]
+    vec![
+        ("docs/openapi.json", orchestrator_api::openapi_json()),
+        ("deploy/workspace-crd.yaml", provision_k8s::workspace::crd_yaml()),
+    ]
 }
 
 pub fn run(check: bool) -> Result<()> {

@@ -32,7 +32,7 @@ mod tests {
         ),
         ("orchestrator-cli", &["orchestrator-app", "provision-core", "provision-template"]),
         ("orchestrator-api", &["orchestrator-app", "provision-core"]),
-        ("xtask", &["orchestrator-api"]),
+        ("xtask", &["orchestrator-api", "provision-k8s"]),
     ];
 
     /// Crates the I/O-free core must never reach, even transitively.

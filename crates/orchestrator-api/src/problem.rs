@@ -289,7 +289,8 @@ fn app_status(e: &AppError) -> StatusCode {
         AppError::WorkspaceExists { .. } => StatusCode::CONFLICT,
         // The server is not set up for workspaces: nothing the client can change.
         AppError::WorkspacesOff | AppError::NoCluster => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::Cluster(_) => StatusCode::BAD_GATEWAY,
+        AppError::Cluster(_) | AppError::Kube(_) => StatusCode::BAD_GATEWAY,
+        AppError::NoOutbox | AppError::Mail(_) => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::UnknownOperation(_)
         | AppError::Blueprints(_)
         | AppError::Plan(_)

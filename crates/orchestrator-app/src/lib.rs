@@ -6,13 +6,16 @@
 //! runs in `orchestrator.db`, run claims in `locks/`.
 
 mod chart;
+pub mod cluster;
 pub mod config;
 pub mod fault;
 mod image;
+pub mod mail;
 pub mod report;
 pub mod request;
 pub mod secret;
 pub mod service;
+pub mod tokens;
 pub mod upgrade;
 pub mod workspace;
 
@@ -128,6 +131,12 @@ pub enum Error {
     NoCluster,
     #[error("the cluster failed")]
     Cluster(#[source] PortError),
+    #[error("cannot reach Kubernetes: {0}")]
+    Kube(String),
+    #[error("this app has no outbox for e-mail")]
+    NoOutbox,
+    #[error(transparent)]
+    Mail(mail::Error),
     #[error("workspace {name} exists already")]
     WorkspaceExists { name: String },
     #[error("workspace {0} does not exist")]
@@ -231,6 +240,7 @@ pub struct App {
     fault: Option<Arc<dyn FaultHook>>,
     catalog: OnceCell<Arc<Catalog>>,
     workspaces: Option<Arc<dyn provision_core::workspace::WorkspaceCluster>>,
+    outbox: Option<Arc<dyn provision_core::ports::Outbox>>,
 }
 
 impl App {
@@ -253,7 +263,9 @@ impl App {
             config.git_root(),
             provision_git::Signature { name: config.author_name.clone(), email: config.author_email.clone() },
         );
-        let app = Self::with_ports(config, Arc::new(git), Arc::new(store));
+        let store = Arc::new(store);
+        let mut app = Self::with_ports(config, Arc::new(git), store.clone());
+        app.outbox = Some(store);
         if let Ok(Ok(catalog)) = catalog {
             let _ = app.catalog.set(Arc::new(catalog));
         }
@@ -262,7 +274,16 @@ impl App {
 
     /// An app on the given adapters (tests use the in-memory fakes).
     pub fn with_ports(config: Config, git: Arc<dyn GitHost>, store: Arc<dyn Store>) -> App {
-        App { config, git, store, pause: Arc::new(TokioPause), fault: None, catalog: OnceCell::new(), workspaces: None }
+        App {
+            config,
+            git,
+            store,
+            pause: Arc::new(TokioPause),
+            fault: None,
+            catalog: OnceCell::new(),
+            workspaces: None,
+            outbox: None,
+        }
     }
 
     /// An app that can plan and render (dry runs, listing kinds) but touches no data:
@@ -276,6 +297,12 @@ impl App {
     }
 
     /// Stops runs at a fault point (tests only).
+    /// The outbox e-mails wait in (the store's, with the embedded default).
+    pub fn with_outbox(mut self, outbox: Arc<dyn provision_core::ports::Outbox>) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
     pub fn with_fault_hook(mut self, hook: Arc<dyn FaultHook>) -> Self {
         self.fault = Some(hook);
         self

@@ -173,7 +173,9 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
 }
 
 mod golden;
+mod tokens;
 mod upgrade;
+mod workspaces;
 
 /// The tags the generated CI pushes, by running its tag step with bash as a runner would.
 fn ci_tags(ci: &str, env: &[(&str, &str)]) -> Vec<String> {

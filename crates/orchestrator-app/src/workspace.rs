@@ -12,6 +12,11 @@ use provision_core::{Amount, Bytes, Cpu, EmailAddress, Invalid, ResourceBounds, 
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// The `Workspace` CustomResourceDefinition as YAML.
+pub fn crd_yaml() -> String {
+    provision_k8s::workspace::crd_yaml()
+}
+
 /// Who is asking: the holder of a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

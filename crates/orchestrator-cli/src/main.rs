@@ -115,6 +115,19 @@ enum Command {
     /// Sealed secrets: `secret seal` encrypts values for the cluster and commits them.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Print the `Workspace` CustomResourceDefinition as YAML (`orchestrator crd | kubectl apply -f -`).
+    Crd,
+    /// Run the workspace controller until interrupted: it makes each `Workspace` in
+    /// `workspaces.namespace` into a PVC, a Deployment and a NodePort Service, records the port
+    /// and phase in its status, and e-mails the owner once when it is ready.
+    #[command(
+        after_help = "Examples:\n  orchestrator controller                          # KUBECONFIG or in-cluster\n  orchestrator controller --kube-url http://127.0.0.1:8001   # through `kubectl proxy`"
+    )]
+    Controller {
+        /// The Kubernetes API server to use instead of KUBECONFIG or the in-cluster account.
+        #[arg(long, env = "ORCHESTRATOR_KUBE_URL", value_name = "URL")]
+        kube_url: Option<String>,
+    },
     /// List runs, newest first; `runs show ID` for one run's steps.
     Runs(RunsArgs),
     /// List provisioned services; `services show NAME` for one.
@@ -395,13 +408,14 @@ async fn open(config: Config) -> anyhow::Result<App> {
 async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Result<ExitCode> {
     // Listing kinds and dry runs only plan: they open no store and write nothing.
     let plans_only = match &command {
-        Command::Kinds { .. } => true,
+        Command::Kinds { .. } | Command::Crd => true,
         Command::CreateService(args) => args.dry_run,
         Command::Runs(_)
         | Command::Services(_)
         | Command::Upgrade(_)
         | Command::BumpImage { .. }
         | Command::Secret(_)
+        | Command::Controller { .. }
         | Command::Chart(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
@@ -433,6 +447,28 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         }
         Command::Kinds { .. } => {
             printer.kinds(&app.kinds().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crd => {
+            output::out(&orchestrator_app::workspace::crd_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Controller { kube_url } => {
+            let client = match kube_url {
+                Some(url) => orchestrator_app::cluster::client_for(&url)?,
+                None => orchestrator_app::cluster::client().await?,
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.send(());
+            });
+            tracing::info!("workspace controller started");
+            let metrics = std::sync::Arc::new(Default::default());
+            app.run_controller(client, metrics, async move {
+                let _ = stopped.await;
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Chart(ChartCommand::Publish { dir }) => {

@@ -15,7 +15,7 @@ pub struct Printer {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth reporting.
-fn out(text: &str) {
+pub fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();

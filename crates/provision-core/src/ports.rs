@@ -647,3 +647,65 @@ pub trait Outbox: Send + Sync {
     /// its lease if later); `None` if nothing is pending.
     async fn next_due(&self) -> Result<Option<Timestamp>, PortError>;
 }
+
+/// A bearer token as the store keeps it: whose it is and what became of it, never the token.
+/// Times are kept to the microsecond.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The token's public name, part of the token's text (12 lowercase hex digits as the app
+    /// makes them): safe to show, log and type.
+    pub id: String,
+    /// The holder's address, normalized ([`crate::EmailAddress::normalized`]).
+    pub email: String,
+    /// May see and act on everyone's things.
+    pub admin: bool,
+    pub created_at: Timestamp,
+    /// The last time the token was presented, if ever: a token that was used reached its holder.
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// Used at least once and not revoked: its holder is proven to have received it.
+    pub fn is_confirmed(&self) -> bool {
+        self.last_used_at.is_some() && self.revoked_at.is_none()
+    }
+}
+
+/// The API's bearer tokens. The store holds each token's SHA-256 (64 lowercase hex digits),
+/// never the token: the plain token is neither stored nor passed here, and a store refuses a
+/// "hash" that is not 64 lowercase hex digits, so a token stored by mistake is refused.
+///
+/// As in the [`Outbox`], every call that writes says what time it is (`now`); times are
+/// truncated to the microsecond. Tokens are never deleted: a revoked one stays, as a record.
+#[async_trait]
+pub trait Tokens: Send + Sync {
+    /// Records a new token of `email` ([`PortErrorKind::AlreadyExists`] if a token has this id
+    /// or this hash; [`PortErrorKind::Permanent`] if `sha256_hex` is not 64 lowercase hex digits).
+    async fn add_token(
+        &self,
+        id: &str,
+        sha256_hex: &str,
+        email: &crate::EmailAddress,
+        admin: bool,
+        now: Timestamp,
+    ) -> Result<TokenRecord, PortError>;
+    /// The token whose SHA-256 is `sha256_hex`, revoked or not.
+    async fn token_by_hash(&self, sha256_hex: &str) -> Result<Option<TokenRecord>, PortError>;
+    /// Records that the token was presented at `now`: its `last_used_at` becomes `now` unless it
+    /// is later already. A revoked token is left as it is, so it never becomes confirmed after
+    /// its revocation. [`PortErrorKind::NotFound`] without the token.
+    async fn mark_token_used(&self, id: &str, now: Timestamp) -> Result<(), PortError>;
+    /// Revokes the token at `now`: `true` if it was live, `false` if it was revoked already
+    /// (its revocation time kept). [`PortErrorKind::NotFound`] without the token.
+    async fn revoke_token(&self, id: &str, now: Timestamp) -> Result<bool, PortError>;
+    /// Every token of `email` (of everyone with `None`), revoked ones included, oldest first.
+    async fn tokens(&self, email: Option<&crate::EmailAddress>) -> Result<Vec<TokenRecord>, PortError>;
+    /// Whether `email` holds a confirmed token ([`TokenRecord::is_confirmed`]).
+    async fn has_confirmed_token(&self, email: &crate::EmailAddress) -> Result<bool, PortError>;
+}
+
+/// Whether `value` is what [`Tokens`] keeps of a token: a SHA-256 as 64 lowercase hex digits.
+pub fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}

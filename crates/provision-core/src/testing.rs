@@ -425,6 +425,8 @@ struct StoreState {
     claimed: HashSet<RunId>,
     /// The outbox, with each message's enqueue order.
     outbox: BTreeMap<MessageKey, (u64, OutboxRecord)>,
+    /// Bearer tokens with their hashes, in the order they were added.
+    tokens: Vec<(String, TokenRecord)>,
 }
 
 impl StoreState {
@@ -736,6 +738,80 @@ impl Outbox for MemoryStore {
             .filter(|(_, r)| r.state == MessageState::Pending)
             .map(|(_, r)| r.leased_until.map_or(r.next_attempt_at, |l| l.max(r.next_attempt_at)))
             .min())
+    }
+}
+
+fn token_missing(id: &str) -> PortError {
+    PortError::new(PortErrorKind::NotFound, format!("token {id} does not exist"))
+}
+
+#[async_trait]
+impl Tokens for MemoryStore {
+    async fn add_token(
+        &self,
+        id: &str,
+        sha256_hex: &str,
+        email: &crate::EmailAddress,
+        admin: bool,
+        now: Timestamp,
+    ) -> Result<TokenRecord, PortError> {
+        if !is_sha256_hex(sha256_hex) {
+            return Err(PortError::permanent(format!("token {id}: the hash is not a SHA-256 in lowercase hex")));
+        }
+        let now = to_micros(now)?;
+        let mut s = lock(&self.state);
+        if s.tokens.iter().any(|(hash, r)| r.id == id || hash == sha256_hex) {
+            return Err(PortError::new(
+                PortErrorKind::AlreadyExists,
+                format!("a token with id {id} or with the same hash exists"),
+            ));
+        }
+        let record = TokenRecord {
+            id: id.to_owned(),
+            email: email.normalized(),
+            admin,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        s.tokens.push((sha256_hex.to_owned(), record.clone()));
+        Ok(record)
+    }
+
+    async fn token_by_hash(&self, sha256_hex: &str) -> Result<Option<TokenRecord>, PortError> {
+        Ok(lock(&self.state).tokens.iter().find(|(hash, _)| hash == sha256_hex).map(|(_, r)| r.clone()))
+    }
+
+    async fn mark_token_used(&self, id: &str, now: Timestamp) -> Result<(), PortError> {
+        let now = to_micros(now)?;
+        let mut s = lock(&self.state);
+        let (_, r) = s.tokens.iter_mut().find(|(_, r)| r.id == id).ok_or_else(|| token_missing(id))?;
+        if r.revoked_at.is_none() && r.last_used_at.is_none_or(|t| t < now) {
+            r.last_used_at = Some(now);
+        }
+        Ok(())
+    }
+
+    async fn revoke_token(&self, id: &str, now: Timestamp) -> Result<bool, PortError> {
+        let now = to_micros(now)?;
+        let mut s = lock(&self.state);
+        let (_, r) = s.tokens.iter_mut().find(|(_, r)| r.id == id).ok_or_else(|| token_missing(id))?;
+        if r.revoked_at.is_some() {
+            return Ok(false);
+        }
+        r.revoked_at = Some(now);
+        Ok(true)
+    }
+
+    async fn tokens(&self, email: Option<&crate::EmailAddress>) -> Result<Vec<TokenRecord>, PortError> {
+        let email = email.map(crate::EmailAddress::normalized);
+        let s = lock(&self.state);
+        Ok(s.tokens.iter().map(|(_, r)| r).filter(|r| email.as_ref().is_none_or(|e| &r.email == e)).cloned().collect())
+    }
+
+    async fn has_confirmed_token(&self, email: &crate::EmailAddress) -> Result<bool, PortError> {
+        let email = email.normalized();
+        Ok(lock(&self.state).tokens.iter().any(|(_, r)| r.email == email && r.is_confirmed()))
     }
 }
 

@@ -120,6 +120,29 @@ pub struct WorkspaceStatus {
     pub message: Option<String>,
 }
 
+/// The `Workspace` CustomResourceDefinition as YAML, generated from [`WorkspaceSpec`] and
+/// [`WorkspaceStatus`] (`orchestrator crd`, and `deploy/workspace-crd.yaml` through `cargo
+/// xtask codegen`).
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    let body = crate::yaml(&Crd(Workspace::crd())).expect("a CRD serializes");
+    format!("# Generated from the Workspace type (provision-k8s); do not edit: `cargo xtask codegen`.\n{body}")
+}
+
+/// The CRD, named for serialization errors.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Crd(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition);
+
+impl crate::Described for Crd {
+    fn kind(&self) -> &'static str {
+        "CustomResourceDefinition"
+    }
+    fn name(&self) -> &str {
+        self.0.metadata.name.as_deref().unwrap_or("workspaces")
+    }
+}
+
 /// How the controller runs workspaces: one configuration for all.
 #[derive(Debug, Clone)]
 pub struct Settings {

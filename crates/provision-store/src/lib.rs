@@ -1,11 +1,12 @@
-//! Store adapters: where runs, their journal, the service inventory, idempotency keys and the
-//! outbox of e-mails live.
+//! Store adapters: where runs, their journal, the service inventory, idempotency keys, the
+//! outbox of e-mails and the API's bearer tokens (as hashes) live.
 //!
 //! [`SqliteStore`] is the embedded default: one SQLite file under the data directory, and
 //! claims as OS file locks beside it, so a crashed process never keeps a run claimed. It keeps
-//! the contracts of [`provision_core::ports::Store`] and [`provision_core::ports::Outbox`]
-//! exactly as the in-memory fake (`provision_core::testing::MemoryStore`) states them; the
-//! integration tests run one contract suite against both.
+//! the contracts of [`provision_core::ports::Store`], [`provision_core::ports::Outbox`] and
+//! [`provision_core::ports::Tokens`] exactly as the in-memory fake
+//! (`provision_core::testing::MemoryStore`) states them; the integration tests run one contract
+//! suite against both.
 
 mod claim;
 mod sqlite;

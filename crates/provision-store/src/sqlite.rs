@@ -17,17 +17,21 @@
 //!   outside any runtime directly, since there is no async worker to stall;
 //! - claims are file locks in `<database dir>/locks/`, released by the kernel if the process dies;
 //! - the outbox ([`provision_core::ports::Outbox`], module `outbox`) leases messages with one
-//!   atomic statement, so two dispatchers never hold the same message at once.
+//!   atomic statement, so two dispatchers never hold the same message at once;
+//! - bearer tokens ([`provision_core::ports::Tokens`], module `tokens`) are kept as their
+//!   SHA-256 only; a `CHECK` refuses any other text in the hash column.
 //!
 //! A store holds one connection, shared by its clones and used by one call at a time: SQLite
 //! has one writer anyway, and its reads take microseconds. Several stores on one file (in one
 //! process or several) are coordinated by SQLite's own locks.
 
 mod outbox;
+mod tokens;
 
 use crate::{Error, claim};
 use async_trait::async_trait;
 use jiff::Timestamp;
+use jiff::fmt::temporal::DateTimePrinter;
 use provision_core::names::{BlueprintName, OwnerName, RepoName, ServiceName};
 use provision_core::plan::RunId;
 use provision_core::ports::{
@@ -46,7 +50,11 @@ use tracing::{Span, debug, info, warn};
 
 /// The migrations, in order: applying the first `n` gives schema version `n`
 /// (`PRAGMA user_version`). Released migrations are never edited, only appended to.
-const MIGRATIONS: &[&str] = &[include_str!("sqlite/0001_initial.sql"), include_str!("sqlite/0002_outbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sqlite/0001_initial.sql"),
+    include_str!("sqlite/0002_outbox.sql"),
+    include_str!("sqlite/0003_tokens.sql"),
+];
 
 /// Prepared statements kept per connection: more than the store has, so none is prepared twice.
 const STATEMENT_CACHE: usize = 32;
@@ -64,8 +72,8 @@ impl Default for Options {
     }
 }
 
-/// Runs, journal, services, idempotency keys and the outbox in one SQLite database.
-/// Clones share the connection.
+/// Runs, journal, services, idempotency keys, the outbox and the API's tokens in one SQLite
+/// database. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     db: Arc<Database>,
@@ -211,6 +219,17 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<i64, Error> {
 fn now() -> Result<Timestamp, PortError> {
     Timestamp::from_microsecond(Timestamp::now().as_microsecond())
         .map_err(|e| PortError::permanent("the clock is outside the representable range").with_source(e))
+}
+
+/// Fixed-width RFC 3339 (six fractional digits, `Z`): ordered as text as in time.
+const FIXED_WIDTH: DateTimePrinter = DateTimePrinter::new().precision(Some(6));
+
+/// `t` as the tables from schema version 2 on store a caller's time (the outbox, the tokens):
+/// truncated to the microsecond, fixed-width, so comparing the text compares the times.
+fn fixed_width(t: Timestamp) -> Result<String, PortError> {
+    let t = Timestamp::from_microsecond(t.as_microsecond())
+        .map_err(|e| PortError::permanent("a time outside the representable range").with_source(e))?;
+    Ok(FIXED_WIDTH.timestamp_to_string(&t))
 }
 
 /// A database failure, classified: a held lock is worth retrying, anything else is not.

@@ -6,25 +6,16 @@
 //! report names the attempt it belongs to, so a report that comes back after its lease was
 //! taken over changes nothing.
 
-use super::{SqliteStore, db_error, execute, get, optional_parsed, parsed, query_all, query_first};
+use super::{
+    SqliteStore, db_error, execute, fixed_width as text, get, optional_parsed, parsed, query_all, query_first,
+};
 use async_trait::async_trait;
 use jiff::Timestamp;
-use jiff::fmt::temporal::DateTimePrinter;
 use provision_core::ports::{
     Delivery, MessageKey, MessageState, Outbox, OutboxRecord, OutgoingMessage, PortError, PortErrorKind,
 };
 use rusqlite::{Connection, Row, params};
 use std::time::Duration;
-
-/// Fixed-width RFC 3339 (six fractional digits, `Z`): ordered as text as in time.
-const PRINTER: DateTimePrinter = DateTimePrinter::new().precision(Some(6));
-
-/// `t` as the outbox writes it, truncated to the microsecond.
-fn text(t: Timestamp) -> Result<String, PortError> {
-    let t = Timestamp::from_microsecond(t.as_microsecond())
-        .map_err(|e| PortError::permanent("a time outside the representable range").with_source(e))?;
-    Ok(PRINTER.timestamp_to_string(&t))
-}
 
 fn sql_attempt(attempt: u32) -> i64 {
     i64::from(attempt)

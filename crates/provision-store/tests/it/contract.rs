@@ -389,4 +389,6 @@ pub async fn an_upgraded_service_records_its_new_blueprint_version(b: &Backend) 
 }
 
 pub mod outbox;
+pub mod tokens;
 pub use outbox::*;
+pub use tokens::*;

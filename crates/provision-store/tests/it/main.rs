@@ -1,6 +1,6 @@
-//! Integration tests of the store adapters: one contract suite (the `Store` and the `Outbox`)
-//! run against the in-memory reference fake and SQLite, SQLite-only properties, and the engine
-//! over SQLite.
+//! Integration tests of the store adapters: one contract suite (the `Store`, the `Outbox` and
+//! `Tokens`) run against the in-memory reference fake and SQLite, SQLite-only properties, and
+//! the engine over SQLite.
 
 // Test code: clippy's allow-unwrap-in-tests does not reach the shared contract functions.
 #![allow(clippy::unwrap_used)]
@@ -65,4 +65,13 @@ contract_tests!(
     the_next_due_time_is_the_earliest_claimable_one,
     times_are_kept_to_the_microsecond,
     concurrent_claims_hand_out_each_message_once,
+    a_token_is_found_by_its_hash,
+    a_duplicate_id_or_hash_is_refused,
+    only_a_sha256_in_lowercase_hex_is_stored,
+    a_used_token_confirms_its_holder,
+    a_revoked_token_is_kept_but_neither_live_nor_confirmed,
+    changing_an_unknown_token_is_not_found,
+    tokens_are_listed_per_address_oldest_first,
+    token_times_are_kept_to_the_microsecond,
+    concurrent_additions_of_one_hash_keep_one,
 );

@@ -1,10 +1,10 @@
 //! What only the SQLite store promises: durability across reopening (the outbox's too),
-//! versioned migrations (a version-1 database gains the outbox),
+//! versioned migrations (a version-1 database gains the outbox, a version-2 one the tokens),
 //! a busy database reported as transient, claims that die with their process, every runtime
 //! flavour served, a close that checkpoints the log.
 
-use crate::support::{at, db_path, id, message, msg_key, new_run, service_name};
-use provision_core::ports::{JournalEvent, Outbox, PortErrorKind, RunCreated, RunState, StepState, Store};
+use crate::support::{at, db_path, email, id, message, msg_key, new_run, service_name};
+use provision_core::ports::{JournalEvent, Outbox, PortErrorKind, RunCreated, RunState, StepState, Store, Tokens};
 use provision_store::{Error, Options, SqliteStore};
 use rusqlite::{Connection, TransactionBehavior};
 use std::io::Write;
@@ -22,8 +22,8 @@ fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
 
-/// The newest schema version: 1 runs, journal, services and keys; 2 the outbox.
-const SCHEMA_VERSION: i64 = 2;
+/// The newest schema version: 1 runs, journal, services and keys; 2 the outbox; 3 tokens.
+const SCHEMA_VERSION: i64 = 3;
 
 fn pragma<T: rusqlite::types::FromSql>(path: &Path, name: &str) -> T {
     raw(path).query_row(&format!("PRAGMA {name}"), [], |row| row.get(0)).unwrap()
@@ -116,6 +116,70 @@ async fn a_database_of_schema_version_1_gains_the_outbox_and_keeps_its_data() {
     assert_eq!(store.run(&id("r1")).await.unwrap().unwrap().state, RunState::Succeeded);
     assert!(store.enqueue(&message("k", "a@example.com"), at(0)).await.unwrap());
     assert_eq!(store.claim_due(at(0), 10, Duration::from_secs(60)).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_database_of_schema_version_2_gains_the_tokens_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    // A database as the release with the outbox left it.
+    let old = raw(&path);
+    old.execute_batch(include_str!("../../src/sqlite/0001_initial.sql")).unwrap();
+    old.execute_batch(include_str!("../../src/sqlite/0002_outbox.sql")).unwrap();
+    old.execute_batch(
+        "PRAGMA user_version = 2; \
+         INSERT INTO runs (id, operation, state, request, created_at, updated_at) \
+         VALUES ('r1', 'create-service', 'succeeded', '{}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'); \
+         INSERT INTO outbox (key, recipient, subject, text_body, state, attempts, created_at, next_attempt_at) \
+         VALUES ('k', 'a@example.com', 's', 't', 'sent', 1, '2026-01-01T00:00:00.000000Z', \
+                 '2026-01-01T00:00:00.000000Z');",
+    )
+    .unwrap();
+    drop(old);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(pragma::<i64>(&path, "user_version"), SCHEMA_VERSION);
+    assert_eq!(store.run(&id("r1")).await.unwrap().unwrap().state, RunState::Succeeded);
+    assert_eq!(store.message(&msg_key("k")).await.unwrap().unwrap().state, provision_core::ports::MessageState::Sent);
+    let hash = "ab".repeat(32);
+    store.add_token("a1b2c3d4e5f6", &hash, &email("ann@example.org"), false, at(0)).await.unwrap();
+    store.mark_token_used("a1b2c3d4e5f6", at(1)).await.unwrap();
+    assert!(store.has_confirmed_token(&email("ann@example.org")).await.unwrap());
+}
+
+#[tokio::test]
+async fn tokens_survive_reopening_and_only_their_hash_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    let hash = "cd".repeat(32);
+    store.add_token("a1b2c3d4e5f6", &hash, &email("Ann@Example.org"), true, at(0)).await.unwrap();
+    store.mark_token_used("a1b2c3d4e5f6", at(1)).await.unwrap();
+    store.add_token("0123456789ab", &"ef".repeat(32), &email("bob@example.org"), false, at(2)).await.unwrap();
+    store.revoke_token("0123456789ab", at(3)).await.unwrap();
+    let before = store.tokens(None).await.unwrap();
+    store.close().await;
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.tokens(None).await.unwrap(), before);
+    assert!(store.has_confirmed_token(&email("ann@example.org")).await.unwrap());
+    let columns: Vec<String> = raw(&path)
+        .prepare("SELECT name FROM pragma_table_info('tokens') ORDER BY cid")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(columns, ["seq", "id", "sha256", "email", "admin", "created_at", "last_used_at", "revoked_at"]);
+    // The CHECK refuses a plain token even from a program that bypasses the store.
+    let e = raw(&path)
+        .execute(
+            "INSERT INTO tokens (id, sha256, email, admin, created_at) VALUES ('x', ?, 'a@b.c', 0, 'now')",
+            [format!("orc_a1b2c3d4e5f6_{}", "0".repeat(60))],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("CHECK"), "{e}");
 }
 
 #[tokio::test]

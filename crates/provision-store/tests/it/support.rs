@@ -1,9 +1,10 @@
 //! Backends under test and builders for the values the tests store.
 
 use jiff::Timestamp;
+use provision_core::EmailAddress;
 use provision_core::names::{BlueprintName, OwnerName, RepoName, ServiceName};
 use provision_core::plan::RunId;
-use provision_core::ports::{IdempotencyKey, MessageKey, NewRun, NewService, Outbox, OutgoingMessage, Store};
+use provision_core::ports::{IdempotencyKey, MessageKey, NewRun, NewService, Outbox, OutgoingMessage, Store, Tokens};
 use provision_core::testing::MemoryStore;
 use provision_store::SqliteStore;
 use std::path::PathBuf;
@@ -35,6 +36,14 @@ impl Backend {
 
     /// A new handle on the outbox, as [`Backend::open`] is on the store.
     pub async fn outbox(&self) -> Arc<dyn Outbox> {
+        match self {
+            Backend::Memory(store) => Arc::new(store.clone()),
+            Backend::Sqlite(dir) => Arc::new(SqliteStore::open(&db_path(dir)).await.unwrap()),
+        }
+    }
+
+    /// A new handle on the tokens, as [`Backend::open`] is on the store.
+    pub async fn tokens(&self) -> Arc<dyn Tokens> {
         match self {
             Backend::Memory(store) => Arc::new(store.clone()),
             Backend::Sqlite(dir) => Arc::new(SqliteStore::open(&db_path(dir)).await.unwrap()),
@@ -99,4 +108,8 @@ pub fn message(key: &str, to: &str) -> OutgoingMessage {
         text: format!("Hello,\n\nthis is {key}.\n"),
         html: None,
     }
+}
+
+pub fn email(value: &str) -> EmailAddress {
+    EmailAddress::parse(value).unwrap()
 }
