@@ -10,9 +10,9 @@ pub mod flux;
 #[cfg(feature = "schema-check")]
 pub mod schema;
 pub mod sealed;
-pub mod workspace;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod workspace;
 
 pub use argo::{Bootstrap, bootstrap_files};
 pub use flux::{FluxRegistration, flux_files};
