@@ -8,6 +8,7 @@
 pub mod extract;
 pub mod problem;
 pub mod routes;
+pub mod workspaces;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +52,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs", get(routes::list_runs))
         .route("/v1/runs/{id}", get(routes::get_run))
         .route("/v1/kinds", get(routes::list_kinds))
+        .route("/v1/workspaces", post(workspaces::create).get(workspaces::list))
+        .route("/v1/workspaces/{name}", get(workspaces::show).delete(workspaces::delete))
+        .route("/api/request", post(workspaces::seed_request))
+        .route("/api/delete", post(workspaces::seed_delete))
+        .route("/api/healthcheck", get(workspaces::seed_health))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
@@ -124,6 +130,13 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::healthz,
         routes::readyz,
         routes::openapi,
+        workspaces::create,
+        workspaces::list,
+        workspaces::show,
+        workspaces::delete,
+        workspaces::seed_request,
+        workspaces::seed_delete,
+        workspaces::seed_health,
     ),
     components(schemas(
         problem::Problem,
@@ -131,8 +144,13 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::CreateRepoRequest,
         routes::UpgradeRequest,
         routes::ImageRequest,
-        routes::Status
+        routes::Status,
+        workspaces::WorkspaceResponse,
+        workspaces::SeedRequest,
+        workspaces::SeedSpecification,
+        workspaces::SeedDelete
     )),
+    modifiers(&BearerAuth),
     tags(
         (name = "services", description = "Create and list services."),
         (name = "seed", description = "The seed's routes, kept for its clients."),
@@ -140,9 +158,29 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         (name = "runs", description = "Runs and their journals."),
         (name = "kinds", description = "Blueprints (service kinds)."),
         (name = "health", description = "Probes and this document."),
+        (name = "workspaces", description = "Developers' boxes on Kubernetes (bearer token)."),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the workspace routes use.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A token from `orchestrator token create`."))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document as pretty JSON, the same on every call (`docs/openapi.json` holds it;
 /// `cargo xtask codegen` writes it).

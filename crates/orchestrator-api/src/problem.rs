@@ -217,6 +217,9 @@ impl IntoResponse for Problem {
         };
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }
@@ -290,7 +293,10 @@ fn app_status(e: &AppError) -> StatusCode {
         // The server is not set up for workspaces: nothing the client can change.
         AppError::WorkspacesOff | AppError::NoCluster => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Cluster(_) | AppError::Kube(_) => StatusCode::BAD_GATEWAY,
-        AppError::NoOutbox | AppError::Mail(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::NoOutbox | AppError::Mail(_) | AppError::Token(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        // Off, it does not exist.
+        AppError::LegacyDeleteOff => StatusCode::NOT_FOUND,
         AppError::UnknownOperation(_)
         | AppError::Blueprints(_)
         | AppError::Plan(_)
@@ -378,6 +384,14 @@ fn app_problem(e: &AppError) -> Problem {
             Problem { errors: errors.clone(), ..problem(status, "quota", "Over quota", summary(&errors)) }
         }
         AppError::WorkspacesOff | AppError::NoCluster => problem(status, "unavailable", "Unavailable", e.to_string()),
+        // Which of the reasons (none, malformed, unknown, revoked) is not told.
+        AppError::Unauthorized(_) => problem(
+            status,
+            "unauthorized",
+            "Unauthorized",
+            "this needs `Authorization: Bearer <token>` with a valid token (`orchestrator token create`)",
+        ),
+        AppError::LegacyDeleteOff => problem(status, "not-found", "Not found", "no route POST /api/delete"),
         AppError::Cluster(_) => {
             problem(status, "cluster", "The cluster failed", "the Kubernetes API failed; try again later".to_owned())
         }

@@ -131,6 +131,12 @@ pub enum Error {
     NoCluster,
     #[error("the cluster failed")]
     Cluster(#[source] PortError),
+    #[error("POST /api/delete is off (workspaces.legacy_delete)")]
+    LegacyDeleteOff,
+    #[error("not authenticated: {0}")]
+    Unauthorized(tokens::TokenError),
+    #[error(transparent)]
+    Token(tokens::TokenError),
     #[error("cannot reach Kubernetes: {0}")]
     Kube(String),
     #[error("this app has no outbox for e-mail")]
@@ -241,6 +247,8 @@ pub struct App {
     catalog: OnceCell<Arc<Catalog>>,
     workspaces: Option<Arc<dyn provision_core::workspace::WorkspaceCluster>>,
     outbox: Option<Arc<dyn provision_core::ports::Outbox>>,
+    tokens: Option<Arc<dyn provision_core::ports::Tokens>>,
+    token_file: Option<Arc<tokens::TokenFile>>,
 }
 
 impl App {
@@ -263,9 +271,18 @@ impl App {
             config.git_root(),
             provision_git::Signature { name: config.author_name.clone(), email: config.author_email.clone() },
         );
+        let token_file = match &config.tokens_file {
+            Some(path) => {
+                let text = tokio::fs::read_to_string(path).await.map_err(|e| open_err(Box::new(e)))?;
+                Some(Arc::new(tokens::TokenFile::parse(&text, path).map_err(|e| open_err(Box::new(e)))?))
+            }
+            None => None,
+        };
         let store = Arc::new(store);
         let mut app = Self::with_ports(config, Arc::new(git), store.clone());
-        app.outbox = Some(store);
+        app.outbox = Some(store.clone());
+        app.tokens = Some(store);
+        app.token_file = token_file;
         if let Ok(Ok(catalog)) = catalog {
             let _ = app.catalog.set(Arc::new(catalog));
         }
@@ -283,6 +300,8 @@ impl App {
             catalog: OnceCell::new(),
             workspaces: None,
             outbox: None,
+            tokens: None,
+            token_file: None,
         }
     }
 
@@ -297,6 +316,17 @@ impl App {
     }
 
     /// Stops runs at a fault point (tests only).
+    /// Where API tokens are kept (the store, with the embedded default), and the tokens file.
+    pub fn with_tokens(
+        mut self,
+        tokens: Arc<dyn provision_core::ports::Tokens>,
+        file: Option<tokens::TokenFile>,
+    ) -> Self {
+        self.tokens = Some(tokens);
+        self.token_file = file.map(Arc::new);
+        self
+    }
+
     /// The outbox e-mails wait in (the store's, with the embedded default).
     pub fn with_outbox(mut self, outbox: Arc<dyn provision_core::ports::Outbox>) -> Self {
         self.outbox = Some(outbox);

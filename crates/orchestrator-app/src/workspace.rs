@@ -242,3 +242,56 @@ impl App {
         Ok(view)
     }
 }
+
+impl App {
+    fn token_store(&self) -> Result<&Arc<dyn provision_core::ports::Tokens>, Error> {
+        self.tokens.as_ref().ok_or(Error::NoOutbox)
+    }
+
+    /// The caller an `Authorization` header names; `Unauthorized` for none, a malformed, an
+    /// unknown or a revoked token (the reason is logged by id, never with the token).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Error> {
+        let tokens = self.token_store()?;
+        let header = authorization.ok_or(Error::Unauthorized(crate::tokens::TokenError::NotBearer))?;
+        match crate::tokens::authenticate(tokens.as_ref(), self.token_file.as_deref(), header, jiff::Timestamp::now())
+            .await
+        {
+            Ok(principal) => Ok(principal.caller()),
+            Err(e) if e.is_unauthorized() => Err(Error::Unauthorized(e)),
+            Err(e) => Err(Error::Token(e)),
+        }
+    }
+
+    /// A new token for `email` (printed once by the caller: only its hash is kept).
+    pub async fn issue_token(
+        &self,
+        email: &str,
+        admin: bool,
+    ) -> Result<(crate::tokens::Token, provision_core::ports::TokenRecord), Error> {
+        let email = EmailAddress::parse(email).map_err(|e| Error::Invalid(e.within("email")))?;
+        let mut random = |buf: &mut [u8]| getrandom::fill(buf).expect("the operating system provides randomness");
+        crate::tokens::issue(self.token_store()?.as_ref(), &email, admin, jiff::Timestamp::now(), &mut random)
+            .await
+            .map_err(Error::Token)
+    }
+
+    /// The seed's `POST /api/delete {"Email"}`: deletes every workspace of `email`, only when
+    /// `workspaces.legacy_delete` is on and `email` holds a confirmed token (one that was used).
+    pub async fn legacy_delete(&self, email: &str) -> Result<Vec<WorkspaceView>, Error> {
+        if !self.config.workspaces.legacy_delete {
+            return Err(Error::LegacyDeleteOff);
+        }
+        let email = EmailAddress::parse(email).map_err(|e| Error::Invalid(e.within("Email")))?;
+        let confirmed =
+            crate::tokens::confirmed(self.token_store()?.as_ref(), self.token_file.as_deref(), &email).await;
+        if !confirmed.map_err(Error::Token)? {
+            return Err(Error::Unauthorized(crate::tokens::TokenError::Unknown));
+        }
+        let owner = Caller { email, admin: false };
+        let mine = self.workspaces(&owner, false).await?;
+        for w in &mine {
+            self.cluster()?.delete(&w.name).await.map_err(Error::Cluster)?;
+        }
+        Ok(mine)
+    }
+}

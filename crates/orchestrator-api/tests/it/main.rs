@@ -9,3 +9,4 @@ mod happy;
 mod openapi;
 mod restart;
 mod support;
+mod workspaces;

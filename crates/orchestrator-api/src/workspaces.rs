@@ -1,0 +1,273 @@
+//! Workspace routes: `/v1/workspaces` (bearer token), and the seed's `/api/request`,
+//! `/api/delete` (only when enabled) and `/api/healthcheck`.
+
+use crate::extract::{Json, Path, Query};
+use crate::{ApiError, AppState, Problem};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
+use provision_core::workspace::WorkspaceView;
+use serde::{Deserialize, Serialize};
+
+/// The caller, from `Authorization: Bearer <token>`.
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
+        Ok(Authenticated(state.app().authenticate(header).await?))
+    }
+}
+
+/// A workspace as the API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorkspaceResponse {
+    /// The name to address it by: `<owner>-<name>-<hash>`.
+    pub name: String,
+    /// The name its owner gave it.
+    pub display_name: String,
+    pub owner: String,
+    pub user: String,
+    /// `Pending`, `Provisioning`, `Ready`, `Failed` or `Deleting`.
+    pub phase: String,
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_host: Option<String>,
+    /// `ssh -p <port> <user>@<host>`, once it can be reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Where to follow it: `/v1/workspaces/<name>`.
+    pub status_url: String,
+}
+
+impl From<WorkspaceView> for WorkspaceResponse {
+    fn from(w: WorkspaceView) -> Self {
+        WorkspaceResponse {
+            status_url: format!("/v1/workspaces/{}", w.name),
+            name: w.name,
+            display_name: w.short,
+            owner: w.owner,
+            user: w.user,
+            phase: w.phase.as_str().to_owned(),
+            cpu: w.cpu,
+            memory: w.memory,
+            storage: w.storage,
+            image: w.image,
+            node_port: w.node_port,
+            access_host: w.access_host,
+            access_command: w.access_command,
+            message: w.message,
+            created_at: w.created_at,
+        }
+    }
+}
+
+/// `202 Accepted` with the workspace and its `Location`: the cluster makes it asynchronously.
+fn accepted(view: WorkspaceView) -> Response {
+    let response = WorkspaceResponse::from(view);
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&response.status_url) {
+        headers.insert(header::LOCATION, location);
+    }
+    (StatusCode::ACCEPTED, headers, axum::Json(response)).into_response()
+}
+
+/// Ask for a workspace.
+///
+/// The address's domain must be in the allowlist (exactly), and be the caller's own unless the
+/// caller is an admin; the SSH key must be ed25519, ecdsa or rsa of 2048 bits or more; CPU,
+/// memory and storage must be within the bounds and the owner's quota. Every problem is named.
+#[utoipa::path(
+    post,
+    path = "/v1/workspaces",
+    tag = "workspaces",
+    request_body(content = WorkspaceInput, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Asked for; follow `status_url`.", body = WorkspaceResponse),
+        (status = 401, description = "No valid bearer token.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The caller has a workspace of that name.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or over quota (each named in `errors`).", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Workspaces are not configured here.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(input): Json<WorkspaceInput>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(state.app().create_workspace(&caller, &input).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Everyone's (admins only; ignored for others).
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// The caller's workspaces (an admin's `?all=true`: everyone's).
+#[utoipa::path(
+    get,
+    path = "/v1/workspaces",
+    tag = "workspaces",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The workspaces.", body = Vec<WorkspaceResponse>),
+        (status = 401, description = "No valid bearer token.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<Vec<WorkspaceResponse>>, ApiError> {
+    let all = state.app().workspaces(&caller, query.all).await?;
+    Ok(axum::Json(all.into_iter().map(WorkspaceResponse::from).collect()))
+}
+
+/// One workspace: phase, node port, access command. Another person's is 404, as if it did not
+/// exist.
+#[utoipa::path(
+    get,
+    path = "/v1/workspaces/{name}",
+    tag = "workspaces",
+    params(("name" = String, Path, description = "The workspace's name.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The workspace.", body = WorkspaceResponse),
+        (status = 401, description = "No valid bearer token.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workspace of the caller's.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(name): Path<String>,
+) -> Result<axum::Json<WorkspaceResponse>, ApiError> {
+    Ok(axum::Json(state.app().workspace(&caller, &name).await?.into()))
+}
+
+/// Delete a workspace and everything it owns (its home volume included).
+#[utoipa::path(
+    delete,
+    path = "/v1/workspaces/{name}",
+    tag = "workspaces",
+    params(("name" = String, Path, description = "The workspace's name.")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Deleting.", body = WorkspaceResponse),
+        (status = 401, description = "No valid bearer token.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workspace of the caller's.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(accepted(state.app().delete_workspace(&caller, &name).await?))
+}
+
+/// The seed's request body: RAM in GiB, CPU in cores.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRequest {
+    #[serde(rename = "Email")]
+    pub email: String,
+    #[serde(rename = "Specification")]
+    pub specification: SeedSpecification,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSpecification {
+    /// GiB.
+    #[serde(rename = "RAM")]
+    pub ram: f64,
+    /// Cores.
+    #[serde(rename = "CPU")]
+    pub cpu: f64,
+    #[serde(rename = "PublicKey")]
+    pub public_key: String,
+}
+
+/// The seed's `POST /api/request`, with the same checks as `POST /v1/workspaces` (a bearer
+/// token included); the workspace is named `default`.
+#[utoipa::path(
+    post,
+    path = "/api/request",
+    tag = "workspaces",
+    request_body(content = SeedRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Asked for.", body = WorkspaceResponse),
+        (status = 401, description = "No valid bearer token.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or over quota.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn seed_request(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Json(request): Json<SeedRequest>,
+) -> Result<Response, ApiError> {
+    let input = WorkspaceInput {
+        email: request.email,
+        name: "default".to_owned(),
+        cpu: Some(AmountInput::Number(request.specification.cpu)),
+        memory: Some(AmountInput::Number(request.specification.ram)),
+        storage: None,
+        ssh_public_key: request.specification.public_key,
+        image: None,
+    };
+    Ok(accepted(state.app().create_workspace(&caller, &input).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDelete {
+    #[serde(rename = "Email")]
+    pub email: String,
+}
+
+/// The seed's unauthenticated `POST /api/delete`: only when `workspaces.legacy_delete` is on
+/// (404 otherwise), and only for an address holding a confirmed token (one that was used).
+#[utoipa::path(
+    post,
+    path = "/api/delete",
+    tag = "workspaces",
+    request_body(content = SeedDelete, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The workspaces deleted.", body = Vec<WorkspaceResponse>),
+        (status = 401, description = "The address has no confirmed token.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not enabled.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn seed_delete(
+    State(state): State<AppState>,
+    Json(request): Json<SeedDelete>,
+) -> Result<axum::Json<Vec<WorkspaceResponse>>, ApiError> {
+    let deleted = state.app().legacy_delete(&request.email).await?;
+    Ok(axum::Json(deleted.into_iter().map(WorkspaceResponse::from).collect()))
+}
+
+/// The seed's health check.
+#[utoipa::path(get, path = "/api/healthcheck", tag = "workspaces", responses((status = 200, description = "Serving.")))]
+pub async fn seed_health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}

@@ -1,0 +1,177 @@
+//! The workspace routes on an in-memory cluster: bearer tokens, who sees what (another
+//! person's workspace is 404), validation, and the seed's routes.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on setup failures by design
+
+use crate::support::{Answer, Api, field_rules};
+use axum::body::Body;
+use axum::http::{Request, header};
+use orchestrator_api::AppState;
+use orchestrator_app::{App, Config};
+use provision_core::testing::{MemoryGitHost, MemoryStore, MemoryWorkspaces};
+use provision_core::workspace::WorkspacePhase;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub");
+
+struct Setup {
+    api: Api,
+    app: Arc<App>,
+    cluster: Arc<MemoryWorkspaces>,
+}
+
+async fn setup(extra: &str) -> Setup {
+    let home = tempfile::tempdir().unwrap();
+    let text = format!("[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\n{extra}");
+    let config = Config::from_toml(home.path(), &text, std::path::Path::new("config.toml")).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let cluster = Arc::new(MemoryWorkspaces::new());
+    let app = Arc::new(
+        App::with_ports(config, Arc::new(MemoryGitHost::new()), store.clone())
+            .with_tokens(store, None)
+            .with_workspaces(cluster.clone()),
+    );
+    let api = Api::from_state(AppState::new(app.clone()), home);
+    Setup { api, app, cluster }
+}
+
+impl Setup {
+    async fn token(&self, email: &str, admin: bool) -> String {
+        let (token, _) = self.app.issue_token(email, admin).await.unwrap();
+        format!("Bearer {}", token.expose())
+    }
+
+    async fn call(&self, method: &str, uri: &str, auth: Option<&str>, body: Option<&Value>) -> Answer {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(auth) = auth {
+            builder = builder.header(header::AUTHORIZATION, auth);
+        }
+        let body = match body {
+            Some(b) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.api.send(builder.body(body).unwrap()).await
+    }
+}
+
+fn request(email: &str, name: &str) -> Value {
+    json!({"email": email, "name": name, "cpu": "1", "memory": "2Gi", "ssh_public_key": KEY})
+}
+
+#[tokio::test]
+async fn without_a_valid_token_nothing_is_listed_or_made() {
+    let s = setup("").await;
+    let body = request("alice@iiitm.ac.in", "devbox");
+    for auth in [None, Some("Bearer nope"), Some("Basic YWxpY2U6cHc="), Some("Bearer orc_0123456789ab_00")] {
+        for (method, uri, body) in [
+            ("POST", "/v1/workspaces", Some(&body)),
+            ("GET", "/v1/workspaces", None),
+            ("GET", "/v1/workspaces/alice-devbox-00000000", None),
+            ("DELETE", "/v1/workspaces/alice-devbox-00000000", None),
+            (
+                "POST",
+                "/api/request",
+                Some(&json!({"Email": "alice@iiitm.ac.in", "Specification": {"RAM": 2, "CPU": 1, "PublicKey": KEY}})),
+            ),
+        ] {
+            let answer = s.call(method, uri, auth, body).await;
+            let problem = answer.problem(401);
+            assert_eq!(answer.headers[header::WWW_AUTHENTICATE], "Bearer", "{method} {uri}");
+            assert!(!problem.to_string().contains("orc_0123"), "the token is not echoed: {problem}");
+        }
+    }
+    assert!(s.cluster.names().is_empty());
+}
+
+#[tokio::test]
+async fn a_workspace_is_accepted_shown_and_deleted_by_its_owner_only() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    let bob = s.token("bob@iiitm.ac.in", false).await;
+    let admin = s.token("root@iiitm.ac.in", true).await;
+
+    let created = s.call("POST", "/v1/workspaces", Some(&alice), Some(&request("alice@iiitm.ac.in", "devbox"))).await;
+    assert_eq!(created.status, 202, "{}", String::from_utf8_lossy(&created.bytes));
+    let body = created.json();
+    let name = body["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("alice-devbox-"));
+    assert_eq!(created.headers[header::LOCATION], format!("/v1/workspaces/{name}"));
+    assert_eq!(body["phase"], "Pending");
+    s.call("POST", "/v1/workspaces", Some(&bob), Some(&request("bob@iiitm.ac.in", "devbox"))).await;
+    s.cluster.set_phase(&name, WorkspacePhase::Ready, Some(30007));
+
+    let shown = s.call("GET", &format!("/v1/workspaces/{name}"), Some(&alice), None).await;
+    assert_eq!(shown.json()["access_command"], "ssh -p 30007 alice@localhost");
+    let mine = s.call("GET", "/v1/workspaces?all=true", Some(&alice), None).await.json();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "a user's all is their own: {mine}");
+    let everyone = s.call("GET", "/v1/workspaces?all=true", Some(&admin), None).await.json();
+    assert_eq!(everyone.as_array().unwrap().len(), 2);
+
+    // Bob cannot tell alice's workspace exists.
+    for method in ["GET", "DELETE"] {
+        let answer = s.call(method, &format!("/v1/workspaces/{name}"), Some(&bob), None).await;
+        let problem = answer.problem(404);
+        let unknown = s.call(method, "/v1/workspaces/alice-other-12345678", Some(&bob), None).await.problem(404);
+        assert_eq!(
+            problem["detail"].as_str().unwrap().replace(&name, "X"),
+            unknown["detail"].as_str().unwrap().replace("alice-other-12345678", "X")
+        );
+    }
+    let deleted = s.call("DELETE", &format!("/v1/workspaces/{name}"), Some(&alice), None).await;
+    assert_eq!(deleted.status, 202);
+    assert!(!s.cluster.names().contains(&name));
+}
+
+#[tokio::test]
+async fn invalid_requests_name_every_field_and_asking_for_someone_else_is_refused() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    let bad = json!({"email": "alice@iiitm.ac.in.evil.com", "name": "X", "cpu": "0", "memory": "2gb", "ssh_public_key": "ssh-dss AAAA"});
+    let problem = s.call("POST", "/v1/workspaces", Some(&alice), Some(&bad)).await.problem(422);
+    let fields: Vec<String> = field_rules(&problem).into_iter().map(|(f, _)| f).collect();
+    for field in ["email", "name", "cpu", "memory", "ssh_public_key"] {
+        assert!(fields.iter().any(|f| f == field), "{field}: {problem}");
+    }
+    let theirs =
+        s.call("POST", "/v1/workspaces", Some(&alice), Some(&request("bob@iiitm.ac.in", "x"))).await.problem(422);
+    assert_eq!(field_rules(&theirs), [("email".to_owned(), "not-yours".to_owned())]);
+    let unknown =
+        s.call("POST", "/v1/workspaces", Some(&alice), Some(&json!({"email": "alice@iiitm.ac.in", "size": 1}))).await;
+    assert!(field_rules(&unknown.problem(422)).iter().any(|(_, rule)| rule == "unknown-field"));
+}
+
+#[tokio::test]
+async fn the_seed_routes_keep_their_shapes_and_delete_only_when_enabled_for_confirmed_addresses() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    assert_eq!(s.call("GET", "/api/healthcheck", None, None).await.json(), json!({"status": "ok"}));
+    let seed = json!({"Email": "alice@iiitm.ac.in", "Specification": {"RAM": 2, "CPU": 1, "PublicKey": KEY}});
+    let made = s.call("POST", "/api/request", Some(&alice), Some(&seed)).await;
+    assert_eq!(made.status, 202, "{}", String::from_utf8_lossy(&made.bytes));
+    assert_eq!((made.json()["memory"].as_str(), made.json()["cpu"].as_str()), (Some("2Gi"), Some("1")));
+    // Off by default: it does not exist.
+    s.call("POST", "/api/delete", None, Some(&json!({"Email": "alice@iiitm.ac.in"}))).await.problem(404);
+
+    let on = setup("legacy_delete = true\n").await;
+    let alice = on.token("alice@iiitm.ac.in", false).await;
+    let carol = on.token("carol@iiitm.ac.in", false).await;
+    on.call(
+        "POST",
+        "/api/request",
+        Some(&carol),
+        Some(&json!({"Email": "carol@iiitm.ac.in", "Specification": {"RAM": 2, "CPU": 1, "PublicKey": KEY}})),
+    )
+    .await;
+    // Using a token confirms that its address received it.
+    on.call("POST", "/api/request", Some(&alice), Some(&seed)).await;
+    // Dave has no token at all: refused, nothing deleted.
+    on.call("POST", "/api/delete", None, Some(&json!({"Email": "dave@iiitm.ac.in"}))).await.problem(401);
+    let deleted = on.call("POST", "/api/delete", None, Some(&json!({"Email": "alice@iiitm.ac.in"}))).await;
+    assert_eq!(deleted.status, 200, "{}", String::from_utf8_lossy(&deleted.bytes));
+    assert_eq!(deleted.json().as_array().unwrap().len(), 1);
+    assert_eq!(on.cluster.names().len(), 1, "carol's stays");
+}
