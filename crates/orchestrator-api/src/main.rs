@@ -42,6 +42,14 @@ struct Args {
     /// replace built-ins of the same name.
     #[arg(long, env = "ORCHESTRATOR_BLUEPRINTS", hide_env_values = true, value_name = "DIRS", value_delimiter = ':')]
     blueprints: Vec<PathBuf>,
+    /// The Kubernetes API server for workspaces, instead of KUBECONFIG or the in-cluster
+    /// account (only used when `workspaces.allowed_email_domains` is set).
+    #[arg(long, env = "ORCHESTRATOR_KUBE_URL", value_name = "URL")]
+    kube_url: Option<String>,
+    /// Also run the workspace controller in this process (otherwise run `orchestrator
+    /// controller` beside it).
+    #[arg(long, env = "ORCHESTRATOR_EMBED_CONTROLLER")]
+    controller: bool,
 }
 
 #[tokio::main]
@@ -83,7 +91,59 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     for run in app.resume_unfinished().await.context("cannot resume interrupted runs")? {
         tracing::warn!(run = %run, "resumed an interrupted run");
     }
+    // Workspaces need a cluster; without one their routes answer 503 and the rest works.
+    let client = if app.config().workspaces.allowed_domains.is_some() {
+        let client = match &args.kube_url {
+            Some(url) => orchestrator_app::cluster::client_for(url),
+            None => orchestrator_app::cluster::client().await,
+        };
+        match client {
+            Ok(client) => Some(client),
+            Err(e) => {
+                tracing::warn!(error = %e, "workspaces are configured but no cluster is reachable");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let app = match &client {
+        Some(client) => app.on_cluster(client.clone()),
+        None => app,
+    };
     let app = Arc::new(app);
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    if let (true, Some(client)) = (args.controller, client) {
+        let app = Arc::clone(&app);
+        let mut stopped = workers_stopped.clone();
+        workers.push(tokio::spawn(async move {
+            let metrics = Arc::new(Default::default());
+            if let Err(e) = app
+                .run_controller(client, metrics, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+            {
+                tracing::error!(error = %e, "the workspace controller stopped");
+            }
+        }));
+    } else {
+        // E-mails queued by a controller elsewhere (or before a restart) still go out from here.
+        match app.dispatcher() {
+            Ok(dispatcher) => {
+                let mut stopped = workers_stopped.clone();
+                workers.push(tokio::spawn(async move {
+                    dispatcher
+                        .run(async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        })
+                        .await;
+                }));
+            }
+            Err(e) => tracing::warn!(error = %e, "e-mail is not delivered from this process"),
+        }
+    }
     let state = AppState::new(Arc::clone(&app));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -91,6 +151,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr().map_or(args.listen.clone(), |a| a.to_string()), "listening");
 
     let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await;
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
     app.close().await;
     served.context("the server failed")?;
     tracing::info!("stopped");

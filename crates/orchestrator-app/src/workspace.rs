@@ -295,3 +295,26 @@ impl App {
         Ok(mine)
     }
 }
+
+impl App {
+    /// Every token (the store's and the file's), or those of `email`; never a secret.
+    pub async fn tokens(&self, email: Option<&str>) -> Result<Vec<crate::tokens::TokenView>, Error> {
+        let email = email.map(|e| EmailAddress::parse(e).map_err(|e| Error::Invalid(e.within("email")))).transpose()?;
+        crate::tokens::list(self.token_store()?.as_ref(), self.token_file.as_deref(), email.as_ref())
+            .await
+            .map_err(Error::Token)
+    }
+
+    /// Revokes a token by its id (or its whole text, when it leaked); whether it was live.
+    pub async fn revoke_token(&self, id: &str) -> Result<bool, Error> {
+        crate::tokens::revoke(
+            self.token_store()?.as_ref(),
+            self.token_file.as_deref(),
+            id,
+            None,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .map_err(Error::Token)
+    }
+}

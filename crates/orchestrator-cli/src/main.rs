@@ -115,6 +115,10 @@ enum Command {
     /// Sealed secrets: `secret seal` encrypts values for the cluster and commits them.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// API tokens: `token create --email E [--admin]` prints a new one once; `token list`;
+    /// `token revoke ID`. Only their SHA-256 is kept.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Print the `Workspace` CustomResourceDefinition as YAML (`orchestrator crd | kubectl apply -f -`).
     Crd,
     /// Run the workspace controller until interrupted: it makes each `Workspace` in
@@ -175,6 +179,29 @@ enum ChartCommand {
         /// The chart's directory (with Chart.yaml).
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token for EMAIL and print it (once: only its hash is kept). Send it to its
+    /// owner; they use it as `Authorization: Bearer <token>`.
+    #[command(
+        after_help = "Examples:\n  orchestrator token create --email alice@iiitm.ac.in\n  orchestrator token create --email ops@iiitm.ac.in --admin"
+    )]
+    Create {
+        #[arg(long)]
+        email: String,
+        /// May see and delete every workspace, and ask for others.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List tokens (ids, owners, when last used), never their secrets.
+    List {
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Revoke a token by its id (or by its whole text, when it leaked).
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -416,6 +443,7 @@ async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Res
         | Command::BumpImage { .. }
         | Command::Secret(_)
         | Command::Controller { .. }
+        | Command::Token(_)
         | Command::Chart(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
@@ -447,6 +475,20 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         }
         Command::Kinds { .. } => {
             printer.kinds(&app.kinds().await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::Create { email, admin }) => {
+            let (token, record) = app.issue_token(&email, admin).await?;
+            printer.token_issued(token.expose(), &record);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::List { email }) => {
+            printer.tokens(&app.tokens(email.as_deref()).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let live = app.revoke_token(&id).await?;
+            printer.revoked(live);
             Ok(ExitCode::SUCCESS)
         }
         Command::Crd => {

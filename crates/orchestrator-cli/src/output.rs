@@ -205,6 +205,47 @@ impl Printer {
         out(&s);
     }
 
+    /// A new token: the only time it is shown.
+    pub fn token_issued(&self, token: &str, record: &provision_core::ports::TokenRecord) {
+        if self.json {
+            return self.json(&serde_json::json!({
+                "token": token, "id": record.id, "email": record.email, "admin": record.admin,
+            }));
+        }
+        eprintln!(
+            "Token {} for {}{}; it is shown only now:",
+            record.id,
+            record.email,
+            if record.admin { " (admin)" } else { "" }
+        );
+        out(&format!("{token}\n"));
+    }
+
+    pub fn tokens(&self, tokens: &[orchestrator_app::tokens::TokenView]) {
+        if self.json {
+            return self.json(&tokens);
+        }
+        let mut s = String::new();
+        for t in tokens {
+            let state = if t.revoked_at.is_some() {
+                "revoked"
+            } else if t.confirmed {
+                "confirmed"
+            } else {
+                "unused"
+            };
+            s.push_str(&format!("{}  {}{}  {state}\n", t.id, t.email, if t.admin { " (admin)" } else { "" }));
+        }
+        out(&s);
+    }
+
+    pub fn revoked(&self, live: bool) {
+        if self.json {
+            return self.json(&serde_json::json!({ "revoked": live }));
+        }
+        out(if live { "revoked\n" } else { "it was revoked already\n" });
+    }
+
     pub fn upgrade_report(&self, r: &UpgradeReport) {
         if self.json {
             return self.json(r);

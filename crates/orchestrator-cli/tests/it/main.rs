@@ -12,4 +12,5 @@ mod image;
 mod kinds;
 mod secret;
 mod support;
+mod tokens;
 mod upgrade;
