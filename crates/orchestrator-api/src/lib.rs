@@ -24,15 +24,38 @@ use utoipa::OpenApi as _;
 pub use extract::BODY_LIMIT;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 
-/// What every handler shares: the application.
+/// What every handler shares: the application, and the counts of requests answered.
 #[derive(Clone)]
 pub struct AppState {
     app: Arc<App>,
+    requests: Arc<RequestCounts>,
+}
+
+/// Requests answered, by route (the matched pattern, never the raw path), method and status.
+#[derive(Debug, Default)]
+pub struct RequestCounts(std::sync::Mutex<std::collections::BTreeMap<(String, String, u16), u64>>);
+
+impl RequestCounts {
+    fn add(&self, route: &str, method: &str, status: u16) {
+        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+    }
+
+    fn samples(&self) -> Vec<(String, u64)> {
+        let counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts
+            .iter()
+            .map(|((route, method, status), n)| {
+                let route = orchestrator_app::metrics::label(route);
+                (format!("route=\"{route}\",method=\"{method}\",status=\"{status}\""), *n)
+            })
+            .collect()
+    }
 }
 
 impl AppState {
     pub fn new(app: Arc<App>) -> Self {
-        AppState { app }
+        AppState { app, requests: Arc::default() }
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -60,10 +83,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
+        .route("/metrics", get(metrics))
         // Must follow the routes: it applies to those already added.
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(axum::middleware::map_response(ensure_problem))
         .layer(CatchPanicLayer::custom(panic_problem))
         .layer(
@@ -73,6 +98,35 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).include_headers(false)),
         )
         .with_state(state)
+}
+
+/// Counts every answer by its matched route (`unmatched` for none), method and status.
+async fn count_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    state.requests.add(&route, &method, response.status().as_u16());
+    response
+}
+
+/// Metrics in the Prometheus text format.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let mut text = state.app.metrics_text().await;
+    orchestrator_app::metrics::family(
+        &mut text,
+        "orchestrator_http_requests_total",
+        "counter",
+        "Requests answered, by route, method and status.",
+        &state.requests.samples(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// A last guard: an error answer that some layer made without a problem body gets one, so

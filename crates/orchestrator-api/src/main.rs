@@ -118,9 +118,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         let app = Arc::clone(&app);
         let mut stopped = workers_stopped.clone();
         workers.push(tokio::spawn(async move {
-            let metrics = Arc::new(Default::default());
             if let Err(e) = app
-                .run_controller(client, metrics, async move {
+                .run_controller(client, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 })
                 .await

@@ -6,7 +6,7 @@ use crate::mail::{self, MailAnnouncer};
 use crate::{App, Error};
 use provision_k8s::workspace::Settings;
 use provision_k8s::workspace::cluster::KubeWorkspaces;
-use provision_k8s::workspace::controller::{self, Context, Metrics};
+use provision_k8s::workspace::controller::{self, Context};
 use provision_notify::Dispatcher;
 use std::future::Future;
 use std::sync::Arc;
@@ -32,7 +32,10 @@ impl App {
     /// The e-mail dispatcher over the app's outbox and the configured notifier.
     pub fn dispatcher(&self) -> Result<Arc<Dispatcher>, Error> {
         let outbox = self.outbox.clone().ok_or(Error::NoOutbox)?;
-        let notifier = mail::notifier(&self.config).map_err(Error::Mail)?;
+        let notifier = Arc::new(crate::metrics::CountingNotifier {
+            inner: mail::notifier(&self.config).map_err(Error::Mail)?,
+            metrics: self.metrics.clone(),
+        });
         Ok(Arc::new(Dispatcher::new(outbox, notifier)))
     }
 
@@ -40,7 +43,6 @@ impl App {
     pub async fn run_controller(
         &self,
         client: kube::Client,
-        metrics: Arc<Metrics>,
         shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     ) -> Result<(), Error> {
         let w = &self.config.workspaces;
@@ -56,7 +58,7 @@ impl App {
             ssh_port: w.ssh_port,
             home_path: w.home_path.clone(),
         };
-        let ctx = Arc::new(Context::new(client, settings, Arc::new(announcer), metrics));
+        let ctx = Arc::new(Context::new(client, settings, Arc::new(announcer), self.metrics.controller.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut stop_dispatcher = stop_rx.clone();
         let delivering = tokio::spawn(async move {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod fault;
 mod image;
 pub mod mail;
+pub mod metrics;
 pub mod report;
 pub mod request;
 pub mod secret;
@@ -249,6 +250,7 @@ pub struct App {
     outbox: Option<Arc<dyn provision_core::ports::Outbox>>,
     tokens: Option<Arc<dyn provision_core::ports::Tokens>>,
     token_file: Option<Arc<tokens::TokenFile>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl App {
@@ -302,6 +304,7 @@ impl App {
             outbox: None,
             tokens: None,
             token_file: None,
+            metrics: Arc::default(),
         }
     }
 

@@ -506,8 +506,7 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
                 let _ = stop.send(());
             });
             tracing::info!("workspace controller started");
-            let metrics = std::sync::Arc::new(Default::default());
-            app.run_controller(client, metrics, async move {
+            app.run_controller(client, async move {
                 let _ = stopped.await;
             })
             .await?;

@@ -175,3 +175,31 @@ async fn the_seed_routes_keep_their_shapes_and_delete_only_when_enabled_for_conf
     assert_eq!(deleted.json().as_array().unwrap().len(), 1);
     assert_eq!(on.cluster.names().len(), 1, "carol's stays");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_workspaces_by_phase() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    s.call("POST", "/v1/workspaces", Some(&alice), Some(&request("alice@iiitm.ac.in", "devbox"))).await;
+    s.call("POST", "/v1/workspaces", Some(&alice), Some(&request("alice@iiitm.ac.in", "devbox"))).await;
+    s.call("GET", "/v1/workspaces/alice-nope-00000000", None, None).await;
+    s.call("GET", "/no/such/route", None, None).await;
+    let answer = s.call("GET", "/metrics", None, None).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.content_type().starts_with("text/plain; version=0.0.4"), "{}", answer.content_type());
+    let text = String::from_utf8(answer.bytes).unwrap();
+    for line in [
+        "orchestrator_http_requests_total{route=\"/v1/workspaces\",method=\"POST\",status=\"202\"} 1",
+        "orchestrator_http_requests_total{route=\"/v1/workspaces\",method=\"POST\",status=\"409\"} 1",
+        "orchestrator_http_requests_total{route=\"/v1/workspaces/{name}\",method=\"GET\",status=\"401\"} 1",
+        "orchestrator_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+        "orchestrator_workspaces{phase=\"Pending\"} 1",
+        "orchestrator_workspaces{phase=\"Ready\"} 0",
+        "orchestrator_runs{state=\"succeeded\"} 0",
+        "orchestrator_reconcile_duration_seconds_count 0",
+        "orchestrator_emails_total{result=\"sent\"} 0",
+        "# TYPE orchestrator_http_requests_total counter",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+    }
+}
