@@ -29,6 +29,14 @@ impl App {
         self.with_workspaces(Arc::new(KubeWorkspaces::new(client, &namespace)))
     }
 
+    /// This app with workspaces on `client`'s cluster (for a shared app the caller cannot move).
+    pub fn clone_on_cluster(&self, client: kube::Client) -> App {
+        let namespace = self.config.workspaces.namespace.clone();
+        let mut app = self.shallow_clone();
+        app.workspaces = Some(Arc::new(KubeWorkspaces::new(client, &namespace)));
+        app
+    }
+
     /// The e-mail dispatcher over the app's outbox and the configured notifier.
     pub fn dispatcher(&self) -> Result<Arc<Dispatcher>, Error> {
         let outbox = self.outbox.clone().ok_or(Error::NoOutbox)?;

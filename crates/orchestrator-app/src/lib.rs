@@ -330,6 +330,23 @@ impl App {
         self
     }
 
+    /// The same app (its adapters are shared).
+    fn shallow_clone(&self) -> App {
+        App {
+            config: self.config.clone(),
+            git: self.git.clone(),
+            store: self.store.clone(),
+            pause: self.pause.clone(),
+            fault: self.fault.clone(),
+            catalog: self.catalog.clone(),
+            workspaces: self.workspaces.clone(),
+            outbox: self.outbox.clone(),
+            tokens: self.tokens.clone(),
+            token_file: self.token_file.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
     /// The outbox e-mails wait in (the store's, with the embedded default).
     pub fn with_outbox(mut self, outbox: Arc<dyn provision_core::ports::Outbox>) -> Self {
         self.outbox = Some(outbox);

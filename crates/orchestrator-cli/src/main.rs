@@ -8,6 +8,10 @@ mod output;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use orchestrator_app::config::CertificateSource;
 use orchestrator_app::secret::{SealInput, SecretValue};
+use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
+
+/// Who the command line acts as on the cluster: an operator, with an admin's rights.
+const OPERATOR: &str = "operator@orchestrator.local";
 use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput, UpgradeMode, UpgradeOptions, UpgradeTarget};
 use output::Printer;
 use std::collections::BTreeMap;
@@ -119,6 +123,9 @@ enum Command {
     /// `token revoke ID`. Only their SHA-256 is kept.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Workspaces, directly on the cluster (KUBECONFIG, the in-cluster account or --kube-url),
+    /// with an operator's rights: `workspace create|list|show|delete`.
+    Workspace(WorkspaceArgs),
     /// Print the `Workspace` CustomResourceDefinition as YAML (`orchestrator crd | kubectl apply -f -`).
     Crd,
     /// Run the workspace controller until interrupted: it makes each `Workspace` in
@@ -179,6 +186,54 @@ enum ChartCommand {
         /// The chart's directory (with Chart.yaml).
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+struct WorkspaceArgs {
+    /// The Kubernetes API server instead of KUBECONFIG or the in-cluster account.
+    #[arg(long, global = true, env = "ORCHESTRATOR_KUBE_URL", value_name = "URL")]
+    kube_url: Option<String>,
+    #[command(subcommand)]
+    command: WorkspaceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Ask for a workspace for EMAIL, checked as the API checks it (allowlist, key, bounds,
+    /// quota).
+    #[command(
+        after_help = "Example:\n  orchestrator workspace create --email alice@iiitm.ac.in --name devbox --cpu 2 --memory 4Gi --ssh-key-file ~/.ssh/id_ed25519.pub"
+    )]
+    Create {
+        #[arg(long)]
+        email: String,
+        /// a-z, 0-9 and '-', at most 20 characters.
+        #[arg(long)]
+        name: String,
+        /// `500m`, `2`.
+        #[arg(long)]
+        cpu: String,
+        /// `4Gi`.
+        #[arg(long)]
+        memory: String,
+        /// `20Gi`; default: workspaces.default_storage.
+        #[arg(long)]
+        storage: Option<String>,
+        /// The public key file (`~/.ssh/id_ed25519.pub`).
+        #[arg(long, value_name = "PATH")]
+        ssh_key_file: PathBuf,
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// List workspaces (of EMAIL, or all).
+    List {
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Show one: phase, node port, access command.
+    Show { name: String },
+    /// Delete one and everything it owns.
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -444,6 +499,7 @@ async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Res
         | Command::Secret(_)
         | Command::Controller { .. }
         | Command::Token(_)
+        | Command::Workspace(_)
         | Command::Chart(_) => false,
     };
     let app = if plans_only { App::planner(config) } else { open(config).await? };
@@ -489,6 +545,46 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
         Command::Token(TokenCommand::Revoke { id }) => {
             let live = app.revoke_token(&id).await?;
             printer.revoked(live);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Workspace(args) => {
+            let client = match &args.kube_url {
+                Some(url) => orchestrator_app::cluster::client_for(url)?,
+                None => orchestrator_app::cluster::client().await?,
+            };
+            let app = app.clone_on_cluster(client);
+            let operator = |email: Option<&str>| -> anyhow::Result<Caller> {
+                let email = email.unwrap_or(OPERATOR);
+                Ok(Caller {
+                    email: provision_core::EmailAddress::parse(email).map_err(orchestrator_app::Error::Invalid)?,
+                    admin: true,
+                })
+            };
+            match args.command {
+                WorkspaceCommand::Create { email, name, cpu, memory, storage, ssh_key_file, image } => {
+                    let key = tokio::fs::read_to_string(&ssh_key_file)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", ssh_key_file.display()))?;
+                    let input = WorkspaceInput {
+                        email: email.clone(),
+                        name,
+                        cpu: Some(AmountInput::Text(cpu)),
+                        memory: Some(AmountInput::Text(memory)),
+                        storage: storage.map(AmountInput::Text),
+                        ssh_public_key: key,
+                        image,
+                    };
+                    printer.workspace(&app.create_workspace(&operator(Some(&email))?, &input).await?);
+                }
+                WorkspaceCommand::List { email } => {
+                    let caller = operator(email.as_deref())?;
+                    printer.workspaces(&app.workspaces(&caller, email.is_none()).await?);
+                }
+                WorkspaceCommand::Show { name } => printer.workspace(&app.workspace(&operator(None)?, &name).await?),
+                WorkspaceCommand::Delete { name } => {
+                    printer.workspace(&app.delete_workspace(&operator(None)?, &name).await?)
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Crd => {

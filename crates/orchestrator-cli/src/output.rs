@@ -205,6 +205,37 @@ impl Printer {
         out(&s);
     }
 
+    pub fn workspace(&self, w: &provision_core::workspace::WorkspaceView) {
+        if self.json {
+            return self.json(w);
+        }
+        let mut s = format!(
+            "{}  {}  {}  cpu {} memory {} storage {}\n",
+            w.name,
+            w.owner,
+            w.phase.as_str(),
+            w.cpu,
+            w.memory,
+            w.storage
+        );
+        if let Some(command) = &w.access_command {
+            s.push_str(&format!("  {command}\n"));
+        }
+        if let Some(message) = &w.message {
+            s.push_str(&format!("  {message}\n"));
+        }
+        out(&s);
+    }
+
+    pub fn workspaces(&self, all: &[provision_core::workspace::WorkspaceView]) {
+        if self.json {
+            return self.json(&all);
+        }
+        for w in all {
+            self.workspace(w);
+        }
+    }
+
     /// A new token: the only time it is shown.
     pub fn token_issued(&self, token: &str, record: &provision_core::ports::TokenRecord) {
         if self.json {

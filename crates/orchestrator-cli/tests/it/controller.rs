@@ -95,3 +95,90 @@ async fn the_controller_makes_a_workspace_ready_and_mails_its_owner_once() {
     let deployment: Api<Deployment> = Api::namespaced(client, "dev-boxes");
     assert!(deployment.get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_commands_work_directly_on_the_cluster() {
+    let server = FakeApiServer::builder()
+        .resource(ResourceKind {
+            group: "orchestrator.dev",
+            version: "v1alpha1",
+            kind: "Workspace",
+            plural: "workspaces",
+            namespaced: true,
+            status_subresource: true,
+        })
+        .namespace("workspaces")
+        .start()
+        .await;
+    let env = Env::new();
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(env.home().join("config.toml"), "[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\n")
+        .unwrap();
+    let key = env.dir.path().join("id_ed25519.pub");
+    std::fs::write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z alice@laptop\n",
+    )
+    .unwrap();
+    let url = server.url();
+    let run = |args: Vec<&str>| {
+        let mut all = vec!["workspace", "--kube-url", url.as_str()];
+        all.extend(args);
+        env.run(&all)
+    };
+    let key_arg = key.to_str().unwrap();
+    let (code, stdout, stderr) = run(vec![
+        "create",
+        "--email",
+        "alice@iiitm.ac.in",
+        "--name",
+        "devbox",
+        "--cpu",
+        "1",
+        "--memory",
+        "2Gi",
+        "--ssh-key-file",
+        key_arg,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let name = created["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("alice-devbox-"), "{created}");
+    assert_eq!(created["phase"], "Pending");
+    // The key reached the cluster without its comment.
+    let object = server.get("orchestrator.dev/v1alpha1", "Workspace", Some("workspaces"), &name).unwrap();
+    assert_eq!(
+        object["spec"]["sshPublicKey"],
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z"
+    );
+
+    let (_, listed, _) = run(vec!["list", "--output", "json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&listed).unwrap().as_array().unwrap().len(), 1);
+    let (code, shown, _) = run(vec!["show", &name]);
+    assert_eq!(code, 0);
+    assert!(shown.contains(&name) && shown.contains("Pending"), "{shown}");
+    // The same checks as the API: a domain not allowed is refused, naming the field.
+    let (code, _, stderr) = run(vec![
+        "create",
+        "--email",
+        "x@evil.com",
+        "--name",
+        "devbox",
+        "--cpu",
+        "1",
+        "--memory",
+        "2Gi",
+        "--ssh-key-file",
+        key_arg,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("email") && stderr.contains("domain-not-allowed"), "{stderr}");
+    let (code, _, stderr) = run(vec!["delete", &name]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(server.get("orchestrator.dev/v1alpha1", "Workspace", Some("workspaces"), &name).is_none());
+    let (code, _, stderr) = run(vec!["show", &name]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}

@@ -271,3 +271,87 @@ async fn a_workspace_whose_objects_the_cluster_refuses_fails_and_is_not_retried_
     assert_eq!(phase(&h.api::<Workspace>().get("9box-33333333").await.unwrap()), Some(Phase::Failed));
     h.stop().await;
 }
+
+/// (API group, resource, verb) of a request as RBAC sees it.
+fn rbac_verb(r: &kube_fake::RequestRecord) -> (String, String, String) {
+    let parts: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+    // api/v1/namespaces/ns/<resource>[/name[/sub]] or apis/<group>/<version>/namespaces/ns/...
+    let (group, rest) = match parts.as_slice() {
+        ["api", _, rest @ ..] => ("", rest),
+        ["apis", group, _, rest @ ..] => (*group, rest),
+        _ => panic!("unexpected path {}", r.path),
+    };
+    let rest = match rest {
+        ["namespaces", _, rest @ ..] => rest,
+        other => other,
+    };
+    let (resource, named) = match rest {
+        [resource] => ((*resource).to_owned(), false),
+        [resource, _] => ((*resource).to_owned(), true),
+        [resource, _, sub] => (format!("{resource}/{sub}"), true),
+        _ => panic!("unexpected path {}", r.path),
+    };
+    let verb = match (r.method.as_str(), named) {
+        ("GET", true) => "get",
+        ("GET", false) if r.is_watch() => "watch",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PATCH", _) => "patch",
+        ("PUT", _) => "update",
+        ("DELETE", _) => "delete",
+        (other, _) => panic!("unexpected method {other}"),
+    };
+    (group.to_owned(), resource, verb.to_owned())
+}
+
+/// The rules of Role `name` in `deploy/workspace-rbac.yaml`, as (group, resource, verb).
+fn role_rules(name: &str) -> std::collections::BTreeSet<(String, String, String)> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/workspace-rbac.yaml")).unwrap();
+    let objects = provision_k8s::schema::read_manifests("workspace-rbac.yaml", &text).unwrap();
+    let role = objects.iter().find(|o| o["kind"] == "Role" && o["metadata"]["name"] == name).unwrap();
+    let mut rules = std::collections::BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap() {
+        for group in rule["apiGroups"].as_array().unwrap() {
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    rules.insert((
+                        group.as_str().unwrap().to_owned(),
+                        resource.as_str().unwrap().to_owned(),
+                        verb.as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    rules
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_role_grants_exactly_what_the_controller_does() {
+    let mut h = harness(true).await;
+    h.create("erin-box-55555555").await;
+    h.until("erin-box-55555555", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
+    h.stop().await;
+    let mut used = std::collections::BTreeSet::new();
+    for r in h.server.requests() {
+        let (group, resource, verb) = rbac_verb(&r);
+        // The test's own requests: it creates the workspace and reads it.
+        if group == "orchestrator.dev" && resource == "workspaces" && (verb == "create" || verb == "get") {
+            continue;
+        }
+        // Server-side apply of a new object needs `create` as well as `patch`.
+        if verb == "patch"
+            && r.content_type.as_deref() == Some("application/apply-patch+yaml")
+            && resource != "workspaces/status"
+        {
+            used.insert((group.clone(), resource.clone(), "create".to_owned()));
+        }
+        used.insert((group, resource, verb));
+    }
+    assert_eq!(
+        used,
+        role_rules("orchestrator-workspace-controller"),
+        "deploy/workspace-rbac.yaml must grant exactly these"
+    );
+}
