@@ -1,6 +1,7 @@
 //! Test support (feature `testing`): the sealed-secrets controller's side of sealing, run from
 //! `tests/controller/sealed_secrets.go` built with Debian's Go, so tests open what the
-//! orchestrator sealed the way the cluster's controller would, with another implementation.
+//! orchestrator sealed the way the cluster's controller would, with another implementation;
+//! and [`fake_api_server`], a `kube-fake` API server that serves `Workspace` objects.
 
 use serde_json::Value;
 use std::io::Write;
@@ -68,4 +69,17 @@ impl Controller {
         }
         Ok(serde_json::from_slice(&out.stdout).expect("the program prints JSON"))
     }
+}
+
+/// A fake Kubernetes API server (`kube-fake`) that serves `Workspace` objects; configure the
+/// rest (namespaces, simulated Deployments) and `start` it.
+pub fn fake_api_server() -> kube_fake::Builder {
+    kube_fake::FakeApiServer::builder().resource(kube_fake::ResourceKind {
+        group: crate::workspace::GROUP,
+        version: crate::workspace::VERSION,
+        kind: "Workspace",
+        plural: "workspaces",
+        namespaced: true,
+        status_subresource: true,
+    })
 }

@@ -4,7 +4,6 @@
 use crate::support::Env;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
-use kube_fake::{FakeApiServer, ResourceKind};
 use provision_k8s::workspace::{Phase, Workspace, WorkspaceSpec};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -32,19 +31,8 @@ impl Drop for Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_makes_a_workspace_ready_and_mails_its_owner_once() {
-    let server = FakeApiServer::builder()
-        .resource(ResourceKind {
-            group: "orchestrator.dev",
-            version: "v1alpha1",
-            kind: "Workspace",
-            plural: "workspaces",
-            namespaced: true,
-            status_subresource: true,
-        })
-        .namespace("dev-boxes")
-        .simulate_deployments(true)
-        .start()
-        .await;
+    let server =
+        provision_k8s::testing::fake_api_server().namespace("dev-boxes").simulate_deployments(true).start().await;
     let env = Env::new();
     std::fs::create_dir_all(env.home()).unwrap();
     std::fs::write(
@@ -98,18 +86,7 @@ async fn the_controller_makes_a_workspace_ready_and_mails_its_owner_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_commands_work_directly_on_the_cluster() {
-    let server = FakeApiServer::builder()
-        .resource(ResourceKind {
-            group: "orchestrator.dev",
-            version: "v1alpha1",
-            kind: "Workspace",
-            plural: "workspaces",
-            namespaced: true,
-            status_subresource: true,
-        })
-        .namespace("workspaces")
-        .start()
-        .await;
+    let server = provision_k8s::testing::fake_api_server().namespace("workspaces").start().await;
     let env = Env::new();
     std::fs::create_dir_all(env.home()).unwrap();
     std::fs::write(env.home().join("config.toml"), "[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\n")

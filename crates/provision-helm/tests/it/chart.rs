@@ -16,6 +16,20 @@ use std::process::Command;
 
 /// What infra repositories depend on: orchestrator-app's `Config` defaults (`chart_name`,
 /// `chart_version`) and the chart's `Chart.yaml` must agree.
+/// The service the chart tests deploy: port 8080, the usual probes, hosts under apps.example.com.
+pub(crate) fn spec<'a>(name: &'a ServiceName, image: &'a str) -> ServiceSpec<'a> {
+    ServiceSpec {
+        name,
+        description: "",
+        image,
+        port: 8080,
+        health_path: "/healthz",
+        ready_path: "/readyz",
+        domain: "apps.example.com",
+        tls_issuer: None,
+    }
+}
+
 pub(crate) const CHART_NAME: &str = "ms-base-chart";
 pub(crate) const CHART_VERSION: &str = "0.1.0";
 
@@ -462,16 +476,7 @@ fn the_storage_class_comes_from_persistence_storage_class() {
 fn the_generated_values_render_each_environment() {
     let helm = helm();
     let name = ServiceName::parse("demo").unwrap();
-    let spec = ServiceSpec {
-        name: &name,
-        description: "",
-        image: "localhost:5000/platform/demo",
-        port: 8080,
-        health_path: "/healthz",
-        ready_path: "/readyz",
-        domain: "apps.example.com",
-        tls_issuer: None,
-    };
+    let spec = spec(&name, "localhost:5000/platform/demo");
     let base = BaseChart {
         name: CHART_NAME.into(),
         version: CHART_VERSION.into(),

@@ -4,7 +4,7 @@
 
 use crate::chart::{CHART_NAME, CHART_VERSION, Values, chart_dir, helm, one};
 use provision_core::{BranchName, EnvName, ServiceName};
-use provision_helm::{BaseChart, ServiceSpec, infra_files};
+use provision_helm::{BaseChart, infra_files};
 use provision_k8s::flux::{CommitAuthor, DEFAULT_NAMESPACE, FluxRegistration, GitOpsRepo, deployment, service};
 use serde_json::Value;
 
@@ -12,16 +12,7 @@ use serde_json::Value;
 fn the_chart_and_the_flux_manifests_select_and_route_to_the_same_pods() {
     let name = ServiceName::parse("payments").unwrap();
     let image = "registry.example.com/platform/payments";
-    let spec = ServiceSpec {
-        name: &name,
-        description: "",
-        image,
-        port: 8080,
-        health_path: "/healthz",
-        ready_path: "/readyz",
-        domain: "apps.example.com",
-        tls_issuer: None,
-    };
+    let spec = crate::chart::spec(&name, image);
     let base = BaseChart { name: CHART_NAME.into(), version: CHART_VERSION.into(), repository: "https://c".into() };
     let branch = BranchName::main();
     let reg = FluxRegistration {

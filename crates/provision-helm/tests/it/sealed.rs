@@ -4,7 +4,7 @@
 
 use crate::chart::{CHART_NAME, CHART_VERSION, Values, all_of, chart_dir, helm};
 use provision_core::{EnvName, ServiceName};
-use provision_helm::{BaseChart, SealedValues, ServiceSpec, infra_files, put_sealed_values};
+use provision_helm::{BaseChart, SealedValues, infra_files, put_sealed_values};
 use provision_k8s::testing::Controller;
 use provision_k8s::{Scope, SealingKey, SecretName, SecretValue};
 use serde_json::{Value, json};
@@ -22,16 +22,7 @@ fn sealed_values_render_as_sealed_secrets_the_controller_unseals_in_the_release_
     let key = SealingKey::from_pem(&std::fs::read_to_string(controller.certificate()).unwrap()).unwrap();
 
     let service = ServiceName::parse("demo").unwrap();
-    let spec = ServiceSpec {
-        name: &service,
-        description: "",
-        image: "localhost:5000/platform/demo",
-        port: 8080,
-        health_path: "/healthz",
-        ready_path: "/readyz",
-        domain: "apps.example.com",
-        tls_issuer: None,
-    };
+    let spec = crate::chart::spec(&service, "localhost:5000/platform/demo");
     let base = BaseChart { name: CHART_NAME.into(), version: CHART_VERSION.into(), repository: "https://c".into() };
     let env = EnvName::parse("qa").unwrap();
     let files = infra_files(&spec, &base, std::slice::from_ref(&env)).unwrap();

@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use kube_fake::{FakeApiServer, Fault, ResourceKind};
+use kube_fake::{FakeApiServer, Fault};
 use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, ReadyWorkspace, run};
 use provision_k8s::workspace::{Phase, Settings, Workspace, WorkspaceSpec};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,15 +51,7 @@ struct Harness {
 }
 
 async fn harness(available: bool) -> Harness {
-    let server = FakeApiServer::builder()
-        .resource(ResourceKind {
-            group: "orchestrator.dev",
-            version: "v1alpha1",
-            kind: "Workspace",
-            plural: "workspaces",
-            namespaced: true,
-            status_subresource: true,
-        })
+    let server = provision_k8s::testing::fake_api_server()
         .namespace(NS)
         .simulate_deployments(true)
         .deployments_available(available)
