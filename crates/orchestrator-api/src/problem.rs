@@ -293,7 +293,9 @@ fn app_status(e: &AppError) -> StatusCode {
         // The server is not set up for workspaces: nothing the client can change.
         AppError::WorkspacesOff | AppError::NoCluster => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Cluster(_) | AppError::Kube(_) => StatusCode::BAD_GATEWAY,
-        AppError::NoOutbox | AppError::Mail(_) | AppError::Token(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::NoOutbox | AppError::NoTokens | AppError::Mail(_) | AppError::Token(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
         AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         // Off, it does not exist.
         AppError::LegacyDeleteOff => StatusCode::NOT_FOUND,

@@ -142,6 +142,8 @@ pub enum Error {
     Kube(String),
     #[error("this app has no outbox for e-mail")]
     NoOutbox,
+    #[error("this app keeps no API tokens")]
+    NoTokens,
     #[error(transparent)]
     Mail(mail::Error),
     #[error("workspace {name} exists already")]

@@ -245,7 +245,7 @@ impl App {
 
 impl App {
     fn token_store(&self) -> Result<&Arc<dyn provision_core::ports::Tokens>, Error> {
-        self.tokens.as_ref().ok_or(Error::NoOutbox)
+        self.tokens.as_ref().ok_or(Error::NoTokens)
     }
 
     /// The caller an `Authorization` header names; `Unauthorized` for none, a malformed, an
