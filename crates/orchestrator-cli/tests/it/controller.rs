@@ -159,3 +159,97 @@ async fn workspace_commands_work_directly_on_the_cluster() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+/// Debian's aiosmtpd (`python3-aiosmtpd`, run by Debian's Python) on `port`, saving into the
+/// maildir `dir`; killed when dropped.
+fn smtpd(port: u16, dir: &std::path::Path) -> Running {
+    let child = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Debian's python3-aiosmtpd is installed (cargo xtask ci installs it)");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd never listened on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running
+}
+
+fn delivered(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("new")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_email_queued_while_the_smtp_server_is_down_arrives_once_it_is_back() {
+    use provision_core::ports::{MessageKey, MessageState, Outbox};
+    let server =
+        provision_k8s::testing::fake_api_server().namespace("workspaces").simulate_deployments(true).start().await;
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        format!(
+            "[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\naccess_host = \"ws.example.com\"\n[smtp]\nurl = \"smtp://127.0.0.1:{port}?tls=none\"\nfrom = \"ws@example.com\"\n"
+        ),
+    )
+    .unwrap();
+    let _controller = Running(
+        env.cmd()
+            .args(["controller", "--kube-url", &server.url()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let api: Api<Workspace> = Api::namespaced(client, "workspaces");
+    let spec = WorkspaceSpec {
+        owner: "alice@iiitm.ac.in".into(),
+        display_name: "devbox".into(),
+        user: "alice".into(),
+        cpu: "1".into(),
+        memory: "2Gi".into(),
+        storage: "10Gi".into(),
+        ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z".into(),
+        image: "lscr.io/linuxserver/openssh-server:latest".into(),
+    };
+    let created = api.create(&PostParams::default(), &Workspace::new("alice-devbox-0a1b2c3d", spec)).await.unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+
+    // The server is down: the workspace becomes ready and its e-mail is queued, not sent.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ws = api.get("alice-devbox-0a1b2c3d").await.unwrap();
+        if ws.status.as_ref().is_some_and(|s| s.phase == Some(Phase::Ready) && s.notified_at.is_some()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never queued: {:?}", ws.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mail = env.dir.path().join("smtpd");
+    assert_eq!(delivered(&mail), 0);
+
+    // It comes back on the same port: the dispatcher's next retry delivers the message.
+    let _smtpd = smtpd(port, &mail);
+    let store = provision_store::SqliteStore::open(&env.home().join("orchestrator.db")).await.unwrap();
+    let key = MessageKey::parse(&format!("workspace-ready/{uid}")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let record = store.message(&key).await.unwrap().expect("the message is in the outbox");
+        if record.state == MessageState::Sent {
+            assert!(record.attempts >= 2, "the first attempt failed while the server was down: {record:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never sent: {record:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered(&mail), 1, "exactly one e-mail");
+    let message =
+        std::fs::read_to_string(std::fs::read_dir(mail.join("new")).unwrap().next().unwrap().unwrap().path()).unwrap();
+    assert!(message.contains("alice@iiitm.ac.in") && message.contains("@ws.example.com"), "{message}");
+}
