@@ -182,16 +182,7 @@ pub(crate) fn leaves(value: &Value, schema: Schema, scope: Scope) -> BTreeMap<Pa
     fn walk(value: &Value, schema: Schema, names: &mut Vec<String>, path: &mut Path, out: &mut BTreeMap<Path, Value>) {
         match value {
             Value::Object(map) if !map.is_empty() || path.is_empty() => {
-                for (key, child) in map {
-                    if child.is_null() {
-                        continue;
-                    }
-                    names.push(key.clone());
-                    path.push(Element::Field(key.clone()));
-                    walk(child, schema, names, path, out);
-                    path.pop();
-                    names.pop();
-                }
+                fields(map, schema, names, path, out);
             }
             Value::Array(items) if !items.is_empty() => match list_items(schema, names, items) {
                 None => {
@@ -203,17 +194,8 @@ pub(crate) fn leaves(value: &Value, schema: Schema, scope: Scope) -> BTreeMap<Pa
                         match element {
                             Element::Key(_) => {
                                 out.insert(path.clone(), Value::Null);
-                                if let Value::Object(fields) = item {
-                                    for (key, child) in fields {
-                                        if child.is_null() {
-                                            continue;
-                                        }
-                                        names.push(key.clone());
-                                        path.push(Element::Field(key.clone()));
-                                        walk(child, schema, names, path, out);
-                                        path.pop();
-                                        names.pop();
-                                    }
+                                if let Value::Object(fields_of_item) = item {
+                                    fields(fields_of_item, schema, names, path, out);
                                 }
                             }
                             _ => {
@@ -227,6 +209,25 @@ pub(crate) fn leaves(value: &Value, schema: Schema, scope: Scope) -> BTreeMap<Pa
             other => {
                 out.insert(path.clone(), other.clone());
             }
+        }
+    }
+    /// Each non-null member of `map`, walked under its field name.
+    fn fields(
+        map: &serde_json::Map<String, Value>,
+        schema: Schema,
+        names: &mut Vec<String>,
+        path: &mut Path,
+        out: &mut BTreeMap<Path, Value>,
+    ) {
+        for (key, child) in map {
+            if child.is_null() {
+                continue;
+            }
+            names.push(key.clone());
+            path.push(Element::Field(key.clone()));
+            walk(child, schema, names, path, out);
+            path.pop();
+            names.pop();
         }
     }
     let mut out = BTreeMap::new();

@@ -29,6 +29,30 @@ impl Drop for Running {
     }
 }
 
+/// `orchestrator controller` on the API server at `url`, with `env`'s configuration.
+fn controller(env: &Env, url: &str) -> Running {
+    Running(
+        env.cmd().args(["controller", "--kube-url", url]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    )
+}
+
+/// Alice's `devbox`, as the API would create it.
+fn alices_devbox() -> Workspace {
+    Workspace::new(
+        "alice-devbox-0a1b2c3d",
+        WorkspaceSpec {
+            owner: "alice@iiitm.ac.in".into(),
+            display_name: "devbox".into(),
+            user: "alice".into(),
+            cpu: "1".into(),
+            memory: "2Gi".into(),
+            storage: "10Gi".into(),
+            ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z".into(),
+            image: "lscr.io/linuxserver/openssh-server:latest".into(),
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_makes_a_workspace_ready_and_mails_its_owner_once() {
     let server =
@@ -40,28 +64,11 @@ async fn the_controller_makes_a_workspace_ready_and_mails_its_owner_once() {
         "[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\nnamespace = \"dev-boxes\"\naccess_host = \"ws.example.com\"\n[smtp]\nfrom = \"Workspaces <ws@example.com>\"\n",
     )
     .unwrap();
-    let _controller = Running(
-        env.cmd()
-            .args(["controller", "--kube-url", &server.url()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _controller = controller(&env, &server.url());
 
     let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
     let api: Api<Workspace> = Api::namespaced(client.clone(), "dev-boxes");
-    let spec = WorkspaceSpec {
-        owner: "alice@iiitm.ac.in".into(),
-        display_name: "devbox".into(),
-        user: "alice".into(),
-        cpu: "1".into(),
-        memory: "2Gi".into(),
-        storage: "10Gi".into(),
-        ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z".into(),
-        image: "lscr.io/linuxserver/openssh-server:latest".into(),
-    };
-    api.create(&PostParams::default(), &Workspace::new("alice-devbox-0a1b2c3d", spec)).await.unwrap();
+    api.create(&PostParams::default(), &alices_devbox()).await.unwrap();
 
     let mail = env.home().join("mail/new");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -198,27 +205,10 @@ async fn an_access_email_queued_while_the_smtp_server_is_down_arrives_once_it_is
         ),
     )
     .unwrap();
-    let _controller = Running(
-        env.cmd()
-            .args(["controller", "--kube-url", &server.url()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _controller = controller(&env, &server.url());
     let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
     let api: Api<Workspace> = Api::namespaced(client, "workspaces");
-    let spec = WorkspaceSpec {
-        owner: "alice@iiitm.ac.in".into(),
-        display_name: "devbox".into(),
-        user: "alice".into(),
-        cpu: "1".into(),
-        memory: "2Gi".into(),
-        storage: "10Gi".into(),
-        ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z".into(),
-        image: "lscr.io/linuxserver/openssh-server:latest".into(),
-    };
-    let created = api.create(&PostParams::default(), &Workspace::new("alice-devbox-0a1b2c3d", spec)).await.unwrap();
+    let created = api.create(&PostParams::default(), &alices_devbox()).await.unwrap();
     let uid = created.metadata.uid.clone().unwrap();
 
     // The server is down: the workspace becomes ready and its e-mail is queued, not sent.
