@@ -73,6 +73,7 @@ pub(crate) struct Kind {
 pub(crate) const NAMESPACES: ResourceId = ResourceId { group: "", plural: "namespaces" };
 pub(crate) const SERVICES: ResourceId = ResourceId { group: "", plural: "services" };
 pub(crate) const DEPLOYMENTS: ResourceId = ResourceId { group: "apps", plural: "deployments" };
+pub(crate) const CRDS: ResourceId = ResourceId { group: "apiextensions.k8s.io", plural: "customresourcedefinitions" };
 
 const fn rk(
     group: &'static str,
@@ -90,7 +91,8 @@ const fn builtin(info: ResourceKind, create_on_update: bool, delete_returns_obje
 }
 
 /// The built-in types: core/v1 namespaces, services, persistentvolumeclaims, configmaps,
-/// secrets, events; apps/v1 deployments; events.k8s.io/v1 events; coordination.k8s.io/v1 leases.
+/// secrets, events; apps/v1 deployments; events.k8s.io/v1 events; coordination.k8s.io/v1 leases;
+/// apiextensions.k8s.io/v1 customresourcedefinitions.
 pub(crate) fn builtins() -> Vec<Kind> {
     vec![
         builtin(rk("", "Namespace", "namespaces", false, true), false, true),
@@ -102,6 +104,11 @@ pub(crate) fn builtins() -> Vec<Kind> {
         builtin(rk("apps", "Deployment", "deployments", true, true), false, false),
         builtin(rk("events.k8s.io", "Event", "events", true, false), true, false),
         builtin(rk("coordination.k8s.io", "Lease", "leases", true, false), false, false),
+        builtin(
+            rk("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", false, true),
+            false,
+            true,
+        ),
     ]
 }
 
@@ -113,15 +120,30 @@ pub(crate) struct Kinds {
 
 impl Kinds {
     pub fn new(custom: &[ResourceKind]) -> Self {
-        let mut kinds = builtins();
+        let mut kinds = Kinds { kinds: builtins() };
         for info in custom {
             // A registration replaces a built-in of the same group, version and plural.
-            kinds.retain(|k| {
+            kinds.kinds.retain(|k| {
                 !(k.info.group == info.group && k.info.version == info.version && k.info.plural == info.plural)
             });
-            kinds.push(Kind { info: *info, delete_returns_object: true, create_on_update: false, builtin: false });
+            kinds.push_custom(*info);
         }
-        Kinds { kinds }
+        kinds
+    }
+
+    fn push_custom(&mut self, info: ResourceKind) {
+        self.kinds.push(Kind { info, delete_returns_object: true, create_on_update: false, builtin: false });
+    }
+
+    /// Serves the types a CustomResourceDefinition defines, unless a type of the same group,
+    /// version and plural is served already (built in, registered at start or by an earlier
+    /// CRD).
+    pub fn register(&mut self, served: Vec<crate::crds::Served>) {
+        for s in served {
+            if self.by_path(&s.group, &s.version, &s.plural).is_none() {
+                self.push_custom(s.intern());
+            }
+        }
     }
 
     pub fn by_path(&self, group: &str, version: &str, plural: &str) -> Option<&Kind> {

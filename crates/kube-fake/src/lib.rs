@@ -32,8 +32,11 @@
 //!
 //! Built in: core/v1 `namespaces` (cluster-scoped; `default` exists at start), `services`,
 //! `persistentvolumeclaims`, `configmaps`, `secrets`, `events`; apps/v1 `deployments`;
-//! events.k8s.io/v1 `events`; coordination.k8s.io/v1 `leases`; plus every registered
-//! [`ResourceKind`]. Namespaces get `status.phase: Active` and the
+//! events.k8s.io/v1 `events`; coordination.k8s.io/v1 `leases`; apiextensions.k8s.io/v1
+//! `customresourcedefinitions`; plus every registered [`ResourceKind`] and every served version
+//! of a CRD written through the API (its name must be `<plural>.<group>`, with one storage
+//! version; it is `Established` at once, as when no other CRD claims its names; deleting it
+//! does not stop serving its types). Namespaces get `status.phase: Active` and the
 //! `kubernetes.io/metadata.name` label. Objects are kept as JSON, so any shape is accepted. Discovery answers
 //! `/version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}[/{version}]` (not the aggregated
 //! discovery format).
@@ -149,6 +152,7 @@
 //!   (`test` + `add` of `/metadata/finalizers`, `test` + `remove` of one entry).
 
 mod apply;
+mod crds;
 mod deployments;
 mod error;
 mod kinds;
@@ -182,11 +186,13 @@ pub struct Builder {
     deployments_available: bool,
     watch_history: usize,
     bookmark_interval: Duration,
+    listen: SocketAddr,
 }
 
 impl Default for Builder {
     fn default() -> Self {
         Builder {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             kinds: Vec::new(),
             namespaces: vec!["default".into()],
             simulate_deployments: false,
@@ -243,7 +249,15 @@ impl Builder {
         self
     }
 
-    /// Binds 127.0.0.1 on a free port and serves on a tokio task.
+    /// Where to listen; default 127.0.0.1 on a free port.
+    #[must_use]
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Binds the listening address (127.0.0.1 on a free port unless [`Builder::listen`]
+    /// says otherwise) and serves on a tokio task.
     ///
     /// # Panics
     /// When no local port can be bound; [`Builder::try_start`] returns that error instead.
@@ -269,7 +283,7 @@ impl Builder {
                 tracing::warn!(%err, namespace, "kube-fake could not create a start-up namespace");
             }
         }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = tokio::net::TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
         let mut tasks = Vec::new();
         if self.simulate_deployments {

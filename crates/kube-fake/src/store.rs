@@ -5,9 +5,9 @@
 
 use crate::apply::{self, Schema, Scope, Writer};
 use crate::error::{Cause, Error, GroupKind, GroupResource};
-use crate::kinds::{DEPLOYMENTS, Kind, Kinds, NAMESPACES, ResourceId, SERVICES};
+use crate::kinds::{CRDS, DEPLOYMENTS, Kind, Kinds, NAMESPACES, ResourceId, SERVICES};
 use crate::selectors::Selectors;
-use crate::{deployments, patch, services, validation};
+use crate::{crds, deployments, patch, services, validation};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -142,6 +142,9 @@ pub(crate) struct Store {
     pub simulate_deployments: bool,
     pub deployments_available: bool,
     availability: HashMap<(String, String), bool>,
+    /// The types a CRD being written serves, registered once the write is committed (not on
+    /// a dry run or a failed write).
+    pending_kinds: Vec<crds::Served>,
 }
 
 pub(crate) fn now() -> String {
@@ -236,6 +239,7 @@ impl Store {
             simulate_deployments: false,
             deployments_available: true,
             availability: HashMap::new(),
+            pending_kinds: Vec::new(),
         }
     }
 
@@ -245,6 +249,12 @@ impl Store {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.hub.subscribe()
+    }
+
+    /// Serves what the CRD just written defines.
+    fn register_kinds(&mut self) {
+        let served = std::mem::take(&mut self.pending_kinds);
+        self.kinds.register(served);
     }
 
     fn kind(&self, res: ResourceId) -> Result<Kind, Error> {
@@ -422,6 +432,8 @@ impl Store {
 
     /// What the type-specific REST logic adds on every write: defaults and allocations.
     fn prepare(&mut self, kind: &Kind, key: &ObjectKey, new: &mut Value, old: Option<&Value>) -> Result<(), Error> {
+        // Left over from a dry run or a write that failed after its preparation.
+        self.pending_kinds.clear();
         let name = key.name.clone();
         if key.res == SERVICES {
             let taken: BTreeSet<u64> = self
@@ -451,6 +463,17 @@ impl Store {
                 .map(|l| l.insert("kubernetes.io/metadata.name".into(), name.into()));
         } else if kind.info.plural == "persistentvolumeclaims" && old.is_none() {
             set_field(new, "status", json!({"phase": "Pending"}));
+        } else if key.res == CRDS {
+            let served = crds::served(&name, new).map_err(|causes| Error::Invalid {
+                kind: kind.info.group_kind(),
+                name: name.clone(),
+                causes,
+            })?;
+            // The names are accepted at once: there is no other CRD to conflict with them.
+            if old.is_none() {
+                set_field(new, "status", crds::accepted_status(new));
+            }
+            self.pending_kinds = served;
         }
         Ok(())
     }
@@ -560,6 +583,7 @@ impl Store {
             return Ok(body);
         }
         self.next_rv(&mut body);
+        self.register_kinds();
         let object = Arc::new(body);
         self.objects.insert(key.clone(), object.clone());
         self.emit(EventType::Added, &key, object.clone(), None);
@@ -832,6 +856,7 @@ impl Store {
             return Ok(self.remove(key).map(|o| (*o).clone()).unwrap_or_default());
         }
         self.next_rv(&mut new);
+        self.register_kinds();
         let object = Arc::new(new);
         self.objects.insert(key.clone(), object.clone());
         self.emit(EventType::Modified, key, object.clone(), Some(old.clone()));

@@ -5,6 +5,7 @@
 
 mod apply;
 mod controller;
+mod crds;
 mod crud;
 mod delete;
 mod deployments;
