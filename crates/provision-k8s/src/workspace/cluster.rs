@@ -1,7 +1,7 @@
 //! [`WorkspaceCluster`] on Kubernetes: `Workspace` objects in one namespace through the kube
 //! client. Only the objects are written here; the controller makes what they describe.
 
-use super::{OWNER_LABEL, Phase, Workspace, WorkspaceSpec};
+use super::{GROUP, OWNER_LABEL, Phase, VERSION, Workspace, WorkspaceSpec};
 use async_trait::async_trait;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -25,6 +25,14 @@ impl KubeWorkspaces {
 
 /// A kube error as a port error, naming what was being done and never more than the API said.
 fn port_error(doing: &str, e: kube::Error) -> PortError {
+    if let kube::Error::Api(status) = &e
+        && type_not_served(status)
+    {
+        let message = format!(
+            "cannot {doing}: the cluster does not serve Workspaces ({GROUP}/{VERSION}); install the CRD: `orchestrator crd | kubectl apply -f -`"
+        );
+        return PortError::new(PortErrorKind::Permanent, message).with_source(e);
+    }
     let kind = match &e {
         kube::Error::Api(status) => match status.code {
             404 => PortErrorKind::NotFound,
@@ -43,6 +51,12 @@ fn port_error(doing: &str, e: kube::Error) -> PortError {
         other => format!("cannot {doing}: {other}"),
     };
     PortError::new(kind, message).with_source(e)
+}
+
+/// Whether a 404 says the resource type is unknown (a missing object names itself in the
+/// details; an unknown path does not).
+fn type_not_served(status: &kube::core::Status) -> bool {
+    status.code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty() && d.kind.is_empty())
 }
 
 /// The object for `w`.

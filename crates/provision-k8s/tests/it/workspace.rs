@@ -1,20 +1,22 @@
-//! The workspace controller with the real kube client against `kube-fake`: what it applies,
-//! the status it records, the one announcement per workspace, retries, and deletion.
+//! The workspace controller with the real kube client: what it applies, the status it
+//! records, the one announcement per workspace, retries, and deletion.
+//!
+//! The tests in `on_any_cluster` run on the cluster `KUBECONFIG` names when it is set, and on
+//! kube-fake otherwise (see `provision_k8s::testing::TestCluster`); the others need what only
+//! the fake can do: injected faults, Deployments held back, the request log.
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_fake::{FakeApiServer, Fault};
+use provision_k8s::testing::TestCluster;
 use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, ReadyWorkspace, run};
-use provision_k8s::workspace::{Phase, Settings, Workspace, WorkspaceSpec};
+use provision_k8s::workspace::{FIELD_MANAGER, Phase, Settings, Workspace, WorkspaceSpec};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-
-const NS: &str = "workspaces";
 
 /// Records announcements; fails the first `fail` ready calls.
 #[derive(Default)]
@@ -42,7 +44,7 @@ impl Announcer for Recorder {
 }
 
 struct Harness {
-    server: FakeApiServer,
+    cluster: TestCluster,
     client: Client,
     recorder: Arc<Recorder>,
     metrics: Arc<Metrics>,
@@ -50,17 +52,11 @@ struct Harness {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-async fn harness(available: bool) -> Harness {
-    let server = provision_k8s::testing::fake_api_server()
-        .namespace(NS)
-        .simulate_deployments(true)
-        .deployments_available(available)
-        .start()
-        .await;
-    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+/// The controller running on `cluster`, in the cluster's test namespace.
+fn harness(cluster: TestCluster) -> Harness {
     let mut h = Harness {
-        server,
-        client,
+        client: cluster.client(),
+        cluster,
         recorder: Arc::new(Recorder::default()),
         metrics: Arc::new(Metrics::default()),
         stop: None,
@@ -70,18 +66,25 @@ async fn harness(available: bool) -> Harness {
     h
 }
 
+/// The controller on kube-fake, with simulated Deployments that are `available` or held back.
+async fn on_the_fake(available: bool) -> Harness {
+    let builder = FakeApiServer::builder().simulate_deployments(true).deployments_available(available);
+    harness(TestCluster::fake(builder).await)
+}
+
 impl Harness {
     fn start(&mut self) {
         let settings = Settings {
             access_host: "ws.example.com".into(),
-            storage_class: Some("fast".into()),
+            storage_class: self.cluster.storage_class(),
             ..Settings::default()
         };
         let ctx = Arc::new(Context::new(self.client.clone(), settings, self.recorder.clone(), self.metrics.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         self.stop = Some(stop);
+        let namespace = self.cluster.namespace().to_owned();
         self.task = Some(tokio::spawn(async move {
-            run(ctx, NS, async move {
+            run(ctx, &namespace, async move {
                 let _ = stopped.await;
             })
             .await;
@@ -97,12 +100,17 @@ impl Harness {
         }
     }
 
-    fn api<K>(&self) -> Api<K>
+    fn api<K>(&self) -> kube::Api<K>
     where
         K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
         K::DynamicType: Default,
     {
-        Api::namespaced(self.client.clone(), NS)
+        self.cluster.api()
+    }
+
+    /// The fake, for the tests that need it.
+    fn server(&self) -> &FakeApiServer {
+        self.cluster.fake_server().expect("this test runs on kube-fake")
     }
 
     async fn create(&self, name: &str) -> Workspace {
@@ -123,19 +131,29 @@ impl Harness {
         self.api::<Workspace>().create(&PostParams::default(), &ws).await.unwrap()
     }
 
-    /// Polls `name` until `done` holds of it (or panics after 20 s with what was seen).
+    /// Polls `name` until `done` holds of it.
     async fn until(&self, name: &str, what: &str, done: impl Fn(&Workspace) -> bool) -> Workspace {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ws = self.api::<Workspace>().get_opt(name).await.unwrap();
-            if let Some(ws) = &ws
-                && done(ws)
-            {
-                return ws.clone();
-            }
-            assert!(Instant::now() < deadline, "{name} never {what}: {ws:#?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let api = self.api::<Workspace>();
+        self.cluster
+            .eventually(&format!("{name} {what}"), || async { api.get_opt(name).await.unwrap().filter(|ws| done(ws)) })
+            .await
+    }
+
+    /// Polls until the object `name` of type `K` is gone.
+    async fn until_gone<K>(&self, name: &str)
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api = self.api::<K>();
+        self.cluster
+            .eventually(&format!("{} {name} is gone", K::kind(&K::DynamicType::default())), || async {
+                api.get_opt(name).await.unwrap().is_none().then_some(())
+            })
+            .await;
     }
 }
 
@@ -143,87 +161,106 @@ fn phase(ws: &Workspace) -> Option<Phase> {
     ws.status.as_ref().and_then(|s| s.phase)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workspace_gets_its_objects_a_port_and_one_announcement() {
-    let mut h = harness(true).await;
-    let created = h.create("alice-devbox-0a1b2c3d").await;
-    let ready = h.until("alice-devbox-0a1b2c3d", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
-    let status = ready.status.clone().unwrap();
-    let port = status.node_port.unwrap();
-    assert!((30000..=32767).contains(&port), "{port}");
-    assert_eq!(status.access_command.as_deref(), Some(format!("ssh -p {port} alice@ws.example.com").as_str()));
-    assert_eq!(status.observed_generation, Some(1));
-    assert!(status.notified_at.is_some());
-    assert!(ready.finalizers().iter().any(|f| f == FINALIZER));
+/// Whether the controller server-side applied the object (its managedFields say so).
+fn applied_by_the_controller(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .any(|m| m.manager.as_deref() == Some(FIELD_MANAGER) && m.operation.as_deref() == Some("Apply"))
+}
 
-    // Each object is owned by the workspace, so deleting it takes them along.
-    let uid = created.uid().unwrap();
-    let owned = |refs: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>| {
-        refs.as_ref().unwrap().iter().any(|r| r.uid == uid && r.controller == Some(true))
-    };
-    let pvc = h.api::<PersistentVolumeClaim>().get("alice-devbox-0a1b2c3d").await.unwrap();
-    assert!(owned(&pvc.metadata.owner_references));
-    assert_eq!(pvc.spec.unwrap().storage_class_name.as_deref(), Some("fast"));
-    let deployment = h.api::<Deployment>().get("alice-devbox-0a1b2c3d").await.unwrap();
-    assert!(owned(&deployment.metadata.owner_references));
-    let service = h.api::<Service>().get("alice-devbox-0a1b2c3d").await.unwrap();
-    assert!(owned(&service.metadata.owner_references));
-    assert_eq!(service.spec.unwrap().type_.as_deref(), Some("NodePort"));
-    // Everything was applied server-side under the controller's field manager.
-    let applies: Vec<_> = h.server.requests().into_iter().filter(|r| r.method == "PATCH").collect();
-    assert!(!applies.is_empty());
-    assert!(
-        applies.iter().all(|r| r.param("fieldManager") == Some("orchestrator-workspace-controller")
-            && r.content_type.as_deref() == Some("application/apply-patch+yaml")
-            || r.content_type.as_deref() == Some("application/json-patch+json")),
-        "{applies:#?}"
-    );
+mod on_any_cluster {
+    use super::*;
 
-    let announced = h.recorder.ready.lock().unwrap().clone();
-    assert_eq!(announced.len(), 1, "{announced:#?}");
-    assert_eq!((announced[0].port, announced[0].uid.as_str()), (port, uid.as_str()));
-    assert_eq!(announced[0].owner, "alice@iiitm.ac.in");
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_workspace_gets_its_objects_a_port_and_one_announcement() {
+        let mut h = harness(TestCluster::start().await);
+        let created = h.create("alice-devbox-0a1b2c3d").await;
+        let ready = h.until("alice-devbox-0a1b2c3d", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
+        let status = ready.status.clone().unwrap();
+        let port = status.node_port.unwrap();
+        assert!((30000..=32767).contains(&port), "{port}");
+        assert_eq!(status.access_command.as_deref(), Some(format!("ssh -p {port} alice@ws.example.com").as_str()));
+        assert_eq!(status.observed_generation, Some(1));
+        assert!(status.notified_at.is_some());
+        assert!(ready.finalizers().iter().any(|f| f == FINALIZER));
 
-    // A restarted controller finds it announced and does not announce again.
-    h.stop().await;
-    h.start();
-    h.api::<Workspace>()
-        .patch(
-            "alice-devbox-0a1b2c3d",
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
-        )
-        .await
-        .unwrap();
-    h.until("alice-devbox-0a1b2c3d", "was reconciled again", |_| h.metrics.reconciles.load(Ordering::SeqCst) >= 3)
+        // Each object is owned by the workspace, so deleting it takes them along, and each was
+        // applied server-side under the controller's field manager.
+        let uid = created.uid().unwrap();
+        let owned = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            let by_it = meta.owner_references.iter().flatten().any(|r| r.uid == uid && r.controller == Some(true));
+            by_it && applied_by_the_controller(meta)
+        };
+        let pvc = h.api::<PersistentVolumeClaim>().get("alice-devbox-0a1b2c3d").await.unwrap();
+        assert!(owned(&pvc.metadata), "{:#?}", pvc.metadata);
+        if let Some(class) = h.cluster.storage_class() {
+            assert_eq!(pvc.spec.unwrap().storage_class_name, Some(class));
+        }
+        let deployment = h.api::<Deployment>().get("alice-devbox-0a1b2c3d").await.unwrap();
+        assert!(owned(&deployment.metadata), "{:#?}", deployment.metadata);
+        let service = h.api::<Service>().get("alice-devbox-0a1b2c3d").await.unwrap();
+        assert!(owned(&service.metadata), "{:#?}", service.metadata);
+        assert_eq!(service.spec.unwrap().type_.as_deref(), Some("NodePort"));
+
+        let announced = h.recorder.ready.lock().unwrap().clone();
+        assert_eq!(announced.len(), 1, "{announced:#?}");
+        assert_eq!((announced[0].port, announced[0].uid.as_str()), (port, uid.as_str()));
+        assert_eq!(announced[0].owner, "alice@iiitm.ac.in");
+
+        // A restarted controller finds it announced and does not announce again.
+        h.stop().await;
+        let before = h.metrics.reconciles.load(Ordering::SeqCst);
+        h.start();
+        h.api::<Workspace>()
+            .patch(
+                "alice-devbox-0a1b2c3d",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"labels": {"touched": "yes"}}})),
+            )
+            .await
+            .unwrap();
+        h.until("alice-devbox-0a1b2c3d", "was reconciled again", |_| {
+            h.metrics.reconciles.load(Ordering::SeqCst) > before
+        })
         .await;
-    assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
+        assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
 
-    // Deleting the workspace withdraws the announcement and removes what it owned.
-    h.api::<Workspace>().delete("alice-devbox-0a1b2c3d", &DeleteParams::default()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.api::<Workspace>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "the finalizer was never removed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Deleting the workspace withdraws the announcement and removes what it owned.
+        h.api::<Workspace>().delete("alice-devbox-0a1b2c3d", &DeleteParams::default()).await.unwrap();
+        h.until_gone::<Workspace>("alice-devbox-0a1b2c3d").await;
+        // Withdrawing is idempotent, and a cached copy may ask again while the deletion settles.
+        let mut withdrawn = h.recorder.deleted.lock().unwrap().clone();
+        withdrawn.dedup();
+        assert_eq!(withdrawn, [uid]);
+        h.until_gone::<Deployment>("alice-devbox-0a1b2c3d").await;
+        h.until_gone::<Service>("alice-devbox-0a1b2c3d").await;
+        h.until_gone::<PersistentVolumeClaim>("alice-devbox-0a1b2c3d").await;
+        h.stop().await;
     }
-    // Withdrawing is idempotent, and a cached copy may ask again while the deletion settles.
-    let mut withdrawn = h.recorder.deleted.lock().unwrap().clone();
-    withdrawn.dedup();
-    assert_eq!(withdrawn, [uid]);
-    assert!(h.api::<Deployment>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_none());
-    assert!(h.api::<Service>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_none());
-    assert!(h.api::<PersistentVolumeClaim>().get_opt("alice-devbox-0a1b2c3d").await.unwrap().is_none());
-    h.stop().await;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_workspace_whose_service_the_cluster_refuses_fails_with_its_reason() {
+        let mut h = harness(TestCluster::start().await);
+        // Made with kubectl, not the API: a Service name must start with a letter.
+        h.create("9box-33333333").await;
+        let failed = h.until("9box-33333333", "failed", |ws| phase(ws) == Some(Phase::Failed)).await;
+        let message = failed.status.unwrap().message.unwrap();
+        assert!(message.contains("refused the Service"), "{message}");
+        assert!(message.contains("DNS-1035"), "the API server's reason is kept: {message}");
+        assert!(h.recorder.ready.lock().unwrap().is_empty());
+        h.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_waits_provisioning_until_the_deployment_is_available() {
-    let mut h = harness(false).await;
+    let mut h = on_the_fake(false).await;
     h.create("bob-box-11111111").await;
     let waiting = h.until("bob-box-11111111", "became Provisioning", |ws| phase(ws) == Some(Phase::Provisioning)).await;
     assert!(waiting.status.unwrap().node_port.is_some(), "the port comes before the pod");
     assert!(h.recorder.ready.lock().unwrap().is_empty(), "nothing announced before it is ready");
-    h.server.set_deployment_available(NS, "bob-box-11111111", true);
+    h.server().set_deployment_available(h.cluster.namespace(), "bob-box-11111111", true);
     h.until("bob-box-11111111", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
     assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
     h.stop().await;
@@ -231,30 +268,26 @@ async fn it_waits_provisioning_until_the_deployment_is_available() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_and_the_announcement_still_happens_once() {
-    let mut h = harness(true).await;
+    let mut h = on_the_fake(true).await;
     // The API server fails the first applies of the Deployment; the announcer fails once.
-    h.server.fail_next(Fault::new(500).method("PATCH").path_contains("/deployments/").times(2));
+    h.server().fail_next(Fault::new(500).method("PATCH").path_contains("/deployments/").times(2));
     h.recorder.fail.store(1, Ordering::SeqCst);
     h.create("carol-box-22222222").await;
     let ready = h
         .until("carol-box-22222222", "was announced", |ws| ws.status.as_ref().is_some_and(|s| s.notified_at.is_some()))
         .await;
     assert_eq!(phase(&ready), Some(Phase::Ready));
-    assert_eq!(h.server.pending_faults(), 0);
+    assert_eq!(h.server().pending_faults(), 0);
     assert_eq!(h.recorder.ready.lock().unwrap().len(), 1);
     assert!(h.metrics.reconcile_errors.load(Ordering::SeqCst) >= 3, "two apply failures and one announcement failure");
     h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workspace_whose_objects_the_cluster_refuses_fails_and_is_not_retried_in_a_loop() {
-    let mut h = harness(true).await;
-    // Made with kubectl, not the API: a Service name must start with a letter.
+async fn a_workspace_the_cluster_refuses_is_not_retried_in_a_loop() {
+    let mut h = on_the_fake(true).await;
     h.create("9box-33333333").await;
-    let failed = h.until("9box-33333333", "failed", |ws| phase(ws) == Some(Phase::Failed)).await;
-    let message = failed.status.unwrap().message.unwrap();
-    assert!(message.contains("refused the Service"), "{message}");
-    assert!(h.recorder.ready.lock().unwrap().is_empty());
+    h.until("9box-33333333", "failed", |ws| phase(ws) == Some(Phase::Failed)).await;
     // It waits for a change rather than retrying: a few reconciles, then none.
     let settled = h.metrics.reconciles.load(Ordering::SeqCst);
     h.create("alice-devbox-44444444").await;
@@ -321,12 +354,15 @@ fn role_rules(name: &str) -> std::collections::BTreeSet<(String, String, String)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_role_grants_exactly_what_the_controller_does() {
-    let mut h = harness(true).await;
+    let cluster = TestCluster::fake(FakeApiServer::builder().simulate_deployments(true)).await;
+    // Installing the CRD and making the namespace are the installer's and the test's.
+    cluster.fake_server().unwrap().clear_requests();
+    let mut h = harness(cluster);
     h.create("erin-box-55555555").await;
     h.until("erin-box-55555555", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
     h.stop().await;
     let mut used = std::collections::BTreeSet::new();
-    for r in h.server.requests() {
+    for r in h.server().requests() {
         let (group, resource, verb) = rbac_verb(&r);
         // The test's own requests: it creates the workspace and reads it.
         if group == "orchestrator.dev" && resource == "workspaces" && (verb == "create" || verb == "get") {
@@ -346,4 +382,15 @@ async fn the_controller_role_grants_exactly_what_the_controller_does() {
         role_rules("orchestrator-workspace-controller"),
         "deploy/workspace-rbac.yaml must grant exactly these"
     );
+}
+
+#[tokio::test]
+async fn a_cluster_without_the_crd_is_told_to_install_it() {
+    use provision_core::workspace::WorkspaceCluster as _;
+    let server = FakeApiServer::builder().start().await;
+    let client = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let workspaces = provision_k8s::workspace::cluster::KubeWorkspaces::new(client, "default");
+    let error = workspaces.list(None).await.unwrap_err();
+    assert!(error.to_string().contains("does not serve Workspaces (orchestrator.dev/v1alpha1)"), "{error}");
+    assert!(error.to_string().contains("orchestrator crd | kubectl apply -f -"), "{error}");
 }
