@@ -9,7 +9,7 @@ use provision_core::ports::PortErrorKind;
 use provision_core::problem::{Collector, Problem};
 use provision_core::workspace::{NewWorkspace, ShortName, WorkspaceCluster, WorkspaceView, login, workspace_name};
 use provision_core::{Amount, Bytes, Cpu, EmailAddress, Invalid, ResourceBounds, SshPublicKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The `Workspace` CustomResourceDefinition as YAML.
@@ -27,7 +27,7 @@ pub struct Caller {
 
 /// An amount as a client sends it: a Kubernetes quantity (`"500m"`, `"4Gi"`) or a number (CPU
 /// in cores, memory and storage in GiB, as the seed's API took them).
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AmountInput {
     Number(f64),
@@ -35,7 +35,7 @@ pub enum AmountInput {
 }
 
 /// `POST /v1/workspaces` and `orchestrator workspace create`, as sent.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceInput {
     /// The owner's address; its domain must be allowed.

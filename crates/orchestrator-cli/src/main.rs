@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 failure (a failed run, an I/O error), 2 bad usage or invalid input.
 
 mod output;
+mod remote;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use orchestrator_app::config::CertificateSource;
@@ -123,8 +124,23 @@ enum Command {
     /// `token revoke ID`. Only their SHA-256 is kept.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Workspaces, directly on the cluster (KUBECONFIG, the in-cluster account or --kube-url),
-    /// with an operator's rights: `workspace create|list|show|delete`.
+    /// Workspaces (developers' boxes): `workspace create|list|show|delete`, through the
+    /// orchestrator API with a token (--api), or directly on the cluster as an operator.
+    ///
+    /// Through the API (--api URL, or ORCHESTRATOR_API_URL): as the owner of a bearer token,
+    /// given in ORCHESTRATOR_TOKEN or in a file (--token-file), never on the command line. You
+    /// ask for, see and delete only your own workspaces, unless the token is an admin's (`list
+    /// --all` then lists everyone's). Nothing local is read or written. An operator issues
+    /// tokens with `orchestrator token create`.
+    ///
+    /// Directly on the cluster (without --api: KUBECONFIG, the in-cluster account or
+    /// --kube-url): as an operator, with an admin's rights; requests are checked as the API
+    /// checks them.
+    ///
+    /// Both modes print the same text, and the same JSON with --output json.
+    #[command(
+        after_help = "Examples, through the API (as the token's owner):\n  export ORCHESTRATOR_API_URL=https://orchestrator.example.com\n  export ORCHESTRATOR_TOKEN_FILE=~/.config/orchestrator/token\n  orchestrator workspace create --email alice@iiitm.ac.in --name devbox --cpu 2 --memory 4Gi \\\n      --ssh-key-file ~/.ssh/id_ed25519.pub\n  orchestrator workspace list\n  orchestrator workspace show alice-devbox-0a1b2c3d\n  orchestrator workspace list --all --token-file admin.token      # an admin's: everyone's\n\nExamples, directly on the cluster (as an operator):\n  orchestrator workspace list --email alice@iiitm.ac.in\n  orchestrator workspace --kube-url http://127.0.0.1:8001 delete alice-devbox-0a1b2c3d"
+    )]
     Workspace(WorkspaceArgs),
     /// Print the `Workspace` CustomResourceDefinition as YAML (`orchestrator crd | kubectl apply -f -`).
     Crd,
@@ -190,8 +206,24 @@ enum ChartCommand {
 
 #[derive(Debug, Args)]
 struct WorkspaceArgs {
-    /// The Kubernetes API server instead of KUBECONFIG or the in-cluster account.
-    #[arg(long, global = true, env = "ORCHESTRATOR_KUBE_URL", value_name = "URL")]
+    /// Work through the orchestrator API at URL (`https://orchestrator.example.com`) as the
+    /// owner of the token in ORCHESTRATOR_TOKEN or --token-file.
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHESTRATOR_API_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = remote::parse_api_url,
+        conflicts_with = "kube_url"
+    )]
+    api: Option<reqwest::Url>,
+    /// With --api: read the token from this file (surrounding whitespace is trimmed); it wins
+    /// over ORCHESTRATOR_TOKEN.
+    #[arg(long, global = true, env = "ORCHESTRATOR_TOKEN_FILE", hide_env_values = true, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// Without --api: the Kubernetes API server instead of KUBECONFIG or the in-cluster account.
+    #[arg(long, global = true, env = "ORCHESTRATOR_KUBE_URL", hide_env_values = true, value_name = "URL")]
     kube_url: Option<String>,
     #[command(subcommand)]
     command: WorkspaceCommand,
@@ -204,36 +236,64 @@ enum WorkspaceCommand {
     #[command(
         after_help = "Example:\n  orchestrator workspace create --email alice@iiitm.ac.in --name devbox --cpu 2 --memory 4Gi --ssh-key-file ~/.ssh/id_ed25519.pub"
     )]
-    Create {
-        #[arg(long)]
-        email: String,
-        /// a-z, 0-9 and '-', at most 20 characters.
-        #[arg(long)]
-        name: String,
-        /// `500m`, `2`.
-        #[arg(long)]
-        cpu: String,
-        /// `4Gi`.
-        #[arg(long)]
-        memory: String,
-        /// `20Gi`; default: workspaces.default_storage.
-        #[arg(long)]
-        storage: Option<String>,
-        /// The public key file (`~/.ssh/id_ed25519.pub`).
-        #[arg(long, value_name = "PATH")]
-        ssh_key_file: PathBuf,
-        #[arg(long)]
-        image: Option<String>,
-    },
-    /// List workspaces (of EMAIL, or all).
+    Create(CreateWorkspaceArgs),
+    /// List workspaces. Through the API: yours, or with --all everyone's when your token is
+    /// an admin's. Directly on the cluster: everyone's, or those of --email.
     List {
+        /// Everyone's. Through the API this needs an admin's token (any other token lists its
+        /// owner's own); directly on the cluster it is what `list` shows anyway.
         #[arg(long)]
+        all: bool,
+        /// Directly on the cluster only: the workspaces of this owner.
+        #[arg(long, conflicts_with = "all")]
         email: Option<String>,
     },
     /// Show one: phase, node port, access command.
     Show { name: String },
     /// Delete one and everything it owns.
     Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+struct CreateWorkspaceArgs {
+    /// The owner's address (through the API, your own unless your token is an admin's).
+    #[arg(long)]
+    email: String,
+    /// a-z, 0-9 and '-', at most 20 characters.
+    #[arg(long)]
+    name: String,
+    /// `500m`, `2`.
+    #[arg(long)]
+    cpu: String,
+    /// `4Gi`.
+    #[arg(long)]
+    memory: String,
+    /// `20Gi`; default: workspaces.default_storage.
+    #[arg(long)]
+    storage: Option<String>,
+    /// The public key file (`~/.ssh/id_ed25519.pub`).
+    #[arg(long, value_name = "PATH")]
+    ssh_key_file: PathBuf,
+    #[arg(long)]
+    image: Option<String>,
+}
+
+impl CreateWorkspaceArgs {
+    /// The request, with the key read from its file.
+    async fn input(self) -> anyhow::Result<WorkspaceInput> {
+        let key = tokio::fs::read_to_string(&self.ssh_key_file)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.ssh_key_file.display()))?;
+        Ok(WorkspaceInput {
+            email: self.email,
+            name: self.name,
+            cpu: Some(AmountInput::Text(self.cpu)),
+            memory: Some(AmountInput::Text(self.memory)),
+            storage: self.storage.map(AmountInput::Text),
+            ssh_public_key: key,
+            image: self.image,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -440,24 +500,65 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global);
     let printer = Printer::new(cli.global.output == Output::Json);
+    let command = match cli.command {
+        // Through the API nothing local is read: no config.toml, no data directory.
+        Command::Workspace(WorkspaceArgs { api: Some(api), token_file, command, .. }) => {
+            return workspace_through_api(api, token_file.as_deref(), command, &printer);
+        }
+        command => command,
+    };
     // Files are read here, before the async runtime exists: no blocking I/O on its threads.
     let config = match Config::load(&cli.global.home, &cli.global.blueprints, &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => return printer.error(&e.into()),
     };
-    if let Command::Kinds { check: Some(dir) } = &cli.command {
+    if let Command::Kinds { check: Some(dir) } = &command {
         let diagnostics = provision_template::check_dir(dir);
         printer.diagnostics(dir, &diagnostics);
         return if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
+    block_on(&printer, run(command, config, &printer))
+}
+
+/// Runs `work` to its end on an async runtime made for it; an error is reported.
+fn block_on(printer: &Printer, work: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start the async runtime")),
     };
-    match runtime.block_on(run(cli.command, config, &printer)) {
+    match runtime.block_on(work) {
         Ok(code) => code,
         Err(e) => printer.error(&e),
     }
+}
+
+/// `workspace --api`: the command as a call to the orchestrator API, printed as direct mode
+/// prints it.
+fn workspace_through_api(
+    api: reqwest::Url,
+    token_file: Option<&Path>,
+    command: WorkspaceCommand,
+    printer: &Printer,
+) -> ExitCode {
+    // Not a clap conflict: clap does not see a global --api given before `list`.
+    if let WorkspaceCommand::List { email: Some(_), .. } = command {
+        return printer.error(&remote::Error::EmailFilter.into());
+    }
+    // Read before the runtime exists, as every file is.
+    let token = match remote::Token::load(std::env::var_os(remote::TOKEN_ENV), token_file) {
+        Ok(token) => token,
+        Err(e) => return printer.error(&e.into()),
+    };
+    block_on(printer, async move {
+        let client = remote::Client::new(api, &token)?;
+        match command {
+            WorkspaceCommand::Create(args) => printer.workspace(&client.create(&args.input().await?).await?),
+            WorkspaceCommand::List { all, email: _ } => printer.workspaces(&client.list(all).await?),
+            WorkspaceCommand::Show { name } => printer.workspace(&client.show(&name).await?),
+            WorkspaceCommand::Delete { name } => printer.workspace(&client.delete(&name).await?),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn init_logging(global: &Global) {
@@ -561,22 +662,13 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
                 })
             };
             match args.command {
-                WorkspaceCommand::Create { email, name, cpu, memory, storage, ssh_key_file, image } => {
-                    let key = tokio::fs::read_to_string(&ssh_key_file)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", ssh_key_file.display()))?;
-                    let input = WorkspaceInput {
-                        email: email.clone(),
-                        name,
-                        cpu: Some(AmountInput::Text(cpu)),
-                        memory: Some(AmountInput::Text(memory)),
-                        storage: storage.map(AmountInput::Text),
-                        ssh_public_key: key,
-                        image,
-                    };
-                    printer.workspace(&app.create_workspace(&operator(Some(&email))?, &input).await?);
+                WorkspaceCommand::Create(args) => {
+                    let input = args.input().await?;
+                    printer.workspace(&app.create_workspace(&operator(Some(&input.email))?, &input).await?);
                 }
-                WorkspaceCommand::List { email } => {
+                // Everyone's unless --email names one owner; --all (which excludes --email)
+                // says it explicitly.
+                WorkspaceCommand::List { all: _, email } => {
                     let caller = operator(email.as_deref())?;
                     printer.workspaces(&app.workspaces(&caller, email.is_none()).await?);
                 }

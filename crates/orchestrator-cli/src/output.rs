@@ -339,22 +339,33 @@ impl Printer {
         out(&s);
     }
 
-    /// Reports an error on stderr (as JSON with `--output json`) and picks the exit code.
+    /// Reports an error on stderr (as JSON with `--output json`) and picks the exit code: 2 for
+    /// invalid input, here or as the orchestrator API judged it (a 4xx answer), 1 otherwise.
     pub fn error(&self, e: &anyhow::Error) -> ExitCode {
         let invalid = e.downcast_ref::<orchestrator_app::Error>().and_then(|e| match e {
             orchestrator_app::Error::Invalid(i) => Some(i),
             _ => None,
         });
+        let remote = e.downcast_ref::<crate::remote::Error>();
         let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
         let mut stderr = std::io::stderr().lock();
         if self.json {
-            let problems = invalid.map(|i| i.problems().to_vec()).unwrap_or_default();
+            let problems = match (invalid, remote) {
+                (Some(i), _) => serde_json::to_value(i.problems()),
+                (None, Some(r)) => serde_json::to_value(r.problems()),
+                (None, None) => Ok(serde_json::json!([])),
+            }
+            .expect("problems serialize");
             let body = serde_json::json!({"error": chain.join(": "), "problems": problems});
             let _ = writeln!(stderr, "{body}");
         } else {
             let _ = writeln!(stderr, "error: {}", chain.join(": "));
         }
-        if invalid.is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+        if invalid.is_some() || remote.is_some_and(crate::remote::Error::is_usage) {
+            ExitCode::from(2)
+        } else {
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -160,6 +160,11 @@ impl WorkspacePhase {
             WorkspacePhase::Deleting => "Deleting",
         }
     }
+
+    /// The phase [`as_str`](Self::as_str) names (exactly, as the API and the cluster write it).
+    pub fn parse(name: &str) -> Option<WorkspacePhase> {
+        Self::ALL.into_iter().find(|phase| phase.as_str() == name)
+    }
 }
 
 /// A workspace as the cluster reports it.
@@ -249,5 +254,15 @@ mod tests {
         assert_eq!(login(&email("42@iiitm.ac.in")), "dev");
         assert_eq!(login(&email("_a-b@iiitm.ac.in")), "a-b");
         assert_eq!(owner_label(&email("A@x.org").normalized()), owner_label("a@x.org"));
+    }
+
+    #[test]
+    fn phases_parse_from_their_names_only() {
+        for phase in WorkspacePhase::ALL {
+            assert_eq!(WorkspacePhase::parse(phase.as_str()), Some(phase));
+        }
+        for other in ["", "ready", "Ready ", "Unknown"] {
+            assert_eq!(WorkspacePhase::parse(other), None, "{other:?}");
+        }
     }
 }

@@ -14,3 +14,4 @@ mod secret;
 mod support;
 mod tokens;
 mod upgrade;
+mod workspace_api;
