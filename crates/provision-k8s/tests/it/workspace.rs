@@ -385,6 +385,38 @@ async fn the_controller_role_grants_exactly_what_the_controller_does() {
 }
 
 #[tokio::test]
+async fn the_api_role_grants_exactly_what_the_api_does() {
+    use provision_core::workspace::{NewWorkspace, ShortName, WorkspaceCluster as _};
+    use provision_core::{Bytes, Cpu, EmailAddress, SshPublicKey};
+    let cluster = TestCluster::fake(FakeApiServer::builder()).await;
+    let server = cluster.fake_server().unwrap();
+    server.clear_requests();
+    // Every call the API makes on the cluster: ask, list everyone's and one owner's, show,
+    // delete, and delete what is gone already.
+    let workspaces = provision_k8s::workspace::cluster::KubeWorkspaces::new(cluster.client(), cluster.namespace());
+    let owner = EmailAddress::parse("alice@iiitm.ac.in").unwrap();
+    let new = NewWorkspace {
+        name: "alice-devbox-0a1b2c3d".into(),
+        short: ShortName::parse("devbox").unwrap(),
+        owner: owner.clone(),
+        user: "alice".into(),
+        cpu: Cpu::parse("1").unwrap(),
+        memory: Bytes::parse("2Gi").unwrap(),
+        storage: Bytes::parse("10Gi").unwrap(),
+        key: SshPublicKey::parse(include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub")).unwrap(),
+        image: "lscr.io/linuxserver/openssh-server:latest".into(),
+    };
+    workspaces.create(&new).await.unwrap();
+    assert_eq!(workspaces.list(None).await.unwrap().len(), 1);
+    assert_eq!(workspaces.list(Some(&owner)).await.unwrap().len(), 1);
+    assert!(workspaces.get(&new.name).await.unwrap().is_some());
+    assert!(workspaces.delete(&new.name).await.unwrap());
+    assert!(!workspaces.delete(&new.name).await.unwrap());
+    let used: std::collections::BTreeSet<_> = server.requests().iter().map(rbac_verb).collect();
+    assert_eq!(used, role_rules("orchestrator-workspace-api"), "deploy/workspace-rbac.yaml must grant exactly these");
+}
+
+#[tokio::test]
 async fn a_cluster_without_the_crd_is_told_to_install_it() {
     use provision_core::workspace::WorkspaceCluster as _;
     let server = FakeApiServer::builder().start().await;
