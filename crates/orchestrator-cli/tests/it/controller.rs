@@ -130,21 +130,22 @@ mod on_any_cluster {
             env.run(&all)
         };
         let key_arg = key.to_str().unwrap();
-        let (code, stdout, stderr) = run(vec![
-            "create",
-            "--email",
-            "alice@iiitm.ac.in",
-            "--name",
-            "devbox",
-            "--cpu",
-            "1",
-            "--memory",
-            "2Gi",
-            "--ssh-key-file",
-            key_arg,
-            "--output",
-            "json",
-        ]);
+        let create = |email| {
+            vec![
+                "create",
+                "--email",
+                email,
+                "--name",
+                "devbox",
+                "--cpu",
+                "1",
+                "--memory",
+                "2Gi",
+                "--ssh-key-file",
+                key_arg,
+            ]
+        };
+        let (code, stdout, stderr) = run([create("alice@iiitm.ac.in"), vec!["--output", "json"]].concat());
         assert_eq!(code, 0, "{stderr}");
         let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         let name = created["name"].as_str().unwrap().to_owned();
@@ -163,19 +164,7 @@ mod on_any_cluster {
         assert_eq!(code, 0);
         assert!(shown.contains(&name) && shown.contains("Pending"), "{shown}");
         // The same checks as the API: a domain not allowed is refused, naming the field.
-        let (code, _, stderr) = run(vec![
-            "create",
-            "--email",
-            "x@evil.com",
-            "--name",
-            "devbox",
-            "--cpu",
-            "1",
-            "--memory",
-            "2Gi",
-            "--ssh-key-file",
-            key_arg,
-        ]);
+        let (code, _, stderr) = run(create("x@evil.com"));
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains("email") && stderr.contains("domain-not-allowed"), "{stderr}");
         let (code, _, stderr) = run(vec!["delete", &name]);
