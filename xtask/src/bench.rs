@@ -70,6 +70,33 @@ fn measure(name: &'static str, runs: usize, mut make: impl FnMut(usize) -> Resul
     Ok(s)
 }
 
+/// Measures two commands side by side: their runs interleaved, so that the machine's drift
+/// (this VM's speed changes from one minute to the next) weighs on both alike and their ratio
+/// holds. One warm-up run of each is not counted.
+fn measure_side_by_side(
+    a: (&'static str, usize, &mut dyn FnMut(usize) -> Result<Command>),
+    b: (&'static str, usize, &mut dyn FnMut(usize) -> Result<Command>),
+) -> Result<(Sample, Sample)> {
+    let ((a_name, a_runs, make_a), (b_name, b_runs, make_b)) = (a, b);
+    time(&mut make_a(usize::MAX)?)?;
+    time(&mut make_b(usize::MAX)?)?;
+    let (mut a_times, mut b_times) = (Vec::with_capacity(a_runs), Vec::with_capacity(b_runs));
+    while a_times.len() < a_runs || b_times.len() < b_runs {
+        // Whichever is further behind its share runs next.
+        let a_behind = a_times.len() * b_runs <= b_times.len() * a_runs;
+        if a_times.len() < a_runs && (a_behind || b_times.len() == b_runs) {
+            a_times.push(time(&mut make_a(a_times.len())?)?);
+        } else {
+            b_times.push(time(&mut make_b(b_times.len())?)?);
+        }
+    }
+    let (a, b) = (Sample { name: a_name, times: a_times }, Sample { name: b_name, times: b_times });
+    for s in [&a, &b] {
+        eprintln!("bench: {}: median {} (min {}, {} runs)", s.name, ms(s.median()), ms(s.min()), s.times.len());
+    }
+    Ok((a, b))
+}
+
 pub fn run(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
     let runs = if quick { 3 } else { 20 };
@@ -77,7 +104,14 @@ pub fn run(args: &[&str]) -> Result<()> {
     run_cmd(Command::new("cargo").args(["build", "--release", "--locked", "-p", "orchestrator-cli"]))?;
     let orchestrator = root.join("target/release/orchestrator");
     let work = root.join("target/bench");
-    let _ = std::fs::remove_dir_all(&work);
+    // The last run's files (some 90 000) are set aside and deleted only after measuring: on
+    // ext4 without a journal, creating files in the half minute after a mass delete is slow
+    // (the allocator skips recently freed inodes), which would time the deletion, not the tools.
+    let previous = root.join("target/bench-previous");
+    if work.exists() {
+        let _ = std::fs::remove_dir_all(&previous);
+        std::fs::rename(&work, &previous)?;
+    }
     std::fs::create_dir_all(&work)?;
 
     let venv = root.join("target/tools/bench-venv");
@@ -95,27 +129,36 @@ pub fn run(args: &[&str]) -> Result<()> {
 
     // 1. create-service, three repositories: successive services in one data directory, as
     // a platform team runs it (the first run, which also creates the database and the GitOps
-    // repository, is the uncounted warm-up).
-    let create = measure("orchestrator create-service (3 repos)", runs, |i| {
-        let mut cmd = Command::new(&orchestrator);
-        cmd.args(["create-service", "--kind", "ms", "--name", &format!("bench-svc-{i}"), "--description", "benchmark"])
-            .env("ORCHESTRATOR_HOME", work.join("create"))
-            .env_remove("ORCHESTRATOR_BLUEPRINTS");
-        Ok(cmd)
-    })?;
-
-    // 2. copier copy of the same app template.
+    // repository, is the uncounted warm-up); and 2. copier copy of the same app template,
+    // their runs interleaved.
     let copier_src = work.join("copier-ms");
     copy_dir(&root.join("templates/ms/app"), &copier_src)?;
     std::fs::write(copier_src.join("copier.yml"), COPIER_YML)?;
     let copier_runs = if quick { 3 } else { 10 };
-    let copier_sample = measure("copier copy (ms app template only)", copier_runs, |i| {
-        let mut cmd = Command::new(&copier);
-        cmd.args(["copy", "--defaults", "--trust", "--quiet", "--overwrite"])
-            .arg(&copier_src)
-            .arg(work.join(format!("copier-out-{i}")));
-        Ok(cmd)
-    })?;
+    let (create, copier_sample) = measure_side_by_side(
+        ("orchestrator create-service (3 repos)", runs, &mut |i| {
+            let mut cmd = Command::new(&orchestrator);
+            cmd.args([
+                "create-service",
+                "--kind",
+                "ms",
+                "--name",
+                &format!("bench-svc-{i}"),
+                "--description",
+                "benchmark",
+            ])
+            .env("ORCHESTRATOR_HOME", work.join("create"))
+            .env_remove("ORCHESTRATOR_BLUEPRINTS");
+            Ok(cmd)
+        }),
+        ("copier copy (ms app template only)", copier_runs, &mut |i| {
+            let mut cmd = Command::new(&copier);
+            cmd.args(["copy", "--defaults", "--trust", "--quiet", "--overwrite"])
+                .arg(&copier_src)
+                .arg(work.join(format!("copier-out-{i}")));
+            Ok(cmd)
+        }),
+    )?;
 
     // 3. A ~1000-file blueprint against cp -r + git add/commit of the same tree.
     let big = work.join("blueprints/big");
@@ -185,6 +228,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         "bench: upgrade is {upgrade_speedup:.0}x faster than copier update; upgrade --all of {FLEET} at {fleet_ratio:.2}x one copier update"
     );
     eprintln!("bench: wrote docs/BENCHMARKS.md");
+    let _ = std::fs::remove_dir_all(&previous);
     Ok(())
 }
 
@@ -613,7 +657,7 @@ fn render_report(samples: &[&Sample], targets: &[String], copier: &str, quick: b
     }
     let _ = writeln!(
         s,
-        "\nThe machine is a shared virtual machine whose speed drifts: batches of the same binary differ by up to a third from one minute to the next, for every tool alike. Compare numbers within one report, not across reports."
+        "\nThe machine is a shared virtual machine whose speed drifts: batches of the same binary differ by up to a third from one minute to the next, for every tool alike. create-service and `copier copy` therefore run interleaved (two of ours, one of copier's), so the drift weighs on both alike. The previous run's files are deleted after measuring, not before: on this ext4 without a journal, creating files in the half minute after a mass delete is slow for every tool. Compare numbers within one report, not across reports."
     );
     let _ = writeln!(s, "\n## Targets\n");
     for target in targets {
