@@ -72,6 +72,23 @@ impl Controller {
     }
 }
 
+/// Alice's `devbox` named `name`, as the API would ask for it.
+pub fn alices_devbox(name: &str) -> crate::workspace::Workspace {
+    crate::workspace::Workspace::new(
+        name,
+        crate::workspace::WorkspaceSpec {
+            owner: "alice@iiitm.ac.in".into(),
+            display_name: "devbox".into(),
+            user: "alice".into(),
+            cpu: "1".into(),
+            memory: "2Gi".into(),
+            storage: "10Gi".into(),
+            ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z".into(),
+            image: "lscr.io/linuxserver/openssh-server:latest".into(),
+        },
+    )
+}
+
 /// Where a Kubernetes test runs, with a namespace of its own.
 ///
 /// [`TestCluster::start`] picks the cluster `KUBECONFIG` names when that variable is set, and

@@ -52,7 +52,8 @@ impl WorkspaceReady {
         MessageKey::parse(&format!("workspace-ready/{uid}"))
     }
 
-    fn sample() -> Self {
+    /// An example, rendered to check templates when they load (and used by tests).
+    pub fn sample() -> Self {
         Self {
             workspace: "ada-lovelace-3f9c".into(),
             user: "ada".into(),

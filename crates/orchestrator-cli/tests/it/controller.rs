@@ -8,7 +8,7 @@ use crate::support::Env;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::PostParams;
 use provision_k8s::testing::TestCluster;
-use provision_k8s::workspace::{Phase, Workspace, WorkspaceSpec};
+use provision_k8s::workspace::{Phase, Workspace};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -68,19 +68,7 @@ async fn until_announced(cluster: &TestCluster, name: &str) -> Workspace {
 
 /// Alice's `devbox`, as the API would create it.
 fn alices_devbox() -> Workspace {
-    Workspace::new(
-        "alice-devbox-0a1b2c3d",
-        WorkspaceSpec {
-            owner: "alice@iiitm.ac.in".into(),
-            display_name: "devbox".into(),
-            user: "alice".into(),
-            cpu: "1".into(),
-            memory: "2Gi".into(),
-            storage: "10Gi".into(),
-            ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z".into(),
-            image: "lscr.io/linuxserver/openssh-server:latest".into(),
-        },
-    )
+    provision_k8s::testing::alices_devbox("alice-devbox-0a1b2c3d")
 }
 
 mod on_any_cluster {

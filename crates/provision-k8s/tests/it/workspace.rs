@@ -13,7 +13,7 @@ use kube::{Client, ResourceExt};
 use kube_fake::{FakeApiServer, Fault};
 use provision_k8s::testing::TestCluster;
 use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, ReadyWorkspace, run};
-use provision_k8s::workspace::{FIELD_MANAGER, Phase, Settings, Workspace, WorkspaceSpec};
+use provision_k8s::workspace::{FIELD_MANAGER, Phase, Settings, Workspace};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -114,20 +114,7 @@ impl Harness {
     }
 
     async fn create(&self, name: &str) -> Workspace {
-        let ws = Workspace::new(
-            name,
-            WorkspaceSpec {
-                owner: "alice@iiitm.ac.in".into(),
-                display_name: "devbox".into(),
-                user: "alice".into(),
-                cpu: "1".into(),
-                memory: "2Gi".into(),
-                storage: "10Gi".into(),
-                ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z"
-                    .into(),
-                image: "lscr.io/linuxserver/openssh-server:latest".into(),
-            },
-        );
+        let ws = provision_k8s::testing::alices_devbox(name);
         self.api::<Workspace>().create(&PostParams::default(), &ws).await.unwrap()
     }
 

@@ -229,15 +229,7 @@ pub fn key(value: &str) -> MessageKey {
 }
 
 pub fn workspace() -> WorkspaceReady {
-    WorkspaceReady {
-        workspace: "ada-lovelace-3f9c".into(),
-        user: "ada".into(),
-        host: "node-1.example.com".into(),
-        port: 30022,
-        cpu: "2".into(),
-        memory: "4Gi".into(),
-        storage: "20Gi".into(),
-    }
+    WorkspaceReady::sample()
 }
 
 /// The built-in access e-mail of workspace `uid`, to `to`.
