@@ -263,11 +263,16 @@ async fn apply(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
 
     let mut next = status(ws, &observed, settings, jiff::Timestamp::now());
     let mut announce_failed = None;
-    if next.phase == Some(Phase::Ready) && next.notified_at.is_none() && !announced(ws, ctx).await? {
-        let ready = ready_workspace(ws, &next);
-        match ctx.announcer.ready(&ready).await {
-            Ok(()) => next.notified_at = Some(jiff::Timestamp::now().to_string()),
-            Err(reason) => announce_failed = Some(reason),
+    if next.phase == Some(Phase::Ready) && next.notified_at.is_none() {
+        // The cached copy may predate the announcement: the server's record is kept, or the
+        // status written below would drop it and a later reconcile announce again.
+        next.notified_at = announced_at(ws, ctx).await?;
+        if next.notified_at.is_none() {
+            let ready = ready_workspace(ws, &next);
+            match ctx.announcer.ready(&ready).await {
+                Ok(()) => next.notified_at = Some(jiff::Timestamp::now().to_string()),
+                Err(reason) => announce_failed = Some(reason),
+            }
         }
     }
     write_status(ws, ctx, &next).await?;
@@ -282,14 +287,14 @@ async fn apply(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
     })
 }
 
-/// Whether the workspace as the API server has it now was announced already. The object a
+/// When the workspace as the API server has it now was announced, if it was. The object a
 /// reconcile gets comes from a cache that may not hold the previous reconcile's status write
 /// yet; reconciles of one workspace never overlap, so the server's copy is current.
-async fn announced(ws: &Workspace, ctx: &Context) -> Result<bool, Error> {
+async fn announced_at(ws: &Workspace, ctx: &Context) -> Result<Option<String>, Error> {
     let api = Api::<Workspace>::namespaced(ctx.client.clone(), &ws.namespace().unwrap_or_default());
     let current =
         api.get_status(&ws.name_any()).await.map_err(|source| Error::Status { name: ws.name_any(), source })?;
-    Ok(current.status.is_some_and(|s| s.notified_at.is_some()))
+    Ok(current.status.and_then(|s| s.notified_at))
 }
 
 fn ready_workspace(ws: &Workspace, status: &WorkspaceStatus) -> ReadyWorkspace {
@@ -333,4 +338,54 @@ async fn cleanup(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
     let uid = ws.uid().unwrap_or_default();
     ctx.announcer.deleted(&uid).await.map_err(|reason| Error::Notify { name: ws.name_any(), reason })?;
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestCluster, alices_devbox};
+    use kube::api::PostParams;
+
+    /// Counts announcements.
+    #[derive(Default)]
+    struct Count(AtomicU64);
+
+    #[async_trait]
+    impl Announcer for Count {
+        async fn ready(&self, _: &ReadyWorkspace) -> Result<(), String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+
+        async fn deleted(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_of_a_stale_copy_keeps_the_announcement_and_does_not_repeat_it() {
+        let builder = kube_fake::FakeApiServer::builder().simulate_deployments(true).deployments_available(false);
+        let cluster = TestCluster::fake(builder).await;
+        let count = Arc::new(Count::default());
+        let ctx = Context::new(cluster.client(), Settings::default(), count.clone(), Arc::new(Metrics::default()));
+        let api = cluster.api::<Workspace>();
+        api.create(&PostParams::default(), &alices_devbox("alice-devbox-0a1b2c3d")).await.unwrap();
+
+        apply(&api.get("alice-devbox-0a1b2c3d").await.unwrap(), &ctx).await.unwrap();
+        // What a lagging cache may still hand a later reconcile: the workspace provisioning.
+        let stale = api.get("alice-devbox-0a1b2c3d").await.unwrap();
+        assert_eq!(stale.status.as_ref().and_then(|s| s.phase), Some(Phase::Provisioning));
+
+        let server = cluster.fake_server().unwrap();
+        server.set_deployment_available(cluster.namespace(), "alice-devbox-0a1b2c3d", true);
+        apply(&api.get("alice-devbox-0a1b2c3d").await.unwrap(), &ctx).await.unwrap();
+        let announced = api.get("alice-devbox-0a1b2c3d").await.unwrap().status.unwrap();
+        assert_eq!((announced.phase, count.0.load(Ordering::SeqCst)), (Some(Phase::Ready), 1));
+        assert!(announced.notified_at.is_some());
+
+        apply(&stale, &ctx).await.unwrap();
+        let after = api.get("alice-devbox-0a1b2c3d").await.unwrap().status.unwrap();
+        assert_eq!(after.notified_at, announced.notified_at, "the record of the announcement stays");
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
 }
