@@ -11,6 +11,7 @@ mod error;
 mod local;
 mod merge;
 mod objects;
+mod pack;
 mod repo;
 
 pub use error::Error;

@@ -4,7 +4,7 @@ use crate::support::*;
 use provision_core::ports::{CommitId, GitHost, PortErrorKind};
 use provision_core::{FileSet, TreeMode};
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn all_bytes() -> Vec<u8> {
     (0..=255u8).chain((0..=255u8).rev()).collect()
@@ -286,12 +286,8 @@ async fn a_thousand_files_commit_quickly_and_round_trip() {
         .collect();
     assert_eq!(tree.len(), 1000);
 
-    let started = Instant::now();
+    // How fast is `cargo xtask bench`'s to measure (the 1000-file blueprint).
     let id = f.commit(&demo, "main", None, &tree, TreeMode::Replace, "big").await.unwrap();
-    let elapsed = started.elapsed();
-    // Tens of milliseconds in practice; a process or a repository re-open per file would
-    // take seconds. The bound is loose so a busy machine does not fail it.
-    assert!(elapsed < Duration::from_secs(3), "1000 files took {elapsed:?}");
 
     assert_eq!(rev_parse(&bare, "main"), id.0);
     // 1000 blobs, 69 trees and a commit went into one pack, released for gc.
@@ -301,6 +297,12 @@ async fn a_thousand_files_commit_quickly_and_round_trip() {
         pack_dir.map(|e| e.unwrap().path().extension().unwrap().to_string_lossy().into_owned()).collect();
     pack_files.sort();
     assert_eq!(pack_files, ["idx", "pack"], "no .keep left behind");
+    #[cfg(unix)]
+    for entry in std::fs::read_dir(bare.join("objects/pack")).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o444, "read-only, as git writes packs");
+    }
     let listed = ls_tree(&bare, "main");
     assert_eq!(listed.len(), 1000);
     assert_eq!(listed.iter().filter(|(_, m)| m == "100755").count(), 100);
