@@ -521,8 +521,14 @@ fn main() -> ExitCode {
 }
 
 /// Runs `work` to its end on an async runtime made for it; an error is reported.
+///
+/// `work` itself runs on this thread; blocking work goes to tokio's blocking pool. One worker
+/// serves the few tasks spawned (the controller's signal watch, the HTTP clients'
+/// connections): a command waits on files and the network, and every thread started costs a
+/// process that lives milliseconds a noticeable share of its life. Multi-thread all the same,
+/// so that the store runs statements in place ([`tokio::task::block_in_place`]).
 fn block_on(printer: &Printer, work: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start the async runtime")),
     };
