@@ -182,18 +182,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn deflate_round_trips_whatever_the_input_and_reuses_its_state() {
-        let mut compressor = Compress::new(Compression::BEST_SPEED);
-        // Pseudo-random bytes do not compress, so the first output buffer is too small.
-        let mut noise = Vec::with_capacity(300_000);
+    /// `len` pseudo-random bytes (xorshift), the same every time.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut noise = Vec::with_capacity(len + 8);
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        while noise.len() < 300_000 {
+        while noise.len() < len {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             noise.extend_from_slice(&x.to_le_bytes());
         }
+        noise.truncate(len);
+        noise
+    }
+
+    #[test]
+    fn deflate_round_trips_whatever_the_input_and_reuses_its_state() {
+        let mut compressor = Compress::new(Compression::BEST_SPEED);
+        // Pseudo-random bytes do not compress, so the first output buffer is too small.
+        let noise = noise(300_000);
         let mut out = b"prefix".to_vec();
         for data in [&b""[..], b"hello\n", &[b'a'; 100_000][..], &noise[..]] {
             out.truncate(6);
@@ -210,14 +217,7 @@ mod tests {
     /// A blob of each size class (empty, one header byte, several, larger than a deflate
     /// block), a tree holding two of them and a commit of the tree.
     fn sample() -> Vec<(ObjectId, Kind, Vec<u8>)> {
-        let mut noise = Vec::with_capacity(200_000);
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        while noise.len() < 200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            noise.extend_from_slice(&x.to_le_bytes());
-        }
+        let noise = noise(200_000);
         let blobs = [
             object(Kind::Blob, b""),
             object(Kind::Blob, b"hello\n"),
