@@ -49,7 +49,7 @@ pub(crate) fn encode(hash: gix::hash::Kind, mut objects: Vec<(ObjectId, Kind, &[
         }
         Ok::<_, gix::Error>(())
     })?;
-    let checksum = digest(hash, &[&pack])?;
+    let checksum = digest(hash, &pack)?;
     pack.extend_from_slice(checksum.as_slice());
 
     let mut index =
@@ -86,7 +86,7 @@ pub(crate) fn encode(hash: gix::hash::Kind, mut objects: Vec<(ObjectId, Kind, &[
         index.extend_from_slice(&offset.to_be_bytes());
     }
     index.extend_from_slice(checksum.as_slice());
-    let index_checksum = digest(hash, &[&index])?;
+    let index_checksum = digest(hash, &index)?;
     index.extend_from_slice(index_checksum.as_slice());
     Ok(Encoded { pack, index, checksum })
 }
@@ -111,11 +111,9 @@ fn entry_header(out: &mut Vec<u8>, kind: Kind, size: usize) {
     out.push(byte);
 }
 
-fn digest(hash: gix::hash::Kind, parts: &[&[u8]]) -> Result<ObjectId, gix::Error> {
+fn digest(hash: gix::hash::Kind, bytes: &[u8]) -> Result<ObjectId, gix::Error> {
     let mut hasher = gix::hash::hasher(hash);
-    for part in parts {
-        hasher.update(part);
-    }
+    hasher.update(bytes);
     use gix::error::ResultExt;
     hasher.try_finalize().or_raise(|| gix::error::message("cannot hash a pack"))
 }
@@ -138,7 +136,7 @@ fn with_compressor<R>(work: impl FnOnce(&mut Compress) -> R) -> R {
 }
 
 /// Appends `data` to `out` as one complete zlib stream, reusing `compressor`.
-pub(crate) fn deflate_into(compressor: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> Result<(), gix::Error> {
+fn deflate_into(compressor: &mut Compress, data: &[u8], out: &mut Vec<u8>) -> Result<(), gix::Error> {
     compressor.reset();
     let (start_in, start_out, start_len) = (compressor.total_in(), compressor.total_out(), out.len());
     // Deflate expands incompressible data by a few bytes per block at most.
