@@ -13,19 +13,27 @@ mod tests {
         ("provision-template", &["provision-core"]),
         ("provision-git", &["provision-core"]),
         ("provision-helm", &["provision-core"]),
+        ("provision-gitops", &["provision-core"]),
         ("provision-k8s", &["provision-core"]),
+        ("provision-sealed", &["provision-core"]),
         ("provision-store", &["provision-core"]),
         ("provision-notify", &["provision-core"]),
-        // Test support: an in-process fake of the Kubernetes API server.
+        // Test support, dev-dependencies only: a fake Kubernetes API server, the CRD schema
+        // checker, the shared harness, and the end-to-end tests.
         ("kube-fake", &[]),
+        ("crd-schema", &[]),
+        ("test-harness", &["kube-fake"]),
+        ("e2e", &[]),
         (
             "orchestrator-app",
             &[
                 "provision-core",
                 "provision-template",
                 "provision-git",
+                "provision-gitops",
                 "provision-helm",
                 "provision-k8s",
+                "provision-sealed",
                 "provision-notify",
                 "provision-store",
             ],
@@ -34,10 +42,6 @@ mod tests {
         ("orchestrator-api", &["orchestrator-app", "provision-core"]),
         ("xtask", &["orchestrator-api", "provision-k8s"]),
     ];
-
-    /// Optional dependencies a crate may have for its `testing` feature only (test support other
-    /// crates' tests use), never in a build of the binaries.
-    const OPTIONAL_FOR_TESTS: &[(&str, &str)] = &[("provision-k8s", "kube-fake")];
 
     /// Crates the I/O-free core must never reach, even transitively.
     const NOT_IN_CORE: &[&str] = &[
@@ -81,9 +85,6 @@ mod tests {
             let name = p["name"].as_str().unwrap();
             for dep in p["dependencies"].as_array().unwrap() {
                 let dep_name = dep["name"].as_str().unwrap();
-                if dep["optional"] == true && OPTIONAL_FOR_TESTS.contains(&(name, dep_name)) {
-                    continue;
-                }
                 if members.contains(dep_name) && dep["kind"].is_null() {
                     assert!(allowed[name].contains(&dep_name), "{name} must not depend on {dep_name}");
                 }

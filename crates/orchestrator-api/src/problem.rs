@@ -280,7 +280,7 @@ fn app_status(e: &AppError) -> StatusCode {
         | AppError::NoSealingCertificate { .. }
         | AppError::SecretsEdit { .. } => StatusCode::CONFLICT,
         // The configured certificate is the server's to fix.
-        AppError::Certificate { .. } | AppError::Seal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Certificate(_) | AppError::Seal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         // Publishing charts is the command line's (the chart is a directory on its machine).
         AppError::Chart { .. } | AppError::ChartName { .. } | AppError::ChartIndex { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR

@@ -5,6 +5,7 @@ mod env;
 mod workspaces;
 
 pub use env::{ENV_VARS, EnvVar, Kind as EnvKind};
+pub use provision_sealed::CertificateSource;
 pub use workspaces::{MailSettings, Quota, WorkspaceSettings};
 
 use provision_core::problem::{Collector, Problem};
@@ -61,10 +62,10 @@ pub struct FluxSettings {
     /// The Secret with the GitOps repository's credentials (GitRepository `secretRef`).
     pub git_secret: Option<String>,
     /// Which image tags each environment follows; others follow the default
-    /// ([`provision_k8s::flux::TagPolicy::default_for`]).
-    pub tag_policies: std::collections::BTreeMap<EnvName, provision_k8s::flux::TagPolicy>,
+    /// ([`provision_gitops::flux::TagPolicy::default_for`]).
+    pub tag_policies: std::collections::BTreeMap<EnvName, provision_gitops::flux::TagPolicy>,
     /// Kustomizations every app waits for.
-    pub depends_on: Vec<provision_k8s::flux::Dependency>,
+    pub depends_on: Vec<provision_gitops::flux::Dependency>,
 }
 
 /// Where the sealed-secrets certificate of each environment is read from.
@@ -78,49 +79,6 @@ impl SealingCertificates {
     /// The certificate for `env`: its own, else the default.
     pub fn for_env(&self, env: &EnvName) -> Option<&CertificateSource> {
         self.by_env.get(env).or(self.default.as_ref())
-    }
-}
-
-/// A PEM certificate (or public key) in a file, or served at an http(s) URL (the controller's
-/// `/v1/cert.pem`, or wherever a team publishes it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CertificateSource {
-    File(PathBuf),
-    Url(String),
-}
-
-impl CertificateSource {
-    /// `value` as a URL when it starts with http:// or https://, else as a path (relative to
-    /// `base`).
-    pub fn parse(value: &str, base: &Path) -> Result<Self, String> {
-        if value.trim().is_empty() {
-            return Err("the certificate location must not be empty".into());
-        }
-        if value.starts_with("https://") || value.starts_with("http://") {
-            return Ok(Self::Url(value.to_owned()));
-        }
-        if value.contains("://") {
-            return Err(format!("{value:?} is neither a file nor an http(s) URL"));
-        }
-        Ok(Self::File(base.join(value)))
-    }
-}
-
-/// A URL shown without the credentials or query it may carry.
-impl std::fmt::Display for CertificateSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::File(path) => write!(f, "{}", path.display()),
-            Self::Url(url) => {
-                let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-                let rest = rest.split(['?', '#']).next().unwrap_or_default();
-                let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-                let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-                let hidden =
-                    if rest.len() < url.len() - scheme.len() - 3 || host.len() < authority.len() { "…" } else { "" };
-                write!(f, "{scheme}://{host}/{path}{hidden}")
-            }
-        }
     }
 }
 
@@ -425,7 +383,7 @@ impl Config {
 }
 
 fn flux_settings(section: &FluxSection, c: &mut Collector) -> FluxSettings {
-    use provision_k8s::flux::{Dependency, TagPolicy};
+    use provision_gitops::flux::{Dependency, TagPolicy};
     let mut flux = FluxSettings { git_secret: section.git_secret.clone(), ..Default::default() };
     if let Some(secret) = &section.git_secret
         && (secret.contains('.') || !is_object_name(secret) || secret.len() > 63)
@@ -573,7 +531,7 @@ mod tests {
 
     #[test]
     fn flux_settings_are_parsed_with_every_problem_named() {
-        use provision_k8s::flux::{Dependency, TagPolicy};
+        use provision_gitops::flux::{Dependency, TagPolicy};
         let text = "[flux]\ngit_secret = \"flux-system\"\ndepends_on = [\"infrastructure\", \"infra-{env}\"]\n[flux.tag_policies]\nqa = \"commit-timestamp\"\nprod = \">=1.0.0 <2.0.0\"\n";
         let c = Config::from_toml("/d", text, Path::new("c.toml")).unwrap();
         assert_eq!(c.flux.git_secret.as_deref(), Some("flux-system"));

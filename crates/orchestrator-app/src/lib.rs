@@ -111,13 +111,13 @@ pub enum Error {
         "no sealed-secrets certificate for environment {env}: set `certificate` under [sealed_secrets] in config.toml (or `{env} = …` under [sealed_secrets.certificates]), or pass --cert; `kubeseal --fetch-cert` prints the cluster's"
     )]
     NoSealingCertificate { env: String },
-    #[error("cannot use the sealed-secrets certificate {location}: {reason}")]
-    Certificate { location: String, reason: String },
+    #[error(transparent)]
+    Certificate(provision_sealed::CertificateError),
     #[error("cannot seal {key}")]
     Seal {
         key: String,
         #[source]
-        source: provision_k8s::SealError,
+        source: provision_sealed::SealError,
     },
     #[error("cannot put the sealed values into {file} of {repo}")]
     SecretsEdit {

@@ -8,20 +8,15 @@
 //! commit, not a journaled run. Plain values never leave this process: they are not logged,
 //! not printed, not in errors, and wiped from memory once sealed.
 
-use crate::config::CertificateSource;
 use crate::report::SecretReport;
 use crate::{App, Error};
 use provision_core::problem::{Collector, Problem};
 use provision_core::{EnvName, RepoPath, ServiceName};
-use provision_k8s::{Scope, SealedSecret, SealingKey, SecretKey, SecretName};
+use provision_sealed::{CertificateSource, Scope, SealedSecret, SecretKey, SecretName};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-pub use provision_k8s::SecretValue;
-
-/// The most a certificate download may take and weigh.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
-const MAX_CERTIFICATE_SIZE: usize = 64 * 1024;
+pub use provision_sealed::SecretValue;
 
 /// What to seal, as a frontend read it.
 #[derive(Debug, Default)]
@@ -63,7 +58,7 @@ impl App {
         for (key, value) in input.values {
             let field = format!("values.{key}");
             let Some(parsed) = c.take(&field, SecretKey::parse(&key)) else { continue };
-            if value.len() > provision_k8s::sealed::MAX_VALUE_LEN {
+            if value.len() > provision_sealed::MAX_VALUE_LEN {
                 c.push(Problem::new(&field, "too-large", format!("the value of {key} is larger than 1 MiB")));
             }
             if values.insert(parsed, value).is_some() {
@@ -85,8 +80,8 @@ impl App {
             Some(source) => source.clone(),
             None => return Err(Error::NoSealingCertificate { env: env.to_string() }),
         };
-        let key = load_key(&source).await?;
-        let namespace = provision_k8s::namespace(&service, &env);
+        let key = provision_sealed::load_key(&source, SystemTime::now()).await.map_err(Error::Certificate)?;
+        let namespace = service.namespace(&env);
         let mut encrypted = BTreeMap::new();
         for (k, value) in &values {
             let sealed = key
@@ -96,10 +91,7 @@ impl App {
         }
         drop(values);
         let object = SealedSecret::new(name.clone(), &namespace, scope, encrypted);
-        let yaml = object.to_yaml().map_err(|e| Error::Seal {
-            key: String::new(),
-            source: provision_k8s::SealError::Encrypt(e.to_string()),
-        })?;
+        let yaml = object.to_yaml().map_err(|source| Error::Seal { key: String::new(), source })?;
         let keys: Vec<String> = object.spec.encrypted_data.keys().map(ToString::to_string).collect();
         let repo = service.infra_repo();
         let file = format!("values-{env}.yaml");
@@ -150,42 +142,4 @@ impl App {
         report.commit = Some(edited.commit);
         Ok(report)
     }
-}
-
-/// The sealing key at `source`, checked to be current.
-async fn load_key(source: &CertificateSource) -> Result<SealingKey, Error> {
-    let failed = |reason: String| Error::Certificate { location: source.to_string(), reason };
-    let pem = match source {
-        CertificateSource::File(path) => {
-            let bytes = tokio::fs::read(path).await.map_err(|e| failed(e.to_string()))?;
-            if bytes.len() > MAX_CERTIFICATE_SIZE {
-                return Err(failed(format!("it is larger than {MAX_CERTIFICATE_SIZE} bytes")));
-            }
-            String::from_utf8(bytes).map_err(|_| failed("it is not text (PEM)".into()))?
-        }
-        CertificateSource::Url(url) => fetch(url).await.map_err(failed)?,
-    };
-    let key = SealingKey::from_pem(&pem).map_err(|e| failed(e.to_string()))?;
-    key.check_valid_at(SystemTime::now()).map_err(|e| failed(e.to_string()))?;
-    Ok(key)
-}
-
-/// GETs a certificate; errors name no URL (it may carry credentials) beyond the redacted one.
-async fn fetch(url: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot make an HTTP client: {}", e.without_url()))?;
-    let mut response = client.get(url).send().await.map_err(|e| e.without_url().to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("the server answered {}", response.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_CERTIFICATE_SIZE {
-            return Err(format!("the answer is larger than {MAX_CERTIFICATE_SIZE} bytes"));
-        }
-    }
-    String::from_utf8(body).map_err(|_| "the answer is not text (PEM)".to_owned())
 }

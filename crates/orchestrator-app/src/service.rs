@@ -64,7 +64,7 @@ pub enum Error {
     Gitops {
         service: String,
         #[source]
-        source: provision_k8s::Error,
+        source: provision_gitops::Error,
     },
     #[error("cannot write the answers file of {service}")]
     Answers {
@@ -206,7 +206,7 @@ pub fn plan(
 
     let engine = request.gitops.unwrap_or(config.gitops);
     let infra_url = config.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo()));
-    let registration = provision_k8s::Registration {
+    let registration = provision_gitops::Registration {
         service: name,
         owner: request.owner.as_ref(),
         chart_repository: &config.chart.repository,
@@ -220,7 +220,7 @@ pub fn plan(
     let gitops_err = |source| Error::Gitops { service: name.to_string(), source };
     let mut gitops = FileSet::new();
     if engine.argo() {
-        gitops.extend(provision_k8s::registration_files(&registration, envs).map_err(gitops_err)?);
+        gitops.extend(provision_gitops::registration_files(&registration, envs).map_err(gitops_err)?);
         // The same bytes with every registration: the repository's hand-over to Argo CD.
         let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));
         let repos = infra_url.rsplit_once('/').map_or_else(|| infra_url.clone(), |(base, _)| format!("{base}/*"));
@@ -228,7 +228,7 @@ pub fn plan(
         if !gitops_url.starts_with(source_repos[1].trim_end_matches('*')) {
             source_repos.push(gitops_url.clone());
         }
-        let bootstrap = provision_k8s::Bootstrap {
+        let bootstrap = provision_gitops::Bootstrap {
             gitops_repo_url: &gitops_url,
             branch: "main",
             argocd_namespace: &config.argocd_namespace,
@@ -236,12 +236,12 @@ pub fn plan(
             source_repos,
             environments: &config.environments,
         };
-        gitops.extend(provision_k8s::bootstrap_files(&bootstrap).map_err(gitops_err)?);
+        gitops.extend(provision_gitops::bootstrap_files(&bootstrap).map_err(gitops_err)?);
     }
     if engine.flux() {
         let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));
         let main = BranchName::main();
-        let flux = provision_k8s::FluxRegistration {
+        let flux = provision_gitops::FluxRegistration {
             service: name,
             owner: request.owner.as_ref(),
             image: &image,
@@ -249,18 +249,21 @@ pub fn plan(
             port: spec.port,
             health_path: &deploy.health_path,
             ready_path: &deploy.ready_path,
-            gitops: provision_k8s::flux::GitOpsRepo {
-                name: provision_k8s::flux::DEFAULT_SOURCE_NAME,
+            gitops: provision_gitops::flux::GitOpsRepo {
+                name: provision_gitops::flux::DEFAULT_SOURCE_NAME,
                 url: &gitops_url,
                 branch: &main,
                 secret: config.flux.git_secret.as_deref(),
             },
-            flux_namespace: provision_k8s::flux::DEFAULT_NAMESPACE,
+            flux_namespace: provision_gitops::flux::DEFAULT_NAMESPACE,
             tag_policies: config.flux.tag_policies.clone(),
             depends_on: config.flux.depends_on.clone(),
-            commit_author: provision_k8s::flux::CommitAuthor { name: &config.author_name, email: &config.author_email },
+            commit_author: provision_gitops::flux::CommitAuthor {
+                name: &config.author_name,
+                email: &config.author_email,
+            },
         };
-        gitops.extend(provision_k8s::flux_files(&flux, envs).map_err(gitops_err)?);
+        gitops.extend(provision_gitops::flux_files(&flux, envs).map_err(gitops_err)?);
     }
     if blueprint.has_target(Target::Gitops) {
         let dir = RepoPath::parse(&format!("services/{name}")).expect("a service name is a valid path segment");

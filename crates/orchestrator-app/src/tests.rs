@@ -213,7 +213,7 @@ async fn ci_pushes_the_tags_argo_values_and_flux_policies_follow() {
     assert_eq!(tags.len(), 3, "{tags:?}");
     assert_eq!(tags[0], format!("{image}:{sha}"));
     assert_eq!(tags[2], format!("{image}:latest"));
-    let qa = regex_lite::Regex::new(provision_k8s::flux::COMMIT_TIMESTAMP_PATTERN).unwrap();
+    let qa = regex_lite::Regex::new(provision_gitops::flux::COMMIT_TIMESTAMP_PATTERN).unwrap();
     let timestamped = tags[1].strip_prefix(&format!("{image}:")).unwrap();
     let ts = qa.captures(timestamped).unwrap_or_else(|| panic!("{timestamped} escapes the qa policy"));
     assert!(ts["ts"].parse::<u64>().is_ok(), "Flux orders the timestamp numerically: {timestamped}");

@@ -216,6 +216,13 @@ impl ServiceName {
     pub fn infra_repo(&self) -> RepoName {
         RepoName(format!("{}-infra", self.0))
     }
+
+    /// The namespace the service runs in, in `env`: `<service>-<env>`, where Argo CD and Flux
+    /// both deploy it, and what a strict-scope sealed secret is bound to. (Create-service
+    /// refuses a name for which this is longer than a DNS label.)
+    pub fn namespace(&self, env: &EnvName) -> String {
+        format!("{}-{env}", self.0)
+    }
 }
 
 name_type!(

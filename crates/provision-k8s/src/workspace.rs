@@ -125,22 +125,10 @@ pub struct WorkspaceStatus {
 /// xtask codegen`).
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
-    let body = crate::yaml(&Crd(Workspace::crd())).expect("a CRD serializes");
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    let body = serde_saphyr::to_string_with_options(&Workspace::crd(), options).expect("a CRD serializes");
     format!("# Generated from the Workspace type (provision-k8s); do not edit: `cargo xtask codegen`.\n{body}")
-}
-
-/// The CRD, named for serialization errors.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct Crd(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition);
-
-impl crate::Described for Crd {
-    fn kind(&self) -> &'static str {
-        "CustomResourceDefinition"
-    }
-    fn name(&self) -> &str {
-        self.0.metadata.name.as_deref().unwrap_or("workspaces")
-    }
 }
 
 /// How the controller runs workspaces: one configuration for all.

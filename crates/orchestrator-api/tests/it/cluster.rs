@@ -6,8 +6,8 @@
 use crate::process::{Running, address, http, start, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use orchestrator_app::{App, Config};
-use provision_k8s::testing::TestCluster;
 use serde_json::Value;
+use test_harness::TestCluster;
 
 const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub");
 
@@ -30,7 +30,7 @@ mod on_any_cluster {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_workspace_asked_for_through_the_api_becomes_ready_mails_its_owner_and_goes() {
-        let cluster = TestCluster::start().await;
+        let cluster = TestCluster::start::<provision_k8s::workspace::Workspace>().await;
         let home = tempfile::tempdir().unwrap();
         std::fs::write(
             home.path().join("config.toml"),

@@ -179,7 +179,7 @@ async fn golden_files_list_every_file_of_every_branch() {
 /// is one the API server would accept with the upstream CRDs installed.
 #[tokio::test]
 async fn every_custom_resource_of_the_gitops_repository_passes_the_upstream_schemas() {
-    use provision_k8s::schema::{Crds, read_manifests};
+    use crd_schema::{Crds, read_manifests};
     let f = reference().await;
     let crds = Crds::load_reference().unwrap_or_else(|e| panic!("{e}"));
     let repo = repository(&f.git, GITOPS);

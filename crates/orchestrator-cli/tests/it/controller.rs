@@ -7,10 +7,10 @@
 use crate::support::Env;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::PostParams;
-use provision_k8s::testing::TestCluster;
 use provision_k8s::workspace::{Phase, Workspace};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use test_harness::TestCluster;
 
 #[test]
 fn crd_prints_the_committed_definition() {
@@ -68,7 +68,7 @@ async fn until_announced(cluster: &TestCluster, name: &str) -> Workspace {
 
 /// Alice's `devbox`, as the API would create it.
 fn alices_devbox() -> Workspace {
-    provision_k8s::testing::alices_devbox("alice-devbox-0a1b2c3d")
+    test_harness::alices_devbox("alice-devbox-0a1b2c3d")
 }
 
 mod on_any_cluster {
@@ -76,7 +76,7 @@ mod on_any_cluster {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_controller_makes_a_workspace_ready_and_mails_its_owner_once() {
-        let cluster = TestCluster::start().await;
+        let cluster = TestCluster::start::<Workspace>().await;
         let env = Env::new();
         configure(&env, &cluster, "[smtp]\nfrom = \"Workspaces <ws@example.com>\"\n");
         let _controller = controller(&env, &cluster);
@@ -101,7 +101,7 @@ mod on_any_cluster {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn workspace_commands_work_directly_on_the_cluster() {
-        let cluster = TestCluster::start().await;
+        let cluster = TestCluster::start::<Workspace>().await;
         let env = Env::new();
         configure(&env, &cluster, "");
         let key = env.dir.path().join("id_ed25519.pub");
@@ -191,7 +191,7 @@ mod on_any_cluster {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_access_email_queued_while_the_smtp_server_is_down_arrives_once_it_is_back() {
         use provision_core::ports::{MessageKey, MessageState, Outbox};
-        let cluster = TestCluster::start().await;
+        let cluster = TestCluster::start::<Workspace>().await;
         let env = Env::new();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         configure(

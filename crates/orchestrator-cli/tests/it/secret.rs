@@ -3,11 +3,11 @@
 //! them; plain values appear nowhere.
 
 use crate::support::{Env, git, log};
-use provision_k8s::testing::Controller;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Stdio;
+use test_harness::sealed_secrets::Controller;
 
 struct Sealing {
     env: Env,

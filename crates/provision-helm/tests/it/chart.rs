@@ -2,17 +2,15 @@
 //! renders with every switch on, off and one at a time, the values this crate generates for
 //! each environment, schema rejections, packaging.
 //!
-//! Helm runs through `tests/it/helm_driver.py` and helm-python-sdk (Helm v4 as a C library) in the
-//! Python at `$ORCHESTRATOR_TEST_PYTHON`, else `target/tools/venv/bin/python`, else `python3`
-//! on PATH. Without it the tests fail, never skip: `cargo xtask ci` installs it.
+//! Helm runs through `test_harness::helm` (helm-python-sdk: Helm v4 as a C library). Without it
+//! the tests fail, never skip: `cargo xtask ci` installs it.
 
 use provision_core::{EnvName, ServiceName};
 use provision_helm::{BaseChart, ImageTag, ServiceSpec, infra_files, set_image_tag};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use test_harness::helm::{CHART_NAME, CHART_VERSION, Helm, Values, all_of, chart_dir, helm, one};
 
 /// What infra repositories depend on: orchestrator-app's `Config` defaults (`chart_name`,
 /// `chart_version`) and the chart's `Chart.yaml` must agree.
@@ -30,150 +28,12 @@ pub(crate) fn spec<'a>(name: &'a ServiceName, image: &'a str) -> ServiceSpec<'a>
     }
 }
 
-pub(crate) const CHART_NAME: &str = "ms-base-chart";
-pub(crate) const CHART_VERSION: &str = "0.1.0";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub(crate) fn chart_dir() -> PathBuf {
-    workspace().join("templates/charts").join(CHART_NAME)
-}
-
-pub(crate) struct Helm {
-    python: PathBuf,
-    driver: PathBuf,
-}
-
-/// The Python with helm-python-sdk, checked: a missing one fails the test with what to do.
-pub(crate) fn helm() -> Helm {
-    let venv = workspace().join("target/tools/venv/bin/python");
-    let python = std::env::var_os("ORCHESTRATOR_TEST_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| venv.is_file().then_some(venv))
-        .or_else(|| {
-            std::env::var_os("PATH")
-                .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("python3")).find(|p| p.is_file()))
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no Python for the Helm tests (looked at $ORCHESTRATOR_TEST_PYTHON, target/tools/venv and PATH): \
-                 run `cargo xtask ci`, which installs helm-python-sdk into target/tools/venv"
-            )
-        });
-    let helm = Helm { python, driver: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/helm_driver.py") };
-    let out = helm.command(["version"]).output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run the Helm tests' Python {}: {e}: run `cargo xtask ci`, which installs it",
-            helm.python.display()
-        )
-    });
-    assert!(
-        out.status.success(),
-        "helm-python-sdk is missing from {}: run `cargo xtask ci` (it installs it into target/tools/venv), \
-         or `pip install helm-python-sdk` there and set ORCHESTRATOR_TEST_PYTHON\n{}",
-        helm.python.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    helm
-}
-
-impl Helm {
-    fn command<I: IntoIterator<Item = S>, S: Into<OsString>>(&self, args: I) -> Command {
-        let mut cmd = Command::new(&self.python);
-        cmd.arg(&self.driver).args(args.into_iter().map(Into::into));
-        cmd
-    }
-
-    pub(crate) fn call(&self, args: Vec<OsString>) -> Value {
-        let out = self.command(args.clone()).output().unwrap();
-        assert!(
-            out.status.success(),
-            "helm_driver.py {args:?} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("helm_driver.py {args:?} printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
-        })
-    }
-
-    /// `helm lint --strict -f …`: the report, with `ok` false on any warning or error.
-    fn lint(&self, chart: &Path, values: &[PathBuf]) -> Value {
-        let mut args: Vec<OsString> = vec!["lint".into(), chart.into()];
-        for v in values {
-            args.extend(["-f".into(), v.into()]);
-        }
-        self.call(args)
-    }
-
-    /// `helm template <name> -n <namespace> -f …`: the objects, or Helm's error.
-    pub(crate) fn render(
-        &self,
-        chart: &Path,
-        name: &str,
-        namespace: &str,
-        values: &[PathBuf],
-    ) -> Result<Vec<Value>, String> {
-        let mut args: Vec<OsString> =
-            vec!["render".into(), chart.into(), "--name".into(), name.into(), "--namespace".into(), namespace.into()];
-        for v in values {
-            args.extend(["-f".into(), v.into()]);
-        }
-        let answer = self.call(args);
-        if answer["ok"] == true {
-            Ok(answer["objects"].as_array().unwrap().iter().map(|o| o["object"].clone()).collect())
-        } else {
-            Err(answer["error"]["message"].as_str().unwrap().to_owned())
-        }
-    }
-
-    fn package(&self, chart: &Path, dest: &Path) -> Value {
-        let answer = self.call(vec!["package".into(), chart.into(), dest.into()]);
-        assert_eq!(answer["ok"], true, "{answer:#}");
-        answer
-    }
-}
-
-/// Writes values files (JSON is YAML) into a temporary directory.
-pub(crate) struct Values {
-    dir: tempfile::TempDir,
-}
-
-impl Values {
-    pub(crate) fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
-    }
-
-    pub(crate) fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-
-    pub(crate) fn json(&self, name: &str, value: &Value) -> PathBuf {
-        self.file(name, serde_json::to_vec_pretty(value).unwrap())
-    }
-}
-
 fn render_ok(helm: &Helm, values: &[PathBuf]) -> Vec<Value> {
     helm.render(&chart_dir(), "demo", "demo-qa", values).unwrap_or_else(|e| panic!("render failed: {e}"))
 }
 
 fn kinds(objects: &[Value]) -> BTreeSet<String> {
     objects.iter().map(|o| o["kind"].as_str().unwrap().to_owned()).collect()
-}
-
-pub(crate) fn all_of<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["kind"] == kind).collect()
-}
-
-pub(crate) fn one<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
-    match all_of(objects, kind).as_slice() {
-        [o] => o,
-        other => panic!("expected one {kind}, found {}: {objects:#?}", other.len()),
-    }
 }
 
 /// Every label `selector` names, the pod carries with the same value.
@@ -272,7 +132,8 @@ fn the_chart_is_the_one_infra_repos_depend_on_and_packages_with_its_schema() {
     assert_eq!(from_archive, render_ok(&helm, &on));
 
     // orchestrator-app writes the infra repos' dependency from its defaults.
-    let config = std::fs::read_to_string(workspace().join("crates/orchestrator-app/src/config.rs")).unwrap();
+    let config =
+        std::fs::read_to_string(test_harness::workspace_root().join("crates/orchestrator-app/src/config.rs")).unwrap();
     for expected in [CHART_NAME, CHART_VERSION] {
         assert!(config.contains(&format!("{expected:?}")), "orchestrator-app's config defaults lost {expected:?}");
     }
@@ -488,12 +349,12 @@ fn the_generated_values_render_each_environment() {
     for (path, entry) in files.iter() {
         values.file(path.as_str(), &entry.content);
     }
-    let chart = std::fs::read_to_string(values.dir.path().join("Chart.yaml")).unwrap();
+    let chart = std::fs::read_to_string(values.dir().join("Chart.yaml")).unwrap();
     assert!(chart.contains(&format!("- name: {CHART_NAME}\n  version: \"{CHART_VERSION}\"\n")), "{chart}");
 
     for (env, replicas) in [("qa", 1), ("staging", 2), ("prod", 3)] {
         // As Argo CD passes them: values.yaml, then values-<env>.yaml.
-        let layered = [values.dir.path().join("values.yaml"), values.dir.path().join(format!("values-{env}.yaml"))];
+        let layered = [values.dir().join("values.yaml"), values.dir().join(format!("values-{env}.yaml"))];
         let report = helm.lint(&chart_dir(), &layered);
         assert_eq!(report["ok"], true, "{env}: {report:#}");
 
@@ -537,12 +398,12 @@ fn the_generated_values_render_each_environment() {
     }
 
     // A tag bumped into an environment's file (quoted, so "1.10" stays a string) wins there.
-    let prod = values.dir.path().join("values-prod.yaml");
+    let prod = values.dir().join("values-prod.yaml");
     let text = std::fs::read_to_string(&prod).unwrap();
     let (bumped, changed) = set_image_tag(&text, &ImageTag::parse("1.10").unwrap()).unwrap();
     assert!(changed);
     std::fs::write(&prod, bumped).unwrap();
-    let layered = [values.dir.path().join("values.yaml"), prod];
+    let layered = [values.dir().join("values.yaml"), prod];
     assert_eq!(helm.lint(&chart_dir(), &layered)["ok"], true);
     let objects = helm.render(&chart_dir(), "demo", "demo-prod", &layered).unwrap();
     assert_eq!(container(one(&objects, "Deployment"))["image"], "localhost:5000/platform/demo:1.10");

@@ -4,6 +4,4 @@
 #![allow(clippy::unwrap_used)]
 
 mod chart;
-mod engines;
 mod package;
-mod sealed;

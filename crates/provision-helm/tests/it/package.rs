@@ -2,14 +2,14 @@
 //! our archive, computes the digest our index entry holds, renders what the directory renders,
 //! ignores what `helm package` ignores, writes the entry we write and reads our `index.yaml`.
 
-use crate::chart::{CHART_NAME, CHART_VERSION, Helm, Values, chart_dir, everything_on, helm};
+use crate::chart::everything_on;
 use provision_core::{FileEntry, FileSet, RepoPath};
 use provision_helm::{Added, Index, IndexError, Packaged, package, read_chart_dir};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use test_harness::helm::{CHART_NAME, CHART_VERSION, Values, chart_dir, helm};
 
 const BASE_URL: &str = "https://charts.example.com/platform";
 
@@ -78,26 +78,6 @@ fn write_dir(dir: &Path, files: &FileSet) {
         let path = dir.join(path.as_str());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, &entry.content).unwrap();
-    }
-}
-
-impl Helm {
-    /// Helm's loader on an archive: metadata, templates, files, and the archive's digest.
-    fn inspect(&self, archive: &Path) -> Value {
-        let answer = self.call(vec!["inspect".into(), archive.into()]);
-        assert_eq!(answer["ok"], true, "Helm cannot load {}: {answer:#}", archive.display());
-        answer
-    }
-
-    /// `helm repo index DIR --url URL [--merge INDEX]`: the index Helm writes.
-    fn index(&self, dir: &Path, url: &str, merge: Option<&Path>) -> Value {
-        let mut args: Vec<OsString> = vec!["index".into(), dir.into(), "--url".into(), url.into()];
-        if let Some(merge) = merge {
-            args.extend(["--merge".into(), merge.into()]);
-        }
-        let answer = self.call(args);
-        assert_eq!(answer["ok"], true, "{answer:#}");
-        answer["index"].clone()
     }
 }
 

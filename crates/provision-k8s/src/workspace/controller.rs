@@ -343,8 +343,8 @@ async fn cleanup(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestCluster, alices_devbox};
     use kube::api::PostParams;
+    use test_harness::{TestCluster, alices_devbox};
 
     /// Counts announcements.
     #[derive(Default)]
@@ -365,11 +365,11 @@ mod tests {
     #[tokio::test]
     async fn a_reconcile_of_a_stale_copy_keeps_the_announcement_and_does_not_repeat_it() {
         let builder = kube_fake::FakeApiServer::builder().simulate_deployments(true).deployments_available(false);
-        let cluster = TestCluster::fake(builder).await;
+        let cluster = TestCluster::fake::<Workspace>(builder).await;
         let count = Arc::new(Count::default());
         let ctx = Context::new(cluster.client(), Settings::default(), count.clone(), Arc::new(Metrics::default()));
         let api = cluster.api::<Workspace>();
-        api.create(&PostParams::default(), &alices_devbox("alice-devbox-0a1b2c3d")).await.unwrap();
+        api.create(&PostParams::default(), &alices_devbox::<Workspace>("alice-devbox-0a1b2c3d")).await.unwrap();
 
         apply(&api.get("alice-devbox-0a1b2c3d").await.unwrap(), &ctx).await.unwrap();
         // What a lagging cache may still hand a later reconcile: the workspace provisioning.

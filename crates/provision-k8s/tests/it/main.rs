@@ -2,7 +2,4 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on setup failures by design
 
-mod flux;
-mod schema;
-mod sealed;
 mod workspace;

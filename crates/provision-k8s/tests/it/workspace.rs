@@ -2,7 +2,7 @@
 //! records, the one announcement per workspace, retries, and deletion.
 //!
 //! The tests in `on_any_cluster` run on the cluster `KUBECONFIG` names when it is set, and on
-//! kube-fake otherwise (see `provision_k8s::testing::TestCluster`); the others need what only
+//! kube-fake otherwise (see `test_harness::TestCluster`); the others need what only
 //! the fake can do: injected faults, Deployments held back, the request log.
 
 use async_trait::async_trait;
@@ -11,11 +11,11 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_fake::{FakeApiServer, Fault};
-use provision_k8s::testing::TestCluster;
 use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, ReadyWorkspace, run};
 use provision_k8s::workspace::{FIELD_MANAGER, Phase, Settings, Workspace};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use test_harness::TestCluster;
 use tokio::sync::oneshot;
 
 /// Records announcements; fails the first `fail` ready calls.
@@ -69,7 +69,7 @@ fn harness(cluster: TestCluster) -> Harness {
 /// The controller on kube-fake, with simulated Deployments that are `available` or held back.
 async fn on_the_fake(available: bool) -> Harness {
     let builder = FakeApiServer::builder().simulate_deployments(true).deployments_available(available);
-    harness(TestCluster::fake(builder).await)
+    harness(TestCluster::fake::<Workspace>(builder).await)
 }
 
 impl Harness {
@@ -114,7 +114,7 @@ impl Harness {
     }
 
     async fn create(&self, name: &str) -> Workspace {
-        let ws = provision_k8s::testing::alices_devbox(name);
+        let ws = test_harness::alices_devbox::<Workspace>(name);
         self.api::<Workspace>().create(&PostParams::default(), &ws).await.unwrap()
     }
 
@@ -161,7 +161,7 @@ mod on_any_cluster {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_workspace_gets_its_objects_a_port_and_one_announcement() {
-        let mut h = harness(TestCluster::start().await);
+        let mut h = harness(TestCluster::start::<Workspace>().await);
         let created = h.create("alice-devbox-0a1b2c3d").await;
         let ready = h.until("alice-devbox-0a1b2c3d", "became Ready", |ws| phase(ws) == Some(Phase::Ready)).await;
         let status = ready.status.clone().unwrap();
@@ -228,7 +228,7 @@ mod on_any_cluster {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_workspace_whose_service_the_cluster_refuses_fails_with_its_reason() {
-        let mut h = harness(TestCluster::start().await);
+        let mut h = harness(TestCluster::start::<Workspace>().await);
         // Made with kubectl, not the API: a Service name must start with a letter.
         h.create("9box-33333333").await;
         let failed = h.until("9box-33333333", "failed", |ws| phase(ws) == Some(Phase::Failed)).await;
@@ -320,7 +320,7 @@ fn rbac_verb(r: &kube_fake::RequestRecord) -> (String, String, String) {
 fn role_rules(name: &str) -> std::collections::BTreeSet<(String, String, String)> {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/workspace-rbac.yaml")).unwrap();
-    let objects = provision_k8s::schema::read_manifests("workspace-rbac.yaml", &text).unwrap();
+    let objects = crd_schema::read_manifests("workspace-rbac.yaml", &text).unwrap();
     let role = objects.iter().find(|o| o["kind"] == "Role" && o["metadata"]["name"] == name).unwrap();
     let mut rules = std::collections::BTreeSet::new();
     for rule in role["rules"].as_array().unwrap() {
@@ -341,7 +341,7 @@ fn role_rules(name: &str) -> std::collections::BTreeSet<(String, String, String)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_role_grants_exactly_what_the_controller_does() {
-    let cluster = TestCluster::fake(FakeApiServer::builder().simulate_deployments(true)).await;
+    let cluster = TestCluster::fake::<Workspace>(FakeApiServer::builder().simulate_deployments(true)).await;
     // Installing the CRD and making the namespace are the installer's and the test's.
     cluster.fake_server().unwrap().clear_requests();
     let mut h = harness(cluster);
@@ -375,7 +375,7 @@ async fn the_controller_role_grants_exactly_what_the_controller_does() {
 async fn the_api_role_grants_exactly_what_the_api_does() {
     use provision_core::workspace::{NewWorkspace, ShortName, WorkspaceCluster as _};
     use provision_core::{Bytes, Cpu, EmailAddress, SshPublicKey};
-    let cluster = TestCluster::fake(FakeApiServer::builder()).await;
+    let cluster = TestCluster::fake::<Workspace>(FakeApiServer::builder()).await;
     let server = cluster.fake_server().unwrap();
     server.clear_requests();
     // Every call the API makes on the cluster: ask, list everyone's and one owner's, show,

@@ -1,0 +1,24 @@
+//! End-to-end tests across crates, one binary (see STYLE.md).
+
+// Helpers outside `#[test]` functions unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod engines;
+mod sealed;
+
+use provision_core::ServiceName;
+use provision_helm::ServiceSpec;
+
+/// The service the chart tests deploy: port 8080, the usual probes, hosts under apps.example.com.
+fn spec<'a>(name: &'a ServiceName, image: &'a str) -> ServiceSpec<'a> {
+    ServiceSpec {
+        name,
+        description: "",
+        image,
+        port: 8080,
+        health_path: "/healthz",
+        ready_path: "/readyz",
+        domain: "apps.example.com",
+        tls_issuer: None,
+    }
+}
