@@ -38,7 +38,7 @@ mod tests {
                 "provision-store",
             ],
         ),
-        ("orchestrator-cli", &["orchestrator-app", "provision-core", "provision-template"]),
+        ("orchestrator-cli", &["orchestrator-api", "orchestrator-app", "provision-core", "provision-template"]),
         ("orchestrator-api", &["orchestrator-app", "provision-core"]),
         ("xtask", &["orchestrator-api", "provision-k8s"]),
     ];

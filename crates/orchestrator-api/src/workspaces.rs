@@ -7,8 +7,10 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
 use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
-use provision_core::workspace::WorkspaceView;
+use provision_core::workspace::{Workspace, WorkspacePhase};
+use provision_core::{Bytes, Cpu};
 use serde::{Deserialize, Serialize};
 
 /// The caller, from `Authorization: Bearer <token>`.
@@ -23,8 +25,8 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// A workspace as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A workspace as the API shows it (and the command line prints it, through the API or not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkspaceResponse {
     /// The name to address it by: `<owner>-<name>-<hash>`.
     pub name: String,
@@ -33,50 +35,58 @@ pub struct WorkspaceResponse {
     pub owner: String,
     pub user: String,
     /// `Pending`, `Provisioning`, `Ready`, `Failed` or `Deleting`.
-    pub phase: String,
-    pub cpu: String,
-    pub memory: String,
-    pub storage: String,
+    #[schema(value_type = String)]
+    pub phase: WorkspacePhase,
+    /// CPU (`500m`, `2`), requested and the limit.
+    #[schema(value_type = String)]
+    pub cpu: Cpu,
+    /// Memory (`4Gi`), requested and the limit.
+    #[schema(value_type = String)]
+    pub memory: Bytes,
+    /// The home volume's size (`20Gi`).
+    #[schema(value_type = String)]
+    pub storage: Bytes,
     pub image: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_host: Option<String>,
     /// `ssh -p <port> <user>@<host>`, once it can be reached.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_command: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at: Option<Timestamp>,
     /// Where to follow it: `/v1/workspaces/<name>`.
     pub status_url: String,
 }
 
-impl From<WorkspaceView> for WorkspaceResponse {
-    fn from(w: WorkspaceView) -> Self {
+impl From<Workspace> for WorkspaceResponse {
+    fn from(w: Workspace) -> Self {
         WorkspaceResponse {
             status_url: format!("/v1/workspaces/{}", w.name),
-            name: w.name,
-            display_name: w.short,
-            owner: w.owner,
+            name: w.name.to_string(),
+            display_name: w.short.to_string(),
+            owner: w.owner.to_string(),
             user: w.user,
-            phase: w.phase.as_str().to_owned(),
+            phase: w.status.phase,
             cpu: w.cpu,
             memory: w.memory,
             storage: w.storage,
             image: w.image,
-            node_port: w.node_port,
-            access_host: w.access_host,
-            access_command: w.access_command,
-            message: w.message,
-            created_at: w.created_at,
+            node_port: w.status.node_port,
+            access_host: w.status.access_host,
+            access_command: w.status.access_command,
+            message: w.status.message,
+            created_at: w.status.created_at,
         }
     }
 }
 
 /// `202 Accepted` with the workspace and its `Location`: the cluster makes it asynchronously.
-fn accepted(view: WorkspaceView) -> Response {
+fn accepted(view: Workspace) -> Response {
     let response = WorkspaceResponse::from(view);
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&response.status_url) {

@@ -5,9 +5,10 @@
 use crate::config::Config;
 use async_trait::async_trait;
 use provision_core::ports::{MessageState, Notifier, Outbox, PortErrorKind};
-use provision_k8s::workspace::controller::{Announcer, ReadyWorkspace};
+use provision_core::workspace::Workspace;
+use provision_k8s::workspace::controller::Announcer;
 use provision_notify::{
-    Dispatcher, MaildirNotifier, Sender, SmtpNotifier, SmtpOptions, SmtpUrl, Templates, WorkspaceReady,
+    Dispatcher, MaildirNotifier, Sender, SmtpNotifier, SmtpOptions, SmtpUrl, Templates, workspace_ready_key,
 };
 use std::sync::Arc;
 
@@ -48,25 +49,15 @@ pub struct MailAnnouncer {
 
 #[async_trait]
 impl Announcer for MailAnnouncer {
-    async fn ready(&self, w: &ReadyWorkspace) -> Result<(), String> {
-        let key = WorkspaceReady::message_key(&w.uid).map_err(|e| e.to_string())?;
-        let port = u16::try_from(w.port).map_err(|_| format!("node port {} is not a port", w.port))?;
-        let ready = WorkspaceReady {
-            workspace: w.display_name.clone(),
-            user: w.user.clone(),
-            host: w.host.clone(),
-            port,
-            cpu: w.cpu.clone(),
-            memory: w.memory.clone(),
-            storage: w.storage.clone(),
-        };
-        let message = self.templates.workspace_ready(key, &w.owner, &ready).map_err(|e| e.to_string())?;
+    async fn ready(&self, uid: &str, workspace: &Workspace) -> Result<(), String> {
+        let key = workspace_ready_key(uid).map_err(|e| e.to_string())?;
+        let message = self.templates.workspace_ready(key, workspace).map_err(|e| e.to_string())?;
         self.dispatcher.enqueue(&message).await.map_err(|e| e.to_string())?;
         Ok(())
     }
 
     async fn deleted(&self, uid: &str) -> Result<(), String> {
-        let key = WorkspaceReady::message_key(uid).map_err(|e| e.to_string())?;
+        let key = workspace_ready_key(uid).map_err(|e| e.to_string())?;
         let Some(record) = self.outbox.message(&key).await.map_err(|e| e.to_string())? else {
             return Ok(());
         };

@@ -77,7 +77,7 @@ impl App {
         {
             let mut by_phase: BTreeMap<&str, u64> = WorkspacePhase::ALL.iter().map(|p| (p.as_str(), 0)).collect();
             for w in &all {
-                *by_phase.entry(w.phase.as_str()).or_default() += 1;
+                *by_phase.entry(w.status.phase.as_str()).or_default() += 1;
             }
             let samples: Vec<(String, u64)> =
                 by_phase.into_iter().map(|(p, n)| (format!("phase=\"{p}\""), n)).collect();

@@ -7,7 +7,7 @@ use crate::config::WorkspaceSettings;
 use crate::{App, Error};
 use provision_core::ports::PortErrorKind;
 use provision_core::problem::{Collector, Problem};
-use provision_core::workspace::{NewWorkspace, ShortName, WorkspaceCluster, WorkspaceView, login, workspace_name};
+use provision_core::workspace::{ShortName, Workspace, WorkspaceCluster, WorkspaceName};
 use provision_core::{Amount, Bytes, Cpu, EmailAddress, Invalid, ResourceBounds, SshPublicKey};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ fn image_problem(image: &str) -> Option<String> {
 }
 
 /// Checks `input` for `caller`, every problem at once.
-pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &WorkspaceInput) -> Result<NewWorkspace, Error> {
+pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &WorkspaceInput) -> Result<Workspace, Error> {
     let Some(allowed) = &settings.allowed_domains else {
         return Err(Error::WorkspacesOff);
     };
@@ -128,26 +128,23 @@ pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &Workspace
         c.push(Problem::new("image", "invalid-image", problem));
     }
     c.finish()?;
-    let (email, short) = (email.expect("checked"), short.expect("checked"));
-    Ok(NewWorkspace {
-        name: workspace_name(&email, &short),
-        user: login(&email),
-        short,
-        owner: email,
-        cpu: cpu.expect("checked"),
-        memory: memory.expect("checked"),
-        storage: storage.expect("checked"),
-        key: key.expect("checked"),
+    let checked = "every field was checked by the collector";
+    Ok(Workspace::new(
+        &email.expect(checked),
+        short.expect(checked),
+        cpu.expect(checked),
+        memory.expect(checked),
+        storage.expect(checked),
+        key.expect(checked),
         image,
-    })
+    ))
 }
 
 /// Refuses `new` when its owner would hold more than the quota allows with it.
-fn check_quota(settings: &WorkspaceSettings, new: &NewWorkspace, existing: &[WorkspaceView]) -> Result<(), Error> {
+fn check_quota(settings: &WorkspaceSettings, new: &Workspace, existing: &[Workspace]) -> Result<(), Error> {
     let quota = &settings.quota;
     let mut c = Collector::new();
-    let live: Vec<&WorkspaceView> =
-        existing.iter().filter(|w| w.phase != provision_core::workspace::WorkspacePhase::Deleting).collect();
+    let live: Vec<&Workspace> = existing.iter().filter(|w| w.is_live()).collect();
     if live.len() >= quota.count as usize {
         c.push(Problem::new(
             "",
@@ -155,12 +152,9 @@ fn check_quota(settings: &WorkspaceSettings, new: &NewWorkspace, existing: &[Wor
             format!("{} holds {} workspace(s), the most one person may; delete one first", new.owner, live.len()),
         ));
     }
-    let sum = |parse: fn(&str) -> Option<u64>, pick: fn(&WorkspaceView) -> &str| -> u64 {
-        live.iter().filter_map(|w| parse(pick(w))).sum()
-    };
-    let cpu_used = sum(|s| Cpu::parse(s).ok().map(|c| c.millicores()), |w| &w.cpu);
-    let memory_used = sum(|s| Bytes::parse(s).ok().map(|b| b.as_u64()), |w| &w.memory);
-    let storage_used = sum(|s| Bytes::parse(s).ok().map(|b| b.as_u64()), |w| &w.storage);
+    let cpu_used: u64 = live.iter().map(|w| w.cpu.millicores()).sum();
+    let memory_used: u64 = live.iter().map(|w| w.memory.as_u64()).sum();
+    let storage_used: u64 = live.iter().map(|w| w.storage.as_u64()).sum();
     let over = |field: &str, used: u64, asked: u64, limit: u64, show: &dyn Fn(u64) -> String| {
         (used + asked > limit).then(|| {
             Problem::new(
@@ -202,41 +196,45 @@ impl App {
     }
 
     /// Checks and creates a workspace for `caller`.
-    pub async fn create_workspace(&self, caller: &Caller, input: &WorkspaceInput) -> Result<WorkspaceView, Error> {
+    pub async fn create_workspace(&self, caller: &Caller, input: &WorkspaceInput) -> Result<Workspace, Error> {
         let settings = &self.config.workspaces;
         let new = validate(settings, caller, input)?;
         let cluster = self.cluster()?;
         let existing = cluster.list(Some(&new.owner)).await.map_err(Error::Cluster)?;
         if existing.iter().any(|w| w.name == new.name) {
-            return Err(Error::WorkspaceExists { name: new.name });
+            return Err(Error::WorkspaceExists { name: new.name.to_string() });
         }
         check_quota(settings, &new, &existing)?;
         match cluster.create(&new).await {
             Ok(view) => Ok(view),
-            Err(e) if e.kind == PortErrorKind::AlreadyExists => Err(Error::WorkspaceExists { name: new.name }),
+            Err(e) if e.kind == PortErrorKind::AlreadyExists => {
+                Err(Error::WorkspaceExists { name: new.name.to_string() })
+            }
             Err(e) => Err(Error::Cluster(e)),
         }
     }
 
     /// The caller's workspaces; an admin's `all` lists everyone's.
-    pub async fn workspaces(&self, caller: &Caller, all: bool) -> Result<Vec<WorkspaceView>, Error> {
+    pub async fn workspaces(&self, caller: &Caller, all: bool) -> Result<Vec<Workspace>, Error> {
         let owner = if all && caller.admin { None } else { Some(&caller.email) };
         self.cluster()?.list(owner).await.map_err(Error::Cluster)
     }
 
     /// One workspace the caller may see; another's is "not found", as if it did not exist.
-    pub async fn workspace(&self, caller: &Caller, name: &str) -> Result<WorkspaceView, Error> {
-        let found = self.cluster()?.get(name).await.map_err(Error::Cluster)?;
+    pub async fn workspace(&self, caller: &Caller, name: &str) -> Result<Workspace, Error> {
+        // A name no workspace can have names none: not found, before the cluster is asked.
+        let parsed = WorkspaceName::parse(name).map_err(|_| Error::WorkspaceNotFound(name.to_owned()))?;
+        let found = self.cluster()?.get(&parsed).await.map_err(Error::Cluster)?;
         match found {
-            Some(view) if caller.admin || view.owner == caller.email.normalized() => Ok(view),
+            Some(w) if caller.admin || w.is_owned_by(&caller.email) => Ok(w),
             _ => Err(Error::WorkspaceNotFound(name.to_owned())),
         }
     }
 
     /// Deletes a workspace the caller may see (its objects go with it).
-    pub async fn delete_workspace(&self, caller: &Caller, name: &str) -> Result<WorkspaceView, Error> {
+    pub async fn delete_workspace(&self, caller: &Caller, name: &str) -> Result<Workspace, Error> {
         let view = self.workspace(caller, name).await?;
-        if !self.cluster()?.delete(name).await.map_err(Error::Cluster)? {
+        if !self.cluster()?.delete(&view.name).await.map_err(Error::Cluster)? {
             return Err(Error::WorkspaceNotFound(name.to_owned()));
         }
         Ok(view)
@@ -277,7 +275,7 @@ impl App {
 
     /// The seed's `POST /api/delete {"Email"}`: deletes every workspace of `email`, only when
     /// `workspaces.legacy_delete` is on and `email` holds a confirmed token (one that was used).
-    pub async fn legacy_delete(&self, email: &str) -> Result<Vec<WorkspaceView>, Error> {
+    pub async fn legacy_delete(&self, email: &str) -> Result<Vec<Workspace>, Error> {
         if !self.config.workspaces.legacy_delete {
             return Err(Error::LegacyDeleteOff);
         }

@@ -670,17 +670,20 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
             match args.command {
                 WorkspaceCommand::Create(args) => {
                     let input = args.input().await?;
-                    printer.workspace(&app.create_workspace(&operator(Some(&input.email))?, &input).await?);
+                    printer.workspace(&app.create_workspace(&operator(Some(&input.email))?, &input).await?.into());
                 }
                 // Everyone's unless --email names one owner; --all (which excludes --email)
                 // says it explicitly.
                 WorkspaceCommand::List { all: _, email } => {
                     let caller = operator(email.as_deref())?;
-                    printer.workspaces(&app.workspaces(&caller, email.is_none()).await?);
+                    let all = app.workspaces(&caller, email.is_none()).await?;
+                    printer.workspaces(&all.into_iter().map(Into::into).collect::<Vec<_>>());
                 }
-                WorkspaceCommand::Show { name } => printer.workspace(&app.workspace(&operator(None)?, &name).await?),
+                WorkspaceCommand::Show { name } => {
+                    printer.workspace(&app.workspace(&operator(None)?, &name).await?.into())
+                }
                 WorkspaceCommand::Delete { name } => {
-                    printer.workspace(&app.delete_workspace(&operator(None)?, &name).await?)
+                    printer.workspace(&app.delete_workspace(&operator(None)?, &name).await?.into())
                 }
             }
             Ok(ExitCode::SUCCESS)

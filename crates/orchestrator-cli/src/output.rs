@@ -1,5 +1,6 @@
 //! Printing results as text for people or as JSON for programs (`--output json`).
 
+use orchestrator_api::workspaces::WorkspaceResponse;
 use orchestrator_app::{
     ChartReport, ImageReport, KindView, RunSummary, RunView, SecretReport, ServiceReport, ServiceView, UpgradeOutcome,
     UpgradeReport,
@@ -205,7 +206,7 @@ impl Printer {
         out(&s);
     }
 
-    pub fn workspace(&self, w: &provision_core::workspace::WorkspaceView) {
+    pub fn workspace(&self, w: &WorkspaceResponse) {
         if self.json {
             return self.json(w);
         }
@@ -227,7 +228,7 @@ impl Printer {
         out(&s);
     }
 
-    pub fn workspaces(&self, all: &[provision_core::workspace::WorkspaceView]) {
+    pub fn workspaces(&self, all: &[WorkspaceResponse]) {
         if self.json {
             return self.json(&all);
         }

@@ -4,8 +4,8 @@
 //!
 //! The token is held in a [`Token`], which no `Debug`, error or log shows.
 
+use orchestrator_api::workspaces::WorkspaceResponse;
 use orchestrator_app::workspace::WorkspaceInput;
-use provision_core::workspace::{WorkspacePhase, WorkspaceView};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -243,47 +243,6 @@ impl fmt::Display for FieldProblem {
     }
 }
 
-/// A workspace as the API answers it (`WorkspaceResponse`).
-#[derive(Debug, Deserialize)]
-struct WorkspaceResponse {
-    name: String,
-    display_name: String,
-    owner: String,
-    user: String,
-    phase: String,
-    cpu: String,
-    memory: String,
-    storage: String,
-    image: String,
-    node_port: Option<u16>,
-    access_host: Option<String>,
-    access_command: Option<String>,
-    message: Option<String>,
-    created_at: Option<String>,
-}
-
-impl WorkspaceResponse {
-    /// The view direct mode prints; `None` for a phase this client does not know.
-    fn into_view(self) -> Option<WorkspaceView> {
-        Some(WorkspaceView {
-            phase: WorkspacePhase::parse(&self.phase)?,
-            name: self.name,
-            short: self.display_name,
-            owner: self.owner,
-            user: self.user,
-            cpu: self.cpu,
-            memory: self.memory,
-            storage: self.storage,
-            image: self.image,
-            node_port: self.node_port,
-            access_host: self.access_host,
-            access_command: self.access_command,
-            message: self.message,
-            created_at: self.created_at,
-        })
-    }
-}
-
 /// Calls the API at one address as the holder of one token.
 pub struct Client {
     http: reqwest::Client,
@@ -308,28 +267,27 @@ impl Client {
     }
 
     /// `POST /v1/workspaces`.
-    pub async fn create(&self, input: &WorkspaceInput) -> Result<WorkspaceView, Error> {
+    pub async fn create(&self, input: &WorkspaceInput) -> Result<WorkspaceResponse, Error> {
         let body = serde_json::to_vec(input).expect("strings and numbers serialize");
         self.call(Method::POST, self.url(None)?, Some(body)).await
     }
 
     /// `GET /v1/workspaces` (`?all=true`: everyone's, when the token is an admin's).
-    pub async fn list(&self, all: bool) -> Result<Vec<WorkspaceView>, Error> {
+    pub async fn list(&self, all: bool) -> Result<Vec<WorkspaceResponse>, Error> {
         let mut url = self.url(None)?;
         if all {
             url.query_pairs_mut().append_pair("all", "true");
         }
-        let answers: Vec<WorkspaceResponse> = self.call(Method::GET, url, None).await?;
-        answers.into_iter().map(|w| self.view(StatusCode::OK, w)).collect()
+        self.call(Method::GET, url, None).await
     }
 
     /// `GET /v1/workspaces/{name}`.
-    pub async fn show(&self, name: &str) -> Result<WorkspaceView, Error> {
+    pub async fn show(&self, name: &str) -> Result<WorkspaceResponse, Error> {
         self.call(Method::GET, self.url(Some(name))?, None).await
     }
 
     /// `DELETE /v1/workspaces/{name}`.
-    pub async fn delete(&self, name: &str) -> Result<WorkspaceView, Error> {
+    pub async fn delete(&self, name: &str) -> Result<WorkspaceResponse, Error> {
         self.call(Method::DELETE, self.url(Some(name))?, None).await
     }
 
@@ -348,15 +306,6 @@ impl Client {
             }
         }
         Ok(url)
-    }
-
-    fn view(&self, status: StatusCode, answer: WorkspaceResponse) -> Result<WorkspaceView, Error> {
-        let phase = answer.phase.clone();
-        answer.into_view().ok_or_else(|| Error::Unexpected {
-            api: self.api.clone(),
-            status,
-            reason: format!("a workspace in phase {phase:?}, which this orchestrator does not know; upgrade it"),
-        })
     }
 
     async fn call<T: FromAnswer>(&self, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<T, Error> {
@@ -407,25 +356,27 @@ impl Client {
         if !json {
             return Err(unexpected("an answer that is not JSON: is --api the orchestrator API?".to_owned()));
         }
-        T::from_answer(self, status, &bytes).map_err(unexpected)
+        T::from_answer(&bytes).map_err(unexpected)
     }
 }
 
-/// What a successful answer's JSON becomes.
+/// What a successful answer's JSON becomes: the API's own wire types.
 trait FromAnswer: Sized {
-    fn from_answer(client: &Client, status: StatusCode, bytes: &[u8]) -> Result<Self, String>;
+    fn from_answer(bytes: &[u8]) -> Result<Self, String>;
 }
 
-impl FromAnswer for WorkspaceView {
-    fn from_answer(client: &Client, status: StatusCode, bytes: &[u8]) -> Result<Self, String> {
-        let answer: WorkspaceResponse = serde_json::from_slice(bytes).map_err(|e| format!("no workspace: {e}"))?;
-        client.view(status, answer).map_err(|e| e.to_string())
+impl FromAnswer for WorkspaceResponse {
+    fn from_answer(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| format!("no workspace this orchestrator understands ({e}); is it older than the API?"))
     }
 }
 
 impl FromAnswer for Vec<WorkspaceResponse> {
-    fn from_answer(_: &Client, _: StatusCode, bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("no list of workspaces: {e}"))
+    fn from_answer(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            format!("no list of workspaces this orchestrator understands ({e}); is it older than the API?")
+        })
     }
 }
 
@@ -515,8 +466,8 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_becomes_the_view_direct_mode_prints() {
-        let answer: WorkspaceResponse = serde_json::from_value(serde_json::json!({
+    fn an_answer_is_read_as_the_api_s_own_type_and_later_fields_are_ignored() {
+        let body = serde_json::to_vec(&serde_json::json!({
             "name": "alice-devbox-0a1b2c3d", "display_name": "devbox", "owner": "alice@iiitm.ac.in",
             "user": "alice", "phase": "Ready", "cpu": "1", "memory": "2Gi", "storage": "10Gi", "image": "img",
             "node_port": 30007, "access_host": "ws.example.com",
@@ -524,8 +475,12 @@ mod tests {
             "status_url": "/v1/workspaces/alice-devbox-0a1b2c3d", "some_later_field": true,
         }))
         .unwrap();
-        let view = answer.into_view().unwrap();
-        assert_eq!((view.short.as_str(), view.phase, view.node_port), ("devbox", WorkspacePhase::Ready, Some(30007)));
-        assert_eq!((view.message, view.created_at), (None, None));
+        let answer = WorkspaceResponse::from_answer(&body).unwrap();
+        assert_eq!((answer.display_name.as_str(), answer.node_port), ("devbox", Some(30007)));
+        assert_eq!(answer.phase, provision_core::workspace::WorkspacePhase::Ready);
+        assert_eq!((answer.message, answer.created_at), (None, None));
+        let unknown = String::from_utf8(body).unwrap().replace("\"Ready\"", "\"Hibernating\"");
+        let error = WorkspaceResponse::from_answer(unknown.as_bytes()).unwrap_err();
+        assert!(error.contains("Hibernating") && error.contains("older than the API"), "{error}");
     }
 }

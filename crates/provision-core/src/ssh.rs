@@ -209,6 +209,12 @@ impl SshPublicKey {
         self.comment.as_deref()
     }
 
+    /// The same key without its comment: what [`authorized_keys_line`](Self::authorized_keys_line)
+    /// keeps, so a key stored that way and read back equals it.
+    pub fn without_comment(&self) -> Self {
+        Self { comment: None, ..self.clone() }
+    }
+
     /// The key in SSH wire format, as in the base64 field.
     pub fn blob(&self) -> &[u8] {
         &self.blob

@@ -932,7 +932,7 @@ pub fn sample_plan() -> Plan {
 /// Workspaces in memory, as a cluster would keep them; tests move them between phases.
 #[derive(Default)]
 pub struct MemoryWorkspaces {
-    workspaces: Mutex<BTreeMap<String, crate::workspace::WorkspaceView>>,
+    workspaces: Mutex<BTreeMap<crate::workspace::WorkspaceName, crate::workspace::Workspace>>,
 }
 
 impl MemoryWorkspaces {
@@ -940,64 +940,55 @@ impl MemoryWorkspaces {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, crate::workspace::WorkspaceView>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<crate::workspace::WorkspaceName, crate::workspace::Workspace>> {
         self.workspaces.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What the controller would do: set a workspace's phase and node port.
     pub fn set_phase(&self, name: &str, phase: crate::workspace::WorkspacePhase, node_port: Option<u16>) {
-        if let Some(w) = self.lock().get_mut(name) {
-            w.phase = phase;
-            w.node_port = node_port;
-            w.access_command = node_port.map(|p| format!("ssh -p {p} {}@localhost", w.user));
+        if let Some(w) = self.lock().values_mut().find(|w| w.name.as_str() == name) {
+            w.status.phase = phase;
+            w.status.node_port = node_port;
+            w.status.access_command = node_port.map(|p| format!("ssh -p {p} {}@localhost", w.user));
         }
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.lock().keys().map(ToString::to_string).collect()
     }
 }
 
 #[async_trait]
 impl crate::workspace::WorkspaceCluster for MemoryWorkspaces {
-    async fn create(&self, w: &crate::workspace::NewWorkspace) -> Result<crate::workspace::WorkspaceView, PortError> {
+    async fn create(&self, w: &crate::workspace::Workspace) -> Result<crate::workspace::Workspace, PortError> {
         let mut all = self.lock();
         if all.contains_key(&w.name) {
             return Err(PortError::new(PortErrorKind::AlreadyExists, format!("workspace {} exists", w.name)));
         }
-        let view = crate::workspace::WorkspaceView {
-            name: w.name.clone(),
-            short: w.short.to_string(),
-            owner: w.owner.normalized(),
-            user: w.user.clone(),
-            phase: crate::workspace::WorkspacePhase::Pending,
-            cpu: w.cpu.to_string(),
-            memory: w.memory.to_string(),
-            storage: w.storage.to_string(),
-            image: w.image.clone(),
-            node_port: None,
+        let mut created = w.clone();
+        created.status = crate::workspace::WorkspaceStatus {
             access_host: Some("localhost".to_owned()),
-            access_command: None,
-            message: None,
-            created_at: None,
+            ..Default::default()
         };
-        all.insert(w.name.clone(), view.clone());
-        Ok(view)
+        all.insert(w.name.clone(), created.clone());
+        Ok(created)
     }
 
     async fn list(
         &self,
         owner: Option<&crate::email::EmailAddress>,
-    ) -> Result<Vec<crate::workspace::WorkspaceView>, PortError> {
-        let owner = owner.map(crate::email::EmailAddress::normalized);
-        Ok(self.lock().values().filter(|w| owner.as_ref().is_none_or(|o| &w.owner == o)).cloned().collect())
+    ) -> Result<Vec<crate::workspace::Workspace>, PortError> {
+        Ok(self.lock().values().filter(|w| owner.is_none_or(|o| w.is_owned_by(o))).cloned().collect())
     }
 
-    async fn get(&self, name: &str) -> Result<Option<crate::workspace::WorkspaceView>, PortError> {
+    async fn get(
+        &self,
+        name: &crate::workspace::WorkspaceName,
+    ) -> Result<Option<crate::workspace::Workspace>, PortError> {
         Ok(self.lock().get(name).cloned())
     }
 
-    async fn delete(&self, name: &str) -> Result<bool, PortError> {
+    async fn delete(&self, name: &crate::workspace::WorkspaceName) -> Result<bool, PortError> {
         Ok(self.lock().remove(name).is_some())
     }
 }

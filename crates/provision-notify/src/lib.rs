@@ -11,8 +11,8 @@
 //!   written by the maildir protocol (`tmp/`, sync, rename), once per message key.
 //! - [`LogNotifier`]: messages only logged.
 //! - [`Templates`]: the messages' subject, text and HTML, minijinja templates built in
-//!   ([`Templates::builtin`]) or overridden from a directory ([`Templates::from_dir`]);
-//!   [`WorkspaceReady`] holds what the access e-mail says.
+//!   ([`Templates::builtin`]) or overridden from a directory ([`Templates::from_dir`]); the
+//!   access e-mail of a ready workspace says what its domain model holds.
 //! - [`Dispatcher`]: takes due messages from the store's outbox
 //!   ([`provision_core::ports::Outbox`]) and delivers them, retrying transient failures with
 //!   exponential backoff (1 s, 2 s, 4 s … 5 min), as a loop woken by each enqueue
@@ -36,7 +36,7 @@ pub use email::{Sender, message_id};
 pub use log::LogNotifier;
 pub use maildir::MaildirNotifier;
 pub use smtp::{SmtpNotifier, SmtpOptions};
-pub use templates::{Templates, WorkspaceReady};
+pub use templates::{Templates, sample_workspace, workspace_ready_key};
 pub use url::{Credentials, Password, SmtpUrl, TlsMode};
 
 use provision_core::Problem;

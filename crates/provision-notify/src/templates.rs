@@ -8,8 +8,9 @@
 
 use crate::Error;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use provision_core::Problem;
 use provision_core::ports::{MessageKey, OutgoingMessage};
+use provision_core::workspace::{ShortName, Workspace};
+use provision_core::{Bytes, Cpu, EmailAddress, Problem, SshPublicKey};
 use serde::Serialize;
 use std::path::Path;
 
@@ -20,57 +21,66 @@ const BUILTIN: &[(&str, &str)] = &[
     ("workspace_ready.html", include_str!("../templates/workspace_ready.html.jinja")),
 ];
 
-/// What the access e-mail of a workspace says. Every field is a template variable, and so is
-/// `ssh_command` ([`WorkspaceReady::ssh_command`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorkspaceReady {
-    /// The workspace's name (`ada-lovelace-3f9c`).
-    pub workspace: String,
-    /// The user to log in as.
-    pub user: String,
-    /// Where to connect: a node's address.
-    pub host: String,
-    /// The node port.
-    pub port: u16,
-    /// As requested: `2`, `500m`.
-    pub cpu: String,
-    /// `4Gi`.
-    pub memory: String,
-    /// `20Gi`.
-    pub storage: String,
+/// The outbox key of the access e-mail of the workspace with Kubernetes `uid`:
+/// `workspace-ready/<uid>`, so it is sent once per workspace ever made.
+pub fn workspace_ready_key(uid: &str) -> Result<MessageKey, provision_core::Invalid> {
+    MessageKey::parse(&format!("workspace-ready/{uid}"))
 }
 
-impl WorkspaceReady {
-    /// `ssh -p <port> <user>@<host>`.
-    pub fn ssh_command(&self) -> String {
-        format!("ssh -p {} {}@{}", self.port, self.user, self.host)
-    }
-
-    /// The outbox key of the access e-mail of the workspace with Kubernetes `uid`:
-    /// `workspace-ready/<uid>`, so it is sent once per workspace ever made.
-    pub fn message_key(uid: &str) -> Result<MessageKey, provision_core::Invalid> {
-        MessageKey::parse(&format!("workspace-ready/{uid}"))
-    }
-
-    /// An example, rendered to check templates when they load (and used by tests).
-    pub fn sample() -> Self {
-        Self {
-            workspace: "ada-lovelace-3f9c".into(),
-            user: "ada".into(),
-            host: "node-1.example.com".into(),
-            port: 30022,
-            cpu: "2".into(),
-            memory: "4Gi".into(),
-            storage: "20Gi".into(),
-        }
-    }
+/// A ready workspace, rendered to check templates when they load (and used by tests).
+pub fn sample_workspace() -> Workspace {
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHxBBOGX0lz8qwNAUeW8t7mk5iAqFnzaknFRFJQHg7Z";
+    let owner = EmailAddress::parse("ada.lovelace@example.com").expect("a valid literal address");
+    let mut w = Workspace::new(
+        &owner,
+        ShortName::parse("ada-lovelace-3f9c").expect("a valid literal name"),
+        Cpu::from_millicores(2000).expect("not zero"),
+        Bytes::new(4 << 30).expect("not zero"),
+        Bytes::new(20 << 30).expect("not zero"),
+        SshPublicKey::parse(KEY).expect("a valid literal key"),
+        "openssh-server".into(),
+    );
+    w.user = "ada".into();
+    w.status.phase = provision_core::workspace::WorkspacePhase::Ready;
+    w.status.node_port = Some(30022);
+    w.status.access_host = Some("node-1.example.com".into());
+    w
 }
 
+/// What the access e-mail of a workspace says: every field is a template variable.
 #[derive(Serialize)]
-struct WorkspaceReadyVars<'a> {
-    #[serde(flatten)]
-    workspace: &'a WorkspaceReady,
+struct ReadyVars<'a> {
+    /// The name its owner gave it (`devbox`).
+    workspace: &'a str,
+    /// The user to log in as.
+    user: &'a str,
+    /// Where to connect: a node's address.
+    host: &'a str,
+    /// The node port.
+    port: u16,
+    /// As requested: `2`, `500m`, `4Gi`, `20Gi`.
+    cpu: String,
+    memory: String,
+    storage: String,
+    /// `ssh -p <port> <user>@<host>`.
     ssh_command: String,
+}
+
+impl<'a> ReadyVars<'a> {
+    /// The variables of `w`, which must be reachable (a node port and a host).
+    fn of(w: &'a Workspace) -> Option<Self> {
+        let (port, host) = (w.status.node_port?, w.status.access_host.as_deref()?);
+        Some(ReadyVars {
+            workspace: w.short.as_str(),
+            user: &w.user,
+            host,
+            port,
+            cpu: w.cpu.to_string(),
+            memory: w.memory.to_string(),
+            storage: w.storage.to_string(),
+            ssh_command: format!("ssh -p {port} {}@{host}", w.user),
+        })
+    }
 }
 
 /// The message templates, compiled once.
@@ -143,16 +153,16 @@ impl Templates {
         if problems.is_empty() {
             // A trial render finds unknown variables and runtime errors now, not at the first
             // workspace.
-            let sample = WorkspaceReady::sample();
+            let sample = sample_workspace();
+            let vars = ReadyVars::of(&sample).expect("the sample is reachable");
             for (name, _) in BUILTIN {
-                if let Err(Error::Render { reason, .. }) = templates.render(name, &sample) {
+                if let Err(Error::Render { reason, .. }) = templates.render(name, &vars) {
                     problems.push(Problem::new(format!("{name}.jinja"), "render", reason));
                 }
             }
             if problems.is_empty()
-                && let Ok(key) = WorkspaceReady::message_key("sample")
-                && let Err(Error::Render { template, reason }) =
-                    templates.workspace_ready(key, "sample@example.com", &sample)
+                && let Ok(key) = workspace_ready_key("sample")
+                && let Err(Error::Render { template, reason }) = templates.workspace_ready(key, &sample)
             {
                 problems.push(Problem::new(format!("{template}.jinja"), "render", reason));
             }
@@ -160,15 +170,14 @@ impl Templates {
         if problems.is_empty() { Ok(templates) } else { Err(failed(problems)) }
     }
 
-    /// The access e-mail of a workspace, to `to`, under `key`
-    /// ([`WorkspaceReady::message_key`]).
-    pub fn workspace_ready(
-        &self,
-        key: MessageKey,
-        to: impl Into<String>,
-        workspace: &WorkspaceReady,
-    ) -> Result<OutgoingMessage, Error> {
-        let subject = self.render("workspace_ready.subject", workspace)?;
+    /// The access e-mail of a ready workspace, to its owner, under `key`
+    /// ([`workspace_ready_key`]). A workspace without a node port or host cannot be told about.
+    pub fn workspace_ready(&self, key: MessageKey, workspace: &Workspace) -> Result<OutgoingMessage, Error> {
+        let vars = ReadyVars::of(workspace).ok_or_else(|| Error::Render {
+            template: "workspace_ready".into(),
+            reason: format!("workspace {} has no node port or host yet", workspace.name),
+        })?;
+        let subject = self.render("workspace_ready.subject", &vars)?;
         let subject = subject.trim();
         if subject.is_empty() || subject.contains(['\r', '\n']) {
             return Err(Error::Render {
@@ -176,21 +185,20 @@ impl Templates {
                 reason: "a subject renders to one line of text".into(),
             });
         }
-        let text = self.render("workspace_ready.text", workspace)?;
-        let html = self.render("workspace_ready.html", workspace)?;
+        let text = self.render("workspace_ready.text", &vars)?;
+        let html = self.render("workspace_ready.html", &vars)?;
         Ok(OutgoingMessage {
             key,
-            to: to.into(),
+            to: workspace.owner.to_string(),
             subject: subject.to_owned(),
             text,
             html: (!html.trim().is_empty()).then_some(html),
         })
     }
 
-    fn render(&self, name: &str, workspace: &WorkspaceReady) -> Result<String, Error> {
+    fn render(&self, name: &str, vars: &ReadyVars<'_>) -> Result<String, Error> {
         let failed = |e: minijinja::Error| Error::Render { template: name.to_owned(), reason: describe(&e) };
-        let vars = WorkspaceReadyVars { workspace, ssh_command: workspace.ssh_command() };
-        self.env.get_template(name).and_then(|t| t.render(minijinja::value::Serde(&vars))).map_err(failed)
+        self.env.get_template(name).and_then(|t| t.render(minijinja::value::Serde(vars))).map_err(failed)
     }
 }
 
@@ -221,26 +229,26 @@ mod tests {
     use super::*;
 
     fn key() -> MessageKey {
-        WorkspaceReady::message_key("7d0b6f1c-0000-4000-8000-000000000001").expect("a valid key")
+        workspace_ready_key("7d0b6f1c-0000-4000-8000-000000000001").expect("a valid key")
     }
 
-    fn workspace() -> WorkspaceReady {
-        WorkspaceReady {
-            workspace: "ada-3f9c".into(),
-            user: "ada".into(),
-            host: "10.0.0.7".into(),
-            port: 31022,
-            cpu: "2".into(),
-            memory: "4Gi".into(),
-            storage: "20Gi".into(),
-        }
+    /// Ada's workspace `ada-3f9c`, ready on 10.0.0.7:31022.
+    fn workspace() -> Workspace {
+        let mut w = sample_workspace();
+        w.short = ShortName::parse("ada-3f9c").expect("a valid name");
+        w.status.access_host = Some("10.0.0.7".into());
+        w.status.node_port = Some(31022);
+        w
     }
 
     #[test]
     fn the_builtin_message_says_how_to_connect() {
-        let m = Templates::builtin().workspace_ready(key(), "ada@example.com", &workspace()).expect("renders");
+        let m = Templates::builtin().workspace_ready(key(), &workspace()).expect("renders");
         assert_eq!(m.key.as_str(), "workspace-ready/7d0b6f1c-0000-4000-8000-000000000001");
-        assert_eq!((m.to.as_str(), m.subject.as_str()), ("ada@example.com", "Your workspace ada-3f9c is ready"));
+        assert_eq!(
+            (m.to.as_str(), m.subject.as_str()),
+            ("ada.lovelace@example.com", "Your workspace ada-3f9c is ready")
+        );
         assert_eq!(
             m.text,
             "Hello ada,\n\nyour workspace ada-3f9c is ready. Connect with:\n\n    ssh -p 31022 ada@10.0.0.7\n\n\
@@ -255,10 +263,11 @@ mod tests {
     #[test]
     fn html_escapes_and_text_does_not() {
         let mut w = workspace();
-        w.workspace = "a<b>&c".into();
-        let m = Templates::builtin().workspace_ready(key(), "ada@example.com", &w).expect("renders");
-        assert!(m.text.contains("workspace a<b>&c is ready"), "{}", m.text);
-        assert!(m.html.expect("html").contains("<strong>a&lt;b&gt;&amp;c</strong>"));
+        w.user = "a<b>&c".into();
+        let m = Templates::builtin().workspace_ready(key(), &w).expect("renders");
+        assert!(m.text.contains("Hello a<b>&c,"), "{}", m.text);
+        let html = m.html.expect("html");
+        assert!(html.contains("a&lt;b&gt;&amp;c") && !html.contains("a<b>&c"), "{html}");
     }
 
     #[test]
@@ -267,10 +276,7 @@ mod tests {
         std::fs::write(dir.path().join("workspace_ready.subject.jinja"), "[dev] {{ workspace }} on port {{ port }}\n")
             .expect("written");
         std::fs::write(dir.path().join("workspace_ready.html.jinja"), "  \n").expect("written");
-        let m = Templates::from_dir(dir.path())
-            .expect("loads")
-            .workspace_ready(key(), "a@b.c", &workspace())
-            .expect("renders");
+        let m = Templates::from_dir(dir.path()).expect("loads").workspace_ready(key(), &workspace()).expect("renders");
         assert_eq!(m.subject, "[dev] ada-3f9c on port 31022");
         assert!(m.text.contains("ssh -p 31022 ada@10.0.0.7"), "the built-in text: {}", m.text);
         assert_eq!(m.html, None, "an empty HTML template sends no HTML part");
@@ -318,7 +324,15 @@ mod tests {
 
     #[test]
     fn message_keys_come_from_the_workspace_uid() {
-        assert!(WorkspaceReady::message_key("has space").is_err());
-        assert_eq!(WorkspaceReady::message_key("u1").expect("valid").as_str(), "workspace-ready/u1");
+        assert!(workspace_ready_key("has space").is_err());
+        assert_eq!(workspace_ready_key("u1").expect("valid").as_str(), "workspace-ready/u1");
+    }
+
+    #[test]
+    fn a_workspace_without_a_port_cannot_be_announced() {
+        let mut w = workspace();
+        w.status.node_port = None;
+        let e = Templates::builtin().workspace_ready(key(), &w).unwrap_err();
+        assert!(e.to_string().contains("no node port"), "{e}");
     }
 }

@@ -54,10 +54,13 @@ async fn a_valid_request_becomes_a_workspace_named_after_its_owner() {
     let s = setup("");
     let alice = caller("alice@iiitm.ac.in", false);
     let view = s.app.create_workspace(&alice, &request("alice@IIITM.ac.in", "devbox")).await.unwrap();
-    assert!(view.name.starts_with("alice-devbox-"), "{}", view.name);
+    assert!(view.name.as_str().starts_with("alice-devbox-"), "{}", view.name);
     assert_eq!((view.owner.as_str(), view.user.as_str()), ("alice@iiitm.ac.in", "alice"));
-    assert_eq!((view.cpu.as_str(), view.memory.as_str(), view.storage.as_str()), ("1", "2Gi", "10Gi"));
-    assert_eq!(view.phase, WorkspacePhase::Pending);
+    assert_eq!(
+        (view.cpu.to_string(), view.memory.to_string(), view.storage.to_string()),
+        ("1".into(), "2Gi".into(), "10Gi".into())
+    );
+    assert_eq!(view.status.phase, WorkspacePhase::Pending);
     let again = s.app.create_workspace(&alice, &request("alice@iiitm.ac.in", "devbox")).await.unwrap_err();
     assert!(matches!(again, Error::WorkspaceExists { .. }), "{again:?}");
 }
@@ -125,18 +128,18 @@ async fn others_see_no_workspace_of_yours_and_admins_see_all() {
         (caller("alice@iiitm.ac.in", false), caller("bob@iiitm.ac.in", false), caller("root@iiitm.ac.in", true));
     let a = s.app.create_workspace(&alice, &request("alice@iiitm.ac.in", "devbox")).await.unwrap();
     s.app.create_workspace(&bob, &request("bob@iiitm.ac.in", "devbox")).await.unwrap();
-    s.cluster.set_phase(&a.name, WorkspacePhase::Ready, Some(30001));
+    s.cluster.set_phase(a.name.as_str(), WorkspacePhase::Ready, Some(30001));
 
     assert_eq!(s.app.workspaces(&alice, true).await.unwrap().len(), 1, "`all` means nothing to a user");
     assert_eq!(s.app.workspaces(&admin, true).await.unwrap().len(), 2);
-    let shown = s.app.workspace(&alice, &a.name).await.unwrap();
-    assert_eq!(shown.access_command.as_deref(), Some("ssh -p 30001 alice@localhost"));
-    for attempt in [s.app.workspace(&bob, &a.name).await, s.app.delete_workspace(&bob, &a.name).await] {
+    let shown = s.app.workspace(&alice, a.name.as_str()).await.unwrap();
+    assert_eq!(shown.status.access_command.as_deref(), Some("ssh -p 30001 alice@localhost"));
+    for attempt in [s.app.workspace(&bob, a.name.as_str()).await, s.app.delete_workspace(&bob, a.name.as_str()).await] {
         assert!(matches!(attempt, Err(Error::WorkspaceNotFound(_))), "{attempt:?}");
     }
-    assert!(s.cluster.names().contains(&a.name), "bob deleted nothing");
-    s.app.delete_workspace(&admin, &a.name).await.unwrap();
-    assert!(!s.cluster.names().contains(&a.name));
-    let gone = s.app.delete_workspace(&alice, &a.name).await;
+    assert!(s.cluster.names().contains(&a.name.to_string()), "bob deleted nothing");
+    s.app.delete_workspace(&admin, a.name.as_str()).await.unwrap();
+    assert!(!s.cluster.names().contains(&a.name.to_string()));
+    let gone = s.app.delete_workspace(&alice, a.name.as_str()).await;
     assert!(matches!(gone, Err(Error::WorkspaceNotFound(_))), "{gone:?}");
 }

@@ -5,11 +5,12 @@
 
 use crate::support::{Env, decode};
 use orchestrator_api::AppState;
+use orchestrator_api::workspaces::WorkspaceResponse;
 use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
 use orchestrator_app::{App, Config};
 use provision_core::EmailAddress;
 use provision_core::testing::{MemoryGitHost, MemoryStore, MemoryWorkspaces};
-use provision_core::workspace::{ShortName, WorkspacePhase, WorkspaceView, workspace_name};
+use provision_core::workspace::{ShortName, WorkspaceName, WorkspacePhase};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::Arc;
@@ -103,18 +104,18 @@ impl Api {
             ssh_public_key: KEY.into(),
             ..WorkspaceInput::default()
         };
-        self.app.create_workspace(&caller, &input).await.unwrap().name
+        self.app.create_workspace(&caller, &input).await.unwrap().name.to_string()
     }
 
-    /// The view direct mode prints for `name`.
-    async fn view(&self, name: &str) -> WorkspaceView {
+    /// What direct mode prints for `name`.
+    async fn view(&self, name: &str) -> WorkspaceResponse {
         let operator = Caller { email: EmailAddress::parse("operator@orchestrator.local").unwrap(), admin: true };
-        self.app.workspace(&operator, name).await.unwrap()
+        self.app.workspace(&operator, name).await.unwrap().into()
     }
 }
 
 fn name_of(owner: &str, short: &str) -> String {
-    workspace_name(&EmailAddress::parse(owner).unwrap(), &ShortName::parse(short).unwrap())
+    WorkspaceName::new(&EmailAddress::parse(owner).unwrap(), &ShortName::parse(short).unwrap()).to_string()
 }
 
 fn names(listed: &Value) -> Vec<&str> {
@@ -168,8 +169,8 @@ async fn create_answers_with_the_workspace_printed_as_direct_mode_prints_it() {
     let mut keys: Vec<&str> = printed.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
     #[rustfmt::skip]
-    assert_eq!(keys, ["access_command", "access_host", "cpu", "created_at", "image", "memory", "message", "name",
-        "node_port", "owner", "phase", "short", "storage", "user"]);
+    assert_eq!(keys, ["access_host", "cpu", "display_name", "image", "memory", "name", "owner", "phase", "status_url",
+        "storage", "user"], "the API's own JSON: nothing unset, nothing renamed");
     assert_eq!(printed["phase"], "Pending");
     assert_eq!(printed["cpu"], "500m");
 }

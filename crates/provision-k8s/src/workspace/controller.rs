@@ -56,32 +56,15 @@ pub enum Error {
     Finalizer { name: String, reason: String },
 }
 
-/// A workspace that just became ready, as its owner needs to hear of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReadyWorkspace {
-    /// The workspace's uid: the same workspace is announced once.
-    pub uid: String,
-    pub name: String,
-    pub namespace: String,
-    pub display_name: String,
-    pub owner: String,
-    pub user: String,
-    pub host: String,
-    pub port: i32,
-    /// `ssh -p <port> <user>@<host>`.
-    pub command: String,
-    pub cpu: String,
-    pub memory: String,
-    pub storage: String,
-}
-
 /// What the controller calls when a workspace first becomes ready and when one is deleted: the
 /// application queues (and withdraws) the owner's e-mail. Both must be idempotent per `uid`:
 /// a crash after `ready` and before the status records it calls it again, and `deleted` may be
 /// called more than once while a deletion settles.
 #[async_trait]
 pub trait Announcer: Send + Sync {
-    async fn ready(&self, workspace: &ReadyWorkspace) -> Result<(), String>;
+    /// `workspace` (the object with uid `uid`) is ready: its status has the node port, the
+    /// access host and command.
+    async fn ready(&self, uid: &str, workspace: &provision_core::workspace::Workspace) -> Result<(), String>;
     async fn deleted(&self, uid: &str) -> Result<(), String>;
 }
 
@@ -268,8 +251,9 @@ async fn apply(ws: &Workspace, ctx: &Context) -> Result<Action, Error> {
         // status written below would drop it and a later reconcile announce again.
         next.notified_at = announced_at(ws, ctx).await?;
         if next.notified_at.is_none() {
-            let ready = ready_workspace(ws, &next);
-            match ctx.announcer.ready(&ready).await {
+            let ready = super::cluster::domain(ws, Some(&next))
+                .map_err(|invalid| Error::Notify { name: ws.name_any(), reason: invalid.to_string() })?;
+            match ctx.announcer.ready(&ws.uid().unwrap_or_default(), &ready).await {
                 Ok(()) => next.notified_at = Some(jiff::Timestamp::now().to_string()),
                 Err(reason) => announce_failed = Some(reason),
             }
@@ -295,25 +279,6 @@ async fn announced_at(ws: &Workspace, ctx: &Context) -> Result<Option<String>, E
     let current =
         api.get_status(&ws.name_any()).await.map_err(|source| Error::Status { name: ws.name_any(), source })?;
     Ok(current.status.and_then(|s| s.notified_at))
-}
-
-fn ready_workspace(ws: &Workspace, status: &WorkspaceStatus) -> ReadyWorkspace {
-    let port = status.node_port.unwrap_or_default();
-    let host = status.access_host.clone().unwrap_or_default();
-    ReadyWorkspace {
-        uid: ws.uid().unwrap_or_default(),
-        name: ws.name_any(),
-        namespace: ws.namespace().unwrap_or_default(),
-        display_name: ws.spec.display_name.clone(),
-        owner: ws.spec.owner.clone(),
-        user: ws.spec.user.clone(),
-        command: status.access_command.clone().unwrap_or_default(),
-        host,
-        port,
-        cpu: ws.spec.cpu.clone(),
-        memory: ws.spec.memory.clone(),
-        storage: ws.spec.storage.clone(),
-    }
 }
 
 /// Writes `next` unless the status already says so (an unchanged write would wake the
@@ -352,7 +317,7 @@ mod tests {
 
     #[async_trait]
     impl Announcer for Count {
-        async fn ready(&self, _: &ReadyWorkspace) -> Result<(), String> {
+        async fn ready(&self, _: &str, _: &provision_core::workspace::Workspace) -> Result<(), String> {
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }

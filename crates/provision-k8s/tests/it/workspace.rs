@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kube_fake::{FakeApiServer, Fault};
-use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, ReadyWorkspace, run};
+use provision_k8s::workspace::controller::{Announcer, Context, FINALIZER, Metrics, run};
 use provision_k8s::workspace::{FIELD_MANAGER, Phase, Settings, Workspace};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,19 +21,20 @@ use tokio::sync::oneshot;
 /// Records announcements; fails the first `fail` ready calls.
 #[derive(Default)]
 struct Recorder {
-    ready: Mutex<Vec<ReadyWorkspace>>,
+    /// Each announcement: the object's uid and the workspace as announced.
+    ready: Mutex<Vec<(String, provision_core::workspace::Workspace)>>,
     deleted: Mutex<Vec<String>>,
     fail: AtomicUsize,
 }
 
 #[async_trait]
 impl Announcer for Recorder {
-    async fn ready(&self, workspace: &ReadyWorkspace) -> Result<(), String> {
+    async fn ready(&self, uid: &str, workspace: &provision_core::workspace::Workspace) -> Result<(), String> {
         if self.fail.load(Ordering::SeqCst) > 0 {
             self.fail.fetch_sub(1, Ordering::SeqCst);
             return Err("the outbox is unavailable".into());
         }
-        self.ready.lock().unwrap().push(workspace.clone());
+        self.ready.lock().unwrap().push((uid.to_owned(), workspace.clone()));
         Ok(())
     }
 
@@ -192,8 +193,11 @@ mod on_any_cluster {
 
         let announced = h.recorder.ready.lock().unwrap().clone();
         assert_eq!(announced.len(), 1, "{announced:#?}");
-        assert_eq!((announced[0].port, announced[0].uid.as_str()), (port, uid.as_str()));
-        assert_eq!(announced[0].owner, "alice@iiitm.ac.in");
+        let (announced_uid, workspace) = &announced[0];
+        assert_eq!((workspace.status.node_port.map(i32::from), announced_uid.as_str()), (Some(port), uid.as_str()));
+        assert_eq!(workspace.owner.as_str(), "alice@iiitm.ac.in");
+        assert_eq!(workspace.status.phase, provision_core::workspace::WorkspacePhase::Ready);
+        assert!(workspace.status.access_command.as_deref().is_some_and(|c| c.contains(&port.to_string())));
 
         // A restarted controller finds it announced and does not announce again.
         h.stop().await;
@@ -371,10 +375,51 @@ async fn the_controller_role_grants_exactly_what_the_controller_does() {
     );
 }
 
+/// Alice's devbox as the application asks for it.
+fn alices_workspace() -> provision_core::workspace::Workspace {
+    use provision_core::workspace::ShortName;
+    use provision_core::{Bytes, Cpu, EmailAddress, SshPublicKey};
+    provision_core::workspace::Workspace::new(
+        &EmailAddress::parse("Alice@IIITM.ac.in").unwrap(),
+        ShortName::parse("devbox").unwrap(),
+        Cpu::parse("1500m").unwrap(),
+        Bytes::parse("2Gi").unwrap(),
+        Bytes::parse("10Gi").unwrap(),
+        SshPublicKey::parse(include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub")).unwrap(),
+        "lscr.io/linuxserver/openssh-server:latest".into(),
+    )
+}
+
+#[tokio::test]
+async fn a_workspace_reads_back_as_it_was_asked_for_and_a_hand_edited_one_is_named_with_its_fields() {
+    use provision_core::workspace::{WorkspaceCluster as _, WorkspacePhase};
+    let cluster = TestCluster::fake::<Workspace>(FakeApiServer::builder()).await;
+    let workspaces = provision_k8s::workspace::cluster::KubeWorkspaces::new(cluster.client(), cluster.namespace());
+    let asked = alices_workspace();
+    let created = workspaces.create(&asked).await.unwrap();
+    assert_eq!(created.status.phase, WorkspacePhase::Pending);
+    assert!(created.status.created_at.is_some(), "the API server's creation time");
+    let mut expected = asked.clone();
+    expected.status.created_at = created.status.created_at;
+    assert_eq!(created, expected, "the typed request survives the custom resource");
+    assert_eq!(workspaces.get(&asked.name).await.unwrap(), Some(expected));
+
+    // Someone edits the object on the cluster into what the API would have refused.
+    let api = cluster.api::<Workspace>();
+    let broken = serde_json::json!({"spec": {"cpu": "lots", "memory": "2Gi", "sshPublicKey": "ssh-rsa AAAA"}});
+    api.patch(asked.name.as_str(), &PatchParams::default(), &Patch::Merge(&broken)).await.unwrap();
+    let error = workspaces.list(None).await.unwrap_err().to_string();
+    let name = asked.name.as_str();
+    for field in [format!("workspaces/{name}.spec.cpu"), format!("workspaces/{name}.spec.sshPublicKey")] {
+        assert!(error.contains(&field), "{field} missing from {error}");
+    }
+    assert!(!error.contains(&format!("workspaces/{name}.spec.memory")), "{error}");
+}
+
 #[tokio::test]
 async fn the_api_role_grants_exactly_what_the_api_does() {
-    use provision_core::workspace::{NewWorkspace, ShortName, WorkspaceCluster as _};
-    use provision_core::{Bytes, Cpu, EmailAddress, SshPublicKey};
+    use provision_core::EmailAddress;
+    use provision_core::workspace::WorkspaceCluster as _;
     let cluster = TestCluster::fake::<Workspace>(FakeApiServer::builder()).await;
     let server = cluster.fake_server().unwrap();
     server.clear_requests();
@@ -382,17 +427,7 @@ async fn the_api_role_grants_exactly_what_the_api_does() {
     // delete, and delete what is gone already.
     let workspaces = provision_k8s::workspace::cluster::KubeWorkspaces::new(cluster.client(), cluster.namespace());
     let owner = EmailAddress::parse("alice@iiitm.ac.in").unwrap();
-    let new = NewWorkspace {
-        name: "alice-devbox-0a1b2c3d".into(),
-        short: ShortName::parse("devbox").unwrap(),
-        owner: owner.clone(),
-        user: "alice".into(),
-        cpu: Cpu::parse("1").unwrap(),
-        memory: Bytes::parse("2Gi").unwrap(),
-        storage: Bytes::parse("10Gi").unwrap(),
-        key: SshPublicKey::parse(include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub")).unwrap(),
-        image: "lscr.io/linuxserver/openssh-server:latest".into(),
-    };
+    let new = alices_workspace();
     workspaces.create(&new).await.unwrap();
     assert_eq!(workspaces.list(None).await.unwrap().len(), 1);
     assert_eq!(workspaces.list(Some(&owner)).await.unwrap().len(), 1);

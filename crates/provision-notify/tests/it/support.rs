@@ -4,7 +4,9 @@
 
 use jiff::Timestamp;
 use provision_core::ports::{MessageKey, OutgoingMessage};
-use provision_notify::{Clock, Sender, SmtpNotifier, SmtpOptions, SmtpUrl, Templates, WorkspaceReady};
+use provision_notify::{
+    Clock, Sender, SmtpNotifier, SmtpOptions, SmtpUrl, Templates, sample_workspace, workspace_ready_key,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -228,13 +230,11 @@ pub fn key(value: &str) -> MessageKey {
     MessageKey::parse(value).unwrap()
 }
 
-pub fn workspace() -> WorkspaceReady {
-    WorkspaceReady::sample()
-}
-
-/// The built-in access e-mail of workspace `uid`, to `to`.
+/// The built-in access e-mail of the sample workspace `uid`, owned by `to` (as written).
 pub fn workspace_ready(uid: &str, to: &str) -> OutgoingMessage {
-    Templates::builtin().workspace_ready(WorkspaceReady::message_key(uid).unwrap(), to, &workspace()).unwrap()
+    let mut workspace = sample_workspace();
+    workspace.owner = provision_core::EmailAddress::parse(to).unwrap();
+    Templates::builtin().workspace_ready(workspace_ready_key(uid).unwrap(), &workspace).unwrap()
 }
 
 /// A plain-text message.
