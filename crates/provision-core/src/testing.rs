@@ -43,7 +43,9 @@ pub struct MemRepo {
 pub type CreateHook =
     Arc<dyn Fn(&RepoName) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send>> + Send + Sync>;
 
-/// A git host in memory.
+/// A git host in memory. Its merges are git's 3-way merges, line by line with git's markers,
+/// renames followed (see `MemRepo::merge_trees`); `provision-git`'s contract suite
+/// (`tests/it/contract`) holds it to the gix adapter.
 #[derive(Default)]
 pub struct MemoryGitHost {
     repos: Mutex<BTreeMap<RepoName, MemRepo>>,
@@ -209,6 +211,12 @@ impl GitHost for MemoryGitHost {
                 _ => FileSet::new(),
             };
             tree.extend(request.files.clone());
+            if let Some(path) = file_and_directory(&tree) {
+                return Err(PortError::permanent(format!(
+                    "{path} would be both a file and a directory on branch {} of {repo}",
+                    request.branch
+                )));
+            }
             if let Some(parent) = request.parent
                 && request.skip_unchanged
                 && r.commits[parent].tree == tree
@@ -226,6 +234,9 @@ impl GitHost for MemoryGitHost {
 
     async fn create_branch(&self, repo: &RepoName, branch: &BranchName, at: &CommitId) -> Result<(), PortError> {
         self.with_repo(repo, |r| {
+            if !r.commits.contains_key(at) {
+                return Err(PortError::new(PortErrorKind::NotFound, format!("commit {at} does not exist in {repo}")));
+            }
             if r.branches.contains_key(branch) {
                 return Err(PortError::new(PortErrorKind::AlreadyExists, format!("branch {branch} exists")));
             }
@@ -257,12 +268,18 @@ impl GitHost for MemoryGitHost {
         let id = self.next_id();
         self.with_repo(repo, |r| {
             let (into, from) = r.tips(request)?;
-            let merged = r.merge_trees(&into, &from, request.renames, &r.commits[&from].tree.clone());
+            // Done already (merged, or this very merge committed with conflicts): nothing to do.
+            match r.merge_state(request) {
+                MergeState::Pending => {}
+                done => return Ok(done),
+            }
+            let merged = r.merge_trees(repo, (&into, &from), request, &r.commits[&from].tree)?;
             let conflicts = merged.conflicts.clone();
             let mut message = request.message.trim_end().to_owned();
             for c in &conflicts {
                 message.push_str(&format!("\n{}", c.trailer()));
             }
+            message.push('\n');
             let commit = MemCommit { parent: Some(into.clone()), merged: Some(from), tree: merged.tree, message };
             r.commits.insert(id.clone(), commit);
             if conflicts.is_empty() {
@@ -283,13 +300,14 @@ impl GitHost for MemoryGitHost {
     ) -> Result<MergePreview, PortError> {
         self.with_repo(repo, |r| {
             let (into, from) = r.tips(request)?;
-            let merged = r.merge_trees(&into, &from, request.renames, files);
+            let merged = r.merge_trees(repo, (&into, &from), request, files)?;
             let ours = &r.commits[&into].tree;
             let mut changes = Vec::new();
             for (path, entry) in merged.tree.iter() {
                 match ours.get(path.as_str()) {
                     None => changes.push((path.to_string(), FileChange::Added)),
-                    Some(e) if e.content != entry.content => changes.push((path.to_string(), FileChange::Modified)),
+                    // A new mode is a change too, as git sees it.
+                    Some(e) if e != entry => changes.push((path.to_string(), FileChange::Modified)),
                     Some(_) => {}
                 }
             }
@@ -357,61 +375,362 @@ impl MemRepo {
         }
     }
 
-    /// A file-level 3-way merge of `theirs` into `into`'s tree, the base being the newest
-    /// commit of `from`'s first-parent line that `into` holds.
-    fn merge_trees(
-        &self,
-        into: &CommitId,
-        from: &CommitId,
-        renames: &[(RepoPath, RepoPath)],
-        theirs: &FileSet,
-    ) -> MemMerge {
+    /// The newest commit of `from`'s first-parent line that `into` holds: the merge base, for
+    /// a template branch that only ever grows.
+    fn merge_base(&self, into: &CommitId, from: &CommitId) -> Option<CommitId> {
         let held = self.ancestry(into);
         let mut at = Some(from.clone());
-        let mut base = FileSet::new();
         while let Some(id) = at {
             if held.contains(&id) {
-                base = self.commits[&id].tree.clone();
-                break;
+                return Some(id);
             }
             at = self.commits[&id].parent.clone();
         }
+        None
+    }
+
+    /// A 3-way merge of `theirs` into `into`'s tree from their merge base, as git makes it:
+    /// `request.renames` applied to the base and `into` first, renames on either side found
+    /// by similarity (identical files, or ones sharing at least half their bytes line by
+    /// line: close to git's 50 % score), each file merged line by line with git's conflict
+    /// markers (changes that overlap or touch conflict; lines common to both sides' versions
+    /// at the edges of a conflict stay outside the markers), a binary file changed on both
+    /// sides kept as it is here, and a file where the other side has a directory moved aside
+    /// to `<path>~<branch>`. Where diffs are ambiguous (repeated lines) the hunks may differ
+    /// from git's.
+    fn merge_trees(
+        &self,
+        repo: &RepoName,
+        (into, from): (&CommitId, &CommitId),
+        request: &MergeRequest<'_>,
+        theirs: &FileSet,
+    ) -> Result<MemMerge, PortError> {
+        let Some(base) = self.merge_base(into, from) else {
+            return Err(PortError::permanent(format!(
+                "branches {} and {} of {repo} share no history, so there is no base to merge from",
+                request.into, request.from
+            )));
+        };
+        let mut base = self.commits[&base].tree.clone();
         let mut ours = self.commits[into].tree.clone();
-        for (old, new) in renames {
+        let mut theirs = theirs.clone();
+        for (old, new) in request.renames {
             for tree in [&mut base, &mut ours] {
-                if let Some(entry) = tree.remove(old) {
-                    tree.insert(new.clone(), entry);
-                }
+                move_file(tree, old, new);
             }
         }
+        let mut conflicts = BTreeMap::new();
+        follow_renames(&mut base, &mut ours, &mut theirs, &mut conflicts);
+
         let mut paths: Vec<RepoPath> = base.paths().chain(ours.paths()).chain(theirs.paths()).cloned().collect();
         paths.sort();
         paths.dedup();
+        let labels = (request.into.as_str(), request.from.as_str());
         let mut tree = FileSet::new();
-        let mut conflicts = Vec::new();
         for path in paths {
             let (b, o, t) = (base.get(path.as_str()), ours.get(path.as_str()), theirs.get(path.as_str()));
-            let same = |x: Option<&FileEntry>, y: Option<&FileEntry>| x.map(|e| &e.content) == y.map(|e| &e.content);
-            let (kept, kind) = if same(o, t) || same(b, t) {
-                (o, None)
-            } else if same(b, o) {
-                (t, None)
-            } else {
-                match (o, t) {
-                    (Some(_), Some(_)) => (o, Some(ConflictKind::Content)),
-                    (Some(_), None) => (o, Some(ConflictKind::RemovedUpstream)),
-                    (None, _) => (t, Some(ConflictKind::RemovedHere)),
-                }
-            };
+            let (kept, kind) = merge_file(b, o, t, labels);
             if let Some(kind) = kind {
-                conflicts.push(MergeConflict { path: path.to_string(), kind });
+                conflicts.entry(path.to_string()).or_insert(kind);
             }
             if let Some(entry) = kept {
-                tree.insert(path, entry.clone());
+                tree.insert(path, entry);
             }
         }
-        MemMerge { tree, conflicts }
+
+        // A file where the other side has a directory: git keeps the directory and moves the
+        // file aside, named after the branch it came from.
+        let mut directories = HashSet::new();
+        for path in tree.paths() {
+            let p = path.as_str();
+            directories.extend(p.match_indices('/').map(|(i, _)| p[..i].to_owned()));
+        }
+        let clashing: Vec<RepoPath> = tree.paths().filter(|p| directories.contains(p.as_str())).cloned().collect();
+        for path in clashing {
+            let side = if ours.contains(&path) { request.into } else { request.from };
+            let aside = RepoPath::parse(&format!("{path}~{}", side.as_str().replace('/', "_")));
+            if let (Ok(aside), Some(entry)) = (aside, tree.remove(&path)) {
+                tree.insert(aside, entry);
+            }
+            conflicts.insert(path.to_string(), ConflictKind::Tree);
+        }
+        let conflicts = conflicts.into_iter().map(|(path, kind)| MergeConflict { path, kind }).collect();
+        Ok(MemMerge { tree, conflicts })
     }
+}
+
+/// The first path of `tree` that is a file and, for another file, a directory: git cannot hold
+/// both.
+fn file_and_directory(tree: &FileSet) -> Option<&RepoPath> {
+    let mut directories = HashSet::new();
+    for path in tree.paths() {
+        let p = path.as_str();
+        directories.extend(p.match_indices('/').map(|(i, _)| &p[..i]));
+    }
+    tree.paths().find(|p| directories.contains(p.as_str()))
+}
+
+/// Moves the file at `old`, if there is one, to `new`.
+fn move_file(tree: &mut FileSet, old: &RepoPath, new: &RepoPath) {
+    if let Some(entry) = tree.remove(old) {
+        tree.insert(new.clone(), entry);
+    }
+}
+
+/// Applies the renames each side made (as [`renames_in`] finds them) to the base and the
+/// other side, so that what one side changed at the old path meets the file at its new one.
+/// A rename the other side cannot follow is a tree conflict, as in git: renamed to two places
+/// (at our new path; both files stay), or renamed on one side and removed on the other (at
+/// our path of the file; the renamed file stays). Where the other side has a file at the new
+/// path already, git merges the two files as added on both sides, and so does this.
+fn follow_renames(
+    base: &mut FileSet,
+    ours: &mut FileSet,
+    theirs: &mut FileSet,
+    conflicts: &mut BTreeMap<String, ConflictKind>,
+) {
+    let in_ours = renames_in(base, ours);
+    let in_theirs = renames_in(base, theirs);
+    for (old, new) in &in_theirs {
+        match in_ours.get(old) {
+            Some(ours_new) if ours_new == new => move_file(base, old, new),
+            Some(ours_new) => {
+                base.remove(old);
+                conflicts.insert(ours_new.to_string(), ConflictKind::Tree);
+            }
+            None if !ours.contains(old) => {
+                conflicts.insert(old.to_string(), ConflictKind::Tree);
+            }
+            None if ours.contains(new) => {}
+            None => {
+                move_file(base, old, new);
+                move_file(ours, old, new);
+            }
+        }
+    }
+    for (old, new) in &in_ours {
+        if in_theirs.contains_key(old) || theirs.contains(new) {
+            continue;
+        }
+        if theirs.contains(old) {
+            move_file(base, old, new);
+            move_file(theirs, old, new);
+        } else {
+            conflicts.insert(new.to_string(), ConflictKind::Tree);
+        }
+    }
+}
+
+/// The renames git's rename detection finds from `base` to `side`, old path to new: a
+/// non-empty file gone from `side` paired with a file new there that is identical or similar
+/// enough, best pairs first.
+fn renames_in(base: &FileSet, side: &FileSet) -> BTreeMap<RepoPath, RepoPath> {
+    let gone: Vec<(&RepoPath, &FileEntry)> =
+        base.iter().filter(|(p, e)| !side.contains(p) && !e.content.is_empty()).collect();
+    let added: Vec<(&RepoPath, &FileEntry)> =
+        side.iter().filter(|(p, e)| !base.contains(p) && !e.content.is_empty()).collect();
+    let mut candidates = Vec::new();
+    for (old, before) in &gone {
+        for (new, after) in &added {
+            let score = similarity(&before.content, &after.content);
+            if score >= 0.5 {
+                candidates.push((score, *old, *new));
+            }
+        }
+    }
+    // Best score first; among equals, by path, so the pairing does not depend on hashing.
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    let mut renames = BTreeMap::new();
+    let mut taken = HashSet::new();
+    for (_, old, new) in candidates {
+        if !renames.contains_key(old) && taken.insert(new) {
+            renames.insert(old.clone(), new.clone());
+        }
+    }
+    renames
+}
+
+/// How much of `a` and `b` is the same: the bytes of their common lines over the larger size.
+fn similarity(a: &[u8], b: &[u8]) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    let larger = a.len().max(b.len());
+    // The common part is at most the smaller file: skip diffs that cannot reach half.
+    if a.len().min(b.len()) * 2 < larger {
+        return 0.0;
+    }
+    let before = lines_of(a);
+    let changed: usize =
+        diff_lines(&before, &lines_of(b)).iter().flat_map(|h| &before[h.base.clone()]).map(|line| line.len()).sum();
+    (a.len() - changed) as f64 / larger as f64
+}
+
+/// One file's 3-way merge: what stays at its path, and the conflict there if any.
+fn merge_file(
+    base: Option<&FileEntry>,
+    ours: Option<&FileEntry>,
+    theirs: Option<&FileEntry>,
+    labels: (&str, &str),
+) -> (Option<FileEntry>, Option<ConflictKind>) {
+    if ours == theirs || base == theirs {
+        return (ours.cloned(), None);
+    }
+    if base == ours {
+        return (theirs.cloned(), None);
+    }
+    match (ours, theirs) {
+        (Some(o), Some(t)) => {
+            // The mode merges on its own: a side that changed it wins.
+            let executable = if base.map(|b| b.executable) == Some(o.executable) { t.executable } else { o.executable };
+            let (content, kind) = merge_content(base.map(|b| &*b.content), &o.content, &t.content, labels);
+            (Some(FileEntry { content, executable }), kind)
+        }
+        (Some(o), None) => (Some(o.clone()), Some(ConflictKind::RemovedUpstream)),
+        (None, Some(t)) => (Some(t.clone()), Some(ConflictKind::RemovedHere)),
+        (None, None) => (None, None),
+    }
+}
+
+/// The merge of a file's contents changed on both sides (`base` is `None` when both added it).
+fn merge_content(
+    base: Option<&[u8]>,
+    ours: &Arc<[u8]>,
+    theirs: &Arc<[u8]>,
+    (into, from): (&str, &str),
+) -> (Arc<[u8]>, Option<ConflictKind>) {
+    let base = base.unwrap_or_default();
+    if ours == theirs || *base == **theirs {
+        return (ours.clone(), None);
+    }
+    if *base == **ours {
+        return (theirs.clone(), None);
+    }
+    // Git's test for binary: a NUL byte among the first 8000.
+    let binary = |data: &[u8]| data.iter().take(8000).any(|&b| b == 0);
+    if binary(base) || binary(ours) || binary(theirs) {
+        return (ours.clone(), Some(ConflictKind::Binary));
+    }
+    let (b, o, t) = (lines_of(base), lines_of(ours), lines_of(theirs));
+    let (ours_hunks, theirs_hunks) = (diff_lines(&b, &o), diff_lines(&b, &t));
+    let mut out: Vec<u8> = Vec::new();
+    let mut conflicted = false;
+    // The base lines written so far, and how far each side's lines are ahead of the base's.
+    let (mut done, mut ours_shift, mut theirs_shift) = (0, 0isize, 0isize);
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let start = match (ours_hunks.get(i), theirs_hunks.get(j)) {
+            (None, None) => break,
+            (Some(h), None) | (None, Some(h)) => h.base.start,
+            (Some(x), Some(y)) => x.base.start.min(y.base.start),
+        };
+        // Every hunk of either side overlapping or touching the region joins it.
+        let (mut end, first_ours, first_theirs) = (start, i, j);
+        loop {
+            if let Some(h) = ours_hunks.get(i).filter(|h| h.base.start <= end) {
+                end = end.max(h.base.end);
+                i += 1;
+            } else if let Some(h) = theirs_hunks.get(j).filter(|h| h.base.start <= end) {
+                end = end.max(h.base.end);
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        out.extend(b[done..start].concat());
+        let region = |lines: &[&[u8]], hunks: &[Hunk], shift: &mut isize| -> Vec<u8> {
+            let from = start.saturating_add_signed(*shift);
+            *shift += hunks.iter().map(|h| h.side.len() as isize - h.base.len() as isize).sum::<isize>();
+            lines[from..end.saturating_add_signed(*shift)].concat()
+        };
+        let mine = region(&o, &ours_hunks[first_ours..i], &mut ours_shift);
+        let other = region(&t, &theirs_hunks[first_theirs..j], &mut theirs_shift);
+        if first_theirs == j || mine == other {
+            out.extend(mine);
+        } else if first_ours == i {
+            out.extend(other);
+        } else {
+            conflicted = true;
+            write_conflict(&mut out, &lines_of(&mine), &lines_of(&other), (into, from));
+        }
+        done = end;
+    }
+    out.extend(b[done..].concat());
+    (out.into(), conflicted.then_some(ConflictKind::Content))
+}
+
+/// Both sides' versions of a region between git's markers, the lines they share at either edge
+/// outside them. A side not ending in a newline gets one before the next marker.
+fn write_conflict(out: &mut Vec<u8>, ours: &[&[u8]], theirs: &[&[u8]], (into, from): (&str, &str)) {
+    let head = ours.iter().zip(theirs).take_while(|(a, b)| a == b).count();
+    let tail = ours[head..].iter().rev().zip(theirs[head..].iter().rev()).take_while(|(a, b)| a == b).count();
+    out.extend(ours[..head].concat());
+    let mut side = |marker: String, lines: &[&[u8]]| {
+        out.extend(marker.as_bytes());
+        out.extend(lines.concat());
+        if out.last() != Some(&b'\n') {
+            out.push(b'\n');
+        }
+    };
+    side(format!("<<<<<<< {into}\n"), &ours[head..ours.len() - tail]);
+    side("=======\n".to_owned(), &theirs[head..theirs.len() - tail]);
+    out.extend(format!(">>>>>>> {from}\n").as_bytes());
+    out.extend(ours[ours.len() - tail..].concat());
+}
+
+/// The lines of `data`, each with its newline (the last one may have none).
+fn lines_of(data: &[u8]) -> Vec<&[u8]> {
+    data.split_inclusive(|&b| b == b'\n').collect()
+}
+
+/// Base lines `base` replaced by the side's lines `side`.
+#[derive(Debug)]
+struct Hunk {
+    base: std::ops::Range<usize>,
+    side: std::ops::Range<usize>,
+}
+
+/// The hunks turning `a` into `b`, from a longest common subsequence of their lines.
+fn diff_lines(a: &[&[u8]], b: &[&[u8]]) -> Vec<Hunk> {
+    let head = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..].iter().rev().zip(b[head..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let (x, y) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
+    // common[i][j]: the length of the longest common subsequence of x[i..] and y[j..].
+    let width = y.len() + 1;
+    let mut common = vec![0u32; (x.len() + 1) * width];
+    for i in (0..x.len()).rev() {
+        for j in (0..y.len()).rev() {
+            common[i * width + j] = if x[i] == y[j] {
+                common[(i + 1) * width + j + 1] + 1
+            } else {
+                common[(i + 1) * width + j].max(common[i * width + j + 1])
+            };
+        }
+    }
+    let mut hunks: Vec<Hunk> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() || j < y.len() {
+        if i < x.len() && j < y.len() && x[i] == y[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let (from_i, from_j) = (i, j);
+        if j < y.len() && (i == x.len() || common[i * width + j + 1] > common[(i + 1) * width + j]) {
+            j += 1;
+        } else {
+            i += 1;
+        }
+        // Grows the hunk ending where this step started, or opens one.
+        match hunks.last_mut() {
+            Some(h) if h.base.end == head + from_i && h.side.end == head + from_j => {
+                h.base.end = head + i;
+                h.side.end = head + j;
+            }
+            _ => hunks.push(Hunk { base: head + from_i..head + i, side: head + from_j..head + j }),
+        }
+    }
+    hunks
 }
 
 #[derive(Default)]
@@ -966,10 +1285,8 @@ impl crate::workspace::WorkspaceCluster for MemoryWorkspaces {
             return Err(PortError::new(PortErrorKind::AlreadyExists, format!("workspace {} exists", w.name)));
         }
         let mut created = w.clone();
-        created.status = crate::workspace::WorkspaceStatus {
-            access_host: Some("localhost".to_owned()),
-            ..Default::default()
-        };
+        created.status =
+            crate::workspace::WorkspaceStatus { access_host: Some("localhost".to_owned()), ..Default::default() };
         all.insert(w.name.clone(), created.clone());
         Ok(created)
     }
