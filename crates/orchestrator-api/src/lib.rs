@@ -1,13 +1,17 @@
-//! The orchestrator's HTTP API: decode a request, call [`orchestrator_app::App`], encode the
-//! answer. Thin by design: every rule lives in the application.
+//! The orchestrator's HTTP API: decode a request, call a capability of the
+//! [`orchestrator_app::Runtime`], encode the answer. Thin by design: every rule lives in the
+//! application.
 //!
 //! [`router`] builds the whole service, so tests drive it without a socket
-//! (`tower::ServiceExt::oneshot`). Every error answer is `application/problem+json` (RFC 9457),
-//! mapped once in [`problem::ApiError`]; no client input yields a 5xx.
+//! (`tower::ServiceExt::oneshot`). Every error answer is `application/problem+json` (RFC 9457):
+//! an application error's kind maps to its status in one place ([`problem::status_of`]); no
+//! client input yields a 5xx. The JSON types are this crate's (module [`wire`] names them all);
+//! the command line's remote mode reads them with the same types.
 
 pub mod extract;
 pub mod problem;
 pub mod routes;
+pub mod wire;
 pub mod workspaces;
 
 use axum::Router;
@@ -15,7 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use orchestrator_app::App;
+use orchestrator_app::Runtime;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -24,10 +28,10 @@ use utoipa::OpenApi as _;
 pub use extract::BODY_LIMIT;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 
-/// What every handler shares: the application, and the counts of requests answered.
+/// What every handler shares: the runtime, and the counts of requests answered.
 #[derive(Clone)]
 pub struct AppState {
-    app: Arc<App>,
+    runtime: Arc<Runtime>,
     requests: Arc<RequestCounts>,
 }
 
@@ -54,12 +58,12 @@ impl RequestCounts {
 }
 
 impl AppState {
-    pub fn new(app: Arc<App>) -> Self {
-        AppState { app, requests: Arc::default() }
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        AppState { runtime, requests: Arc::default() }
     }
 
-    pub fn app(&self) -> &Arc<App> {
-        &self.app
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
     }
 }
 
@@ -118,7 +122,7 @@ async fn count_request(
 
 /// Metrics in the Prometheus text format.
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let mut text = state.app.metrics_text().await;
+    let mut text = state.runtime.metrics_text().await;
     orchestrator_app::metrics::family(
         &mut text,
         "orchestrator_http_requests_total",

@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use clap::Parser;
 use orchestrator_api::{AppState, router};
-use orchestrator_app::{App, Config};
+use orchestrator_app::{ClusterUse, Config, Runtime, Start};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -81,80 +81,25 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let config =
         tokio::task::spawn_blocking(move || Config::load(&home, &blueprints, &|name| std::env::var(name).ok()))
             .await??;
-    let app = App::open(config).await.context("cannot open the application")?;
-    let app = match orchestrator_app::fault::from_env() {
-        Some(hook) => app.with_fault_hook(hook),
-        None => app,
-    };
     // Interrupted runs finish before the server takes requests: once it listens, every run
-    // it knows of is finished or failed, never half-made.
-    for run in app.resume_unfinished().await.context("cannot resume interrupted runs")? {
-        tracing::warn!(run = %run, "resumed an interrupted run");
-    }
-    // Workspaces need a cluster; without one their routes answer 503 and the rest works.
-    let client = if app.config().workspaces.allowed_domains.is_some() {
-        let client = match &args.kube_url {
-            Some(url) => orchestrator_app::cluster::client_for(url),
-            None => orchestrator_app::cluster::client().await,
-        };
-        match client {
-            Ok(client) => Some(client),
-            Err(e) => {
-                tracing::warn!(error = %e, "workspaces are configured but no cluster is reachable");
-                None
-            }
-        }
-    } else {
-        None
+    // it knows of is finished or failed, never half-made. Workspaces need a cluster; without
+    // one their routes answer 503 and the rest works.
+    let start = Start {
+        cluster: ClusterUse::WhenConfigured,
+        kube_url: args.kube_url.clone(),
+        fault: orchestrator_app::fault::from_env(),
     };
-    let app = match &client {
-        Some(client) => app.on_cluster(client.clone()),
-        None => app,
-    };
-    let app = Arc::new(app);
-    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let mut workers = Vec::new();
-    if let (true, Some(client)) = (args.controller, client) {
-        let app = Arc::clone(&app);
-        let mut stopped = workers_stopped.clone();
-        workers.push(tokio::spawn(async move {
-            if let Err(e) = app
-                .run_controller(client, async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
-            {
-                tracing::error!(error = %e, "the workspace controller stopped");
-            }
-        }));
-    } else {
-        // E-mails queued by a controller elsewhere (or before a restart) still go out from here.
-        match app.dispatcher() {
-            Ok(dispatcher) => {
-                let mut stopped = workers_stopped.clone();
-                workers.push(tokio::spawn(async move {
-                    dispatcher
-                        .run(async move {
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                        })
-                        .await;
-                }));
-            }
-            Err(e) => tracing::warn!(error = %e, "e-mail is not delivered from this process"),
-        }
-    }
-    let state = AppState::new(Arc::clone(&app));
+    let runtime = Arc::new(Runtime::start(config, start).await.context("cannot start")?);
+    let background = runtime.background(args.controller);
+    let state = AppState::new(Arc::clone(&runtime));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr().map_or(args.listen.clone(), |a| a.to_string()), "listening");
 
     let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await;
-    let _ = stop_workers.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
-    app.close().await;
+    background.stop().await;
+    runtime.close().await;
     served.context("the server failed")?;
     tracing::info!("stopped");
     Ok(())

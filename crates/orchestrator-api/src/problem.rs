@@ -7,20 +7,23 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use orchestrator_app::Error as AppError;
-use serde::Serialize;
-use std::fmt::Write as _;
+use orchestrator_app::error::{Classified, ErrorKind, Failure};
+use serde::{Deserialize, Serialize};
 
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem: what every error answer of this API carries.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
-    /// A URI naming the kind of problem; clients switch on it.
+    /// A URI naming the problem (`urn:orchestrator:problem:<code>`); clients switch on it.
     #[serde(rename = "type")]
     #[schema(example = "urn:orchestrator:problem:validation")]
-    pub kind: String,
+    pub problem_type: String,
+    /// The kind of failure: `invalid`, `not-found`, `conflict`, `unauthorized`, `unavailable`
+    /// or `internal` (the command line's exit code says the same).
+    #[schema(value_type = String, example = "invalid")]
+    pub kind: ErrorKind,
     /// A short summary of the kind of problem (the same for every problem of this type).
     pub title: String,
     /// The HTTP status code.
@@ -28,26 +31,26 @@ pub struct Problem {
     /// What went wrong with this request, for people.
     pub detail: String,
     /// Every broken rule of the request, each naming its field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
     /// The service the problem is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The run the problem is about (see `GET /v1/runs/{id}`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     /// The repository the problem is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
     /// Where in a malformed JSON body the parser stopped (1-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
 }
 
 /// One broken rule of one field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     /// Where: `name`, `parameters.port`, a header name like `Idempotency-Key`, or `""` for the
     /// whole body.
@@ -70,12 +73,46 @@ impl From<&provision_core::problem::Problem> for FieldProblem {
     }
 }
 
+impl std::fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{} ({})", self.message, self.rule)
+        } else {
+            write!(f, "{}: {} ({})", self.field, self.message, self.rule)
+        }
+    }
+}
+
+/// The status every failure of `kind` is answered with: the one place the API maps kinds.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The title of every problem of `kind`.
+fn title_of(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Invalid => "Invalid request",
+        ErrorKind::NotFound => "Not found",
+        ErrorKind::Conflict => "Conflict",
+        ErrorKind::Unauthorized => "Unauthorized",
+        ErrorKind::Unavailable => "Unavailable",
+        ErrorKind::Internal => "Internal error",
+    }
+}
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// What the application refused or failed at.
+    /// What the application refused or failed at, classified there.
     #[error(transparent)]
-    App(Box<AppError>),
+    App(Box<Failure>),
     #[error("the request body is not valid JSON: {message}")]
     MalformedJson { message: String, line: usize, column: usize },
     /// Valid JSON of the wrong shape: missing, unknown or mistyped fields.
@@ -94,28 +131,25 @@ pub enum ApiError {
     RouteNotFound { path: String },
     #[error("{path} does not accept {method}")]
     MethodNotAllowed { method: String, path: String },
-    /// The request was fine; executing its run failed on the server's side.
-    #[error("run {run} of {service} failed: {error}")]
-    RunFailed { run: String, service: String, error: String },
     #[error("not ready")]
-    NotReady(#[source] Box<AppError>),
+    NotReady(#[source] provision_core::ports::PortError),
     #[error("the handler panicked")]
     Panic,
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        ApiError::App(Box::new(e))
+impl<E: Classified> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError::App(Box::new(Failure::from(e)))
     }
 }
 
 impl ApiError {
-    /// The answer: status and problem body. Logs the causes of server-side failures.
+    /// The answer: status and problem body.
     pub fn problem(&self) -> Problem {
         match self {
-            ApiError::App(e) => app_problem(e),
+            ApiError::App(failure) => app_problem(failure),
             ApiError::MalformedJson { message, line, column } => Problem {
                 line: Some(*line),
                 column: Some(*column),
@@ -168,16 +202,6 @@ impl ApiError {
                 "Method not allowed",
                 format!("{path} does not accept {method}"),
             ),
-            ApiError::RunFailed { run, service, error } => Problem {
-                run: Some(run.clone()),
-                service: Some(service.clone()),
-                ..problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "run-failed",
-                    "Run failed",
-                    format!("run {run} creating {service} failed: {error}; GET /v1/runs/{run} shows its steps"),
-                )
-            },
             ApiError::NotReady(_) => problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not-ready",
@@ -188,11 +212,12 @@ impl ApiError {
         }
     }
 
-    /// Whether the failure is the server's, so its cause belongs in the log.
+    /// Whether the failure is the server's (or a system it needs), so its cause belongs in
+    /// the log.
     fn is_server_side(&self) -> bool {
         match self {
-            ApiError::App(e) => app_status(e).is_server_error(),
-            ApiError::RunFailed { .. } | ApiError::NotReady(_) | ApiError::Panic | ApiError::Internal(_) => true,
+            ApiError::App(failure) => matches!(failure.kind, ErrorKind::Internal | ErrorKind::Unavailable),
+            ApiError::NotReady(_) | ApiError::Panic | ApiError::Internal(_) => true,
             _ => false,
         }
     }
@@ -201,7 +226,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.is_server_side() {
-            tracing::error!(error = %chain(&self), "request failed");
+            tracing::error!(error = %orchestrator_app::error::chain(&self), "request failed");
         }
         self.problem().into_response()
     }
@@ -224,10 +249,19 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A problem of the given kind, without extension members.
-pub fn problem(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Problem {
+/// A problem of the given code, without extension members; its kind follows from `status`.
+pub fn problem(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Problem {
+    let kind = match status {
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        StatusCode::CONFLICT => ErrorKind::Conflict,
+        StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+        s if s.is_client_error() => ErrorKind::Invalid,
+        _ => ErrorKind::Internal,
+    };
     Problem {
-        kind: format!("urn:orchestrator:problem:{kind}"),
+        problem_type: format!("urn:orchestrator:problem:{code}"),
+        kind,
         title: title.to_owned(),
         status: status.as_u16(),
         detail: detail.into(),
@@ -266,148 +300,31 @@ fn summary(errors: &[FieldProblem]) -> String {
     }
 }
 
-/// The status for each application error: what the client can fix is 4xx.
-fn app_status(e: &AppError) -> StatusCode {
-    match e {
-        AppError::Invalid(_) | AppError::KeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::ServiceExists { .. }
-        | AppError::RepoExists { .. }
-        | AppError::Busy(_)
-        | AppError::BlueprintChanged { .. }
-        | AppError::BlueprintGone { .. }
-        | AppError::NoValuesFile { .. }
-        | AppError::Bump { .. }
-        | AppError::NoSealingCertificate { .. }
-        | AppError::SecretsEdit { .. } => StatusCode::CONFLICT,
-        // The configured certificate is the server's to fix.
-        AppError::Certificate(_) | AppError::Seal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        // Publishing charts is the command line's (the chart is a directory on its machine).
-        AppError::Chart { .. } | AppError::ChartName { .. } | AppError::ChartIndex { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR
+/// The problem of an application failure: its kind's status and title, its code, its field
+/// problems and subject. What the client can fix is told; the causes of the server's own
+/// failures stay in the log (a failed run's error excepted: its journal shows the same).
+fn app_problem(failure: &Failure) -> Problem {
+    let status = status_of(failure.kind);
+    let detail = match failure.kind {
+        ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Conflict => {
+            let errors: Vec<FieldProblem> = failure.problems.iter().map(FieldProblem::from).collect();
+            if errors.is_empty() { failure.message() } else { summary(&errors) }
         }
-        AppError::RunNotFound(_) | AppError::ServiceNotFound(_) | AppError::WorkspaceNotFound(_) => {
-            StatusCode::NOT_FOUND
-        }
-        AppError::Quota(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::WorkspaceExists { .. } => StatusCode::CONFLICT,
-        // The server is not set up for workspaces: nothing the client can change.
-        AppError::WorkspacesOff | AppError::NoCluster => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::Cluster(_) | AppError::Kube(_) => StatusCode::BAD_GATEWAY,
-        AppError::NoOutbox | AppError::NoTokens | AppError::Mail(_) | AppError::Token(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        // Off, it does not exist.
-        AppError::LegacyDeleteOff => StatusCode::NOT_FOUND,
-        AppError::UnknownOperation(_)
-        | AppError::Blueprints(_)
-        | AppError::Plan(_)
-        | AppError::Open { .. }
-        | AppError::Store(_)
-        | AppError::Git(_)
-        | AppError::Engine(_)
-        | AppError::Join(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-fn app_problem(e: &AppError) -> Problem {
-    let status = app_status(e);
-    match e {
-        AppError::Invalid(invalid) => {
-            let errors: Vec<FieldProblem> = invalid.problems().iter().map(FieldProblem::from).collect();
-            Problem { errors: errors.clone(), ..problem(status, "validation", "Invalid request", summary(&errors)) }
-        }
-        AppError::ServiceExists { name, run } => Problem {
-            service: Some(name.to_string()),
-            run: Some(run.to_string()),
-            ..problem(
-                status,
-                "service-exists",
-                "Service already exists",
-                format!("service {name} already exists (created by run {run}); see GET /v1/services/{name}"),
-            )
-        },
-        AppError::RepoExists { repo } => Problem {
-            repo: Some(repo.clone()),
-            ..problem(
-                status,
-                "repo-exists",
-                "Repository already exists",
-                format!(
-                    "repository {repo} already exists and belongs to no provisioned service; pick another service name"
-                ),
-            )
-        },
-        AppError::KeyReused { run, .. } => Problem {
-            run: Some(run.to_string()),
-            ..problem(
-                status,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                format!(
-                    "this Idempotency-Key was already used with a different request (run {run}); use a new key for a new request"
-                ),
-            )
-        },
-        AppError::RunNotFound(id) => problem(status, "not-found", "Not found", format!("run {id} does not exist")),
-        AppError::ServiceNotFound(name) => {
-            problem(status, "not-found", "Not found", format!("service {name} does not exist"))
-        }
-        AppError::Busy(run) => Problem {
-            run: Some(run.to_string()),
-            ..problem(
-                status,
-                "busy",
-                "Run busy",
-                format!("run {run} is being executed by another process; try again later"),
-            )
-        },
-        AppError::BlueprintChanged { run, .. } | AppError::BlueprintGone { run, .. } => Problem {
-            run: Some(run.to_string()),
-            ..problem(status, "blueprint-changed", "Blueprint changed", e.to_string())
-        },
-        AppError::NoValuesFile { .. } | AppError::Bump { .. } => {
-            problem(status, "values-file", "Values file cannot take the tag", chain(e))
-        }
-        AppError::NoSealingCertificate { .. } | AppError::SecretsEdit { .. } => {
-            problem(status, "sealing", "Cannot seal", chain(e))
-        }
-        AppError::WorkspaceNotFound(name) => {
-            problem(status, "not-found", "Not found", format!("workspace {name} does not exist"))
-        }
-        AppError::WorkspaceExists { name } => problem(
-            status,
-            "workspace-exists",
-            "Workspace already exists",
-            format!("you have a workspace {name} already; pick another name or delete it first"),
-        ),
-        AppError::Quota(invalid) => {
-            let errors: Vec<FieldProblem> = invalid.problems().iter().map(FieldProblem::from).collect();
-            Problem { errors: errors.clone(), ..problem(status, "quota", "Over quota", summary(&errors)) }
-        }
-        AppError::WorkspacesOff | AppError::NoCluster => problem(status, "unavailable", "Unavailable", e.to_string()),
         // Which of the reasons (none, malformed, unknown, revoked) is not told.
-        AppError::Unauthorized(_) => problem(
-            status,
-            "unauthorized",
-            "Unauthorized",
-            "this needs `Authorization: Bearer <token>` with a valid token (`orchestrator token create`)",
-        ),
-        AppError::LegacyDeleteOff => problem(status, "not-found", "Not found", "no route POST /api/delete"),
-        AppError::Cluster(_) => {
-            problem(status, "cluster", "The cluster failed", "the Kubernetes API failed; try again later".to_owned())
+        ErrorKind::Unauthorized => {
+            "this needs `Authorization: Bearer <token>` with a valid token (`orchestrator token create`)".to_owned()
         }
-        _ => internal(),
+        ErrorKind::Unavailable => failure.summary(),
+        ErrorKind::Internal => match &failure.subject.run {
+            Some(run) => format!("{}; GET /v1/runs/{run} shows its steps", failure.message()),
+            None => internal().detail,
+        },
+    };
+    Problem {
+        errors: failure.problems.iter().map(FieldProblem::from).collect(),
+        service: failure.subject.service.clone(),
+        run: failure.subject.run.clone(),
+        repo: failure.subject.repo.clone(),
+        ..problem(status, failure.code, title_of(failure.kind), detail)
     }
-}
-
-/// An error with its causes, for the log.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
 }

@@ -8,15 +8,19 @@ use crate::problem::{ApiError, FieldProblem, Problem};
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use orchestrator_app::{
-    CreateOptions, CreateServiceInput, ImageReport, KindView, RunSummary, RunView, ServiceReport, ServiceView,
-    UpgradeMode, UpgradeOptions, UpgradeReport, UpgradeTarget,
-};
+use orchestrator_app::catalog::KindView;
+use orchestrator_app::edits::ImageReport;
+use orchestrator_app::provisioning::CreateOptions;
+use orchestrator_app::provisioning::report::{ServiceReport, ServiceView};
+use orchestrator_app::provisioning::request::CreateServiceInput;
+use orchestrator_app::runs::{RunSummary, RunView};
+use orchestrator_app::upgrades::report::UpgradeReport;
+use orchestrator_app::upgrades::{UpgradeMode, UpgradeOptions, UpgradeTarget};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The seed's request body (`POST /create-service`, `POST /create-repo`): every field required.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRepoRequest {
     /// The blueprint (service kind), e.g. `ms`; see `GET /v1/kinds`.
@@ -58,7 +62,7 @@ const DEFAULT_RUNS: usize = 20;
 const MAX_RUNS: usize = 1000;
 
 /// The answer of the probes that succeed.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     #[schema(example = "ok")]
     pub status: String,
@@ -81,17 +85,11 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let dry_run = query.dry_run.unwrap_or(false);
     let options = CreateOptions { dry_run, idempotency_key: key.0 };
-    let report = state.app().create_service(&input, &options).await?;
+    let report = state.runtime().provisioning.create_service(&input, &options).await?;
     if dry_run {
         return Ok((StatusCode::OK, axum::Json(report)).into_response());
     }
-    if let Some(run) = report.run.as_ref().filter(|r| r.state == "failed") {
-        return Err(ApiError::RunFailed {
-            run: run.id.clone(),
-            service: report.service.clone(),
-            error: run.error.clone().unwrap_or_else(|| "the run failed".into()),
-        });
-    }
+    report.outcome()?;
     created(&service_location(&report.service), report)
 }
 
@@ -153,7 +151,7 @@ create_route!(
 );
 
 /// The body of `POST /v1/upgrades`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpgradeRequest {
     /// The service to upgrade; leave it out and set `all` to upgrade every service.
@@ -197,9 +195,9 @@ pub struct UpgradeRequest {
     )
 )]
 pub async fn upgrade(State(state): State<AppState>, Json(request): Json<UpgradeRequest>) -> Result<Response, ApiError> {
-    let target = UpgradeTarget::parse(request.service, request.all).map_err(orchestrator_app::Error::Invalid)?;
+    let target = UpgradeTarget::parse(request.service, request.all)?;
     let options = UpgradeOptions { mode: request.mode, set: request.set };
-    let report = state.app().upgrade(&target, &options).await?;
+    let report = state.runtime().upgrades.upgrade(&target, &options).await?;
     let Some(run) = &report.run else {
         return Ok((StatusCode::OK, axum::Json(report)).into_response());
     };
@@ -208,7 +206,7 @@ pub async fn upgrade(State(state): State<AppState>, Json(request): Json<UpgradeR
 }
 
 /// The body of `POST /v1/services/{name}/image`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageRequest {
     /// The new image tag: letters, digits, `_`, `.` and `-`, at most 128 characters.
@@ -245,7 +243,7 @@ pub async fn bump_image(
     Path(name): Path<String>,
     Json(request): Json<ImageRequest>,
 ) -> Result<axum::Json<ImageReport>, ApiError> {
-    Ok(axum::Json(state.app().bump_image(&name, &request.tag, request.env.as_deref()).await?))
+    Ok(axum::Json(state.runtime().edits.bump_image(&name, &request.tag, request.env.as_deref()).await?))
 }
 
 /// List the provisioned services.
@@ -259,7 +257,7 @@ pub async fn bump_image(
     )
 )]
 pub async fn list_services(State(state): State<AppState>) -> Result<axum::Json<Vec<ServiceView>>, ApiError> {
-    Ok(axum::Json(state.app().services().await?))
+    Ok(axum::Json(state.runtime().provisioning.services().await?))
 }
 
 /// Show one service with its repositories.
@@ -278,7 +276,7 @@ pub async fn get_service(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<ServiceView>, ApiError> {
-    Ok(axum::Json(state.app().service(&name).await?))
+    Ok(axum::Json(state.runtime().provisioning.service(&name).await?))
 }
 
 /// List runs, newest first.
@@ -305,7 +303,7 @@ pub async fn list_runs(
             format!("query parameter limit must be between 1 and {MAX_RUNS}"),
         )]));
     }
-    Ok(axum::Json(state.app().runs(limit).await?))
+    Ok(axum::Json(state.runtime().provisioning.runs(limit).await?))
 }
 
 /// Show a run: its state and its steps with their attempts, results and errors.
@@ -321,7 +319,7 @@ pub async fn list_runs(
     )
 )]
 pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<RunView>, ApiError> {
-    Ok(axum::Json(state.app().run(&id).await?))
+    Ok(axum::Json(state.runtime().provisioning.run(&id).await?))
 }
 
 /// List the blueprints (service kinds) and the parameters each asks for.
@@ -335,7 +333,7 @@ pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> R
     )
 )]
 pub async fn list_kinds(State(state): State<AppState>) -> Result<axum::Json<Vec<KindView>>, ApiError> {
-    Ok(axum::Json(state.app().kinds().await?))
+    Ok(axum::Json(state.runtime().provisioning.planner().kinds().await?))
 }
 
 /// Liveness: the process answers. Does no I/O.
@@ -360,7 +358,7 @@ pub async fn healthz() -> axum::Json<Status> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Status>, Response> {
-    state.app().ready().await.map_err(|e| ApiError::NotReady(Box::new(e)).into_response())?;
+    state.runtime().ready().await.map_err(|e| ApiError::NotReady(e).into_response())?;
     Ok(axum::Json(Status { status: "ready".into() }))
 }
 

@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
+use orchestrator_app::auth::Caller;
+use orchestrator_app::workspaces::{AmountInput, WorkspaceInput, Workspaces};
 use provision_core::workspace::{Workspace, WorkspacePhase};
 use provision_core::{Bytes, Cpu};
 use serde::{Deserialize, Serialize};
@@ -21,8 +22,13 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
-        Ok(Authenticated(state.app().authenticate(header).await?))
+        Ok(Authenticated(state.runtime().auth.authenticate(header).await?))
     }
+}
+
+/// The workspaces capability, or 503 with why this server has none.
+fn workspaces(state: &AppState) -> Result<&Workspaces, ApiError> {
+    Ok(state.runtime().workspaces()?)
 }
 
 /// A workspace as the API shows it (and the command line prints it, through the API or not).
@@ -119,7 +125,7 @@ pub async fn create(
     Authenticated(caller): Authenticated,
     Json(input): Json<WorkspaceInput>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(state.app().create_workspace(&caller, &input).await?))
+    Ok(accepted(workspaces(&state)?.create_workspace(&caller, &input).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -147,7 +153,7 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<Vec<WorkspaceResponse>>, ApiError> {
-    let all = state.app().workspaces(&caller, query.all).await?;
+    let all = workspaces(&state)?.workspaces(&caller, query.all).await?;
     Ok(axum::Json(all.into_iter().map(WorkspaceResponse::from).collect()))
 }
 
@@ -170,7 +176,7 @@ pub async fn show(
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<axum::Json<WorkspaceResponse>, ApiError> {
-    Ok(axum::Json(state.app().workspace(&caller, &name).await?.into()))
+    Ok(axum::Json(workspaces(&state)?.workspace(&caller, &name).await?.into()))
 }
 
 /// Delete a workspace and everything it owns (its home volume included).
@@ -191,11 +197,11 @@ pub async fn delete(
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(accepted(state.app().delete_workspace(&caller, &name).await?))
+    Ok(accepted(workspaces(&state)?.delete_workspace(&caller, &name).await?))
 }
 
 /// The seed's request body: RAM in GiB, CPU in cores.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRequest {
     #[serde(rename = "Email")]
@@ -204,7 +210,7 @@ pub struct SeedRequest {
     pub specification: SeedSpecification,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedSpecification {
     /// GiB.
@@ -245,10 +251,10 @@ pub async fn seed_request(
         ssh_public_key: request.specification.public_key,
         image: None,
     };
-    Ok(accepted(state.app().create_workspace(&caller, &input).await?))
+    Ok(accepted(workspaces(&state)?.create_workspace(&caller, &input).await?))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedDelete {
     #[serde(rename = "Email")]
@@ -272,7 +278,7 @@ pub async fn seed_delete(
     State(state): State<AppState>,
     Json(request): Json<SeedDelete>,
 ) -> Result<axum::Json<Vec<WorkspaceResponse>>, ApiError> {
-    let deleted = state.app().legacy_delete(&request.email).await?;
+    let deleted = workspaces(&state)?.legacy_delete(&request.email).await?;
     Ok(axum::Json(deleted.into_iter().map(WorkspaceResponse::from).collect()))
 }
 

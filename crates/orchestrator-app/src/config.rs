@@ -13,12 +13,32 @@ use provision_core::{EnvName, Invalid, RepoName};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// The settings the application runs with, all parsed.
+/// The settings the application runs with, all parsed, in the pieces the capabilities take.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The data directory: git repositories, the database, locks.
     pub home: PathBuf,
-    /// The namespace repositories are created in (`<home>/git/<org>/`).
+    /// Blueprint directories, later ones replacing earlier ones (and the built-ins) by name.
+    pub blueprint_dirs: Vec<PathBuf>,
+    /// Where services' repositories live and how they deploy (`[git]`, `[deploy]`, `[flux]`).
+    pub layout: Layout,
+    /// Workspaces: who may ask, bounds, quota, where they run (`[workspaces]`).
+    pub workspaces: WorkspaceSettings,
+    /// How e-mail is sent (`[smtp]`).
+    pub mail: MailSettings,
+    /// A file of API token hashes besides those in the store (`[auth] tokens_file`).
+    pub tokens_file: Option<PathBuf>,
+    /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
+    /// environment (clusters differ) with a default for the others.
+    pub sealing: SealingCertificates,
+}
+
+/// Where a service's repositories live and how it is deployed: everything planning a service
+/// (and editing what was generated) needs to know.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The namespace repositories are created in (`<home>/git/<org>/`); the owner of services
+    /// that name none.
     pub org: String,
     pub gitops_repo: RepoName,
     /// The Helm chart repository (`index.yaml` and packaged charts) `chart publish` writes.
@@ -39,21 +59,26 @@ pub struct Config {
     /// GitOps objects name `<remote_url>/<repo>.git`. Unset, they name the local clone URLs,
     /// which Argo CD on this machine can read and Flux cannot (it fetches http(s) and ssh only).
     pub remote_url: Option<String>,
-    /// Blueprint directories, later ones replacing earlier ones (and the built-ins) by name.
-    pub blueprint_dirs: Vec<PathBuf>,
+    /// Who commits: the orchestrator's commits, and Flux's image updates.
     pub author_name: String,
     pub author_email: String,
     /// How services register with Flux (`[flux]`).
     pub flux: FluxSettings,
-    /// Workspaces: who may ask, bounds, quota, where they run (`[workspaces]`).
-    pub workspaces: WorkspaceSettings,
-    /// How e-mail is sent (`[smtp]`).
-    pub mail: MailSettings,
-    /// A file of API token hashes besides those in the store (`[auth] tokens_file`).
-    pub tokens_file: Option<PathBuf>,
-    /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
-    /// environment (clusters differ) with a default for the others.
-    pub sealing: SealingCertificates,
+}
+
+impl Layout {
+    /// The URL clusters fetch repository `repo` from: under `remote_url`, else `local`.
+    pub fn cluster_url(&self, repo: &RepoName, local: impl FnOnce() -> String) -> String {
+        match &self.remote_url {
+            Some(base) => format!("{base}/{repo}.git"),
+            None => local(),
+        }
+    }
+
+    /// The repositories the system keeps for itself: no service may be named after one.
+    pub fn reserved_repos(&self) -> [(&RepoName, &'static str); 2] {
+        [(&self.gitops_repo, "the GitOps repository"), (&self.chart_repo, "the chart repository")]
+    }
 }
 
 /// `[flux]`, parsed.
@@ -248,14 +273,6 @@ impl Config {
         Self::from_file(home, parsed, file)
     }
 
-    /// The URL clusters fetch repository `repo` from: under `remote_url`, else `local`.
-    pub fn cluster_url(&self, repo: &RepoName, local: impl FnOnce() -> String) -> String {
-        match &self.remote_url {
-            Some(base) => format!("{base}/{repo}.git"),
-            None => local(),
-        }
-    }
-
     fn from_file(home: PathBuf, mut file: ConfigFile, path: &Path) -> Result<Self, Error> {
         let mut c = Collector::new();
         let gitops_repo = c.take(
@@ -343,8 +360,7 @@ impl Config {
         let tokens_file = file.auth.tokens_file.as_ref().map(|f| home.join(f));
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
-        Ok(Config {
-            home,
+        let layout = Layout {
             org,
             gitops_repo: gitops_repo.expect("checked by the collector"),
             chart_repo: chart_repo.expect("checked by the collector"),
@@ -361,20 +377,16 @@ impl Config {
             argocd_project: d.argocd_project.unwrap_or_else(|| "default".into()),
             gitops: gitops.expect("checked by the collector"),
             remote_url,
-            blueprint_dirs: file.blueprints.paths,
             author_name: file.git.author_name.unwrap_or_else(|| "Orchestrator".into()),
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
             flux,
-            workspaces,
-            mail,
-            tokens_file,
-            sealing,
-        })
+        };
+        Ok(Config { home, blueprint_dirs: file.blueprints.paths, layout, workspaces, mail, tokens_file, sealing })
     }
 
     /// Where the local git host keeps bare repositories.
     pub fn git_root(&self) -> PathBuf {
-        self.home.join("git").join(&self.org)
+        self.home.join("git").join(&self.layout.org)
     }
 
     pub fn database(&self) -> PathBuf {
@@ -441,8 +453,8 @@ mod tests {
     #[test]
     fn defaults_work_with_nothing_configured() {
         let c = Config::defaults("/data");
-        assert_eq!(c.gitops_repo.as_str(), "argo-gitdir-services");
-        assert_eq!(c.environments.iter().map(|e| e.as_str()).collect::<Vec<_>>(), ["qa", "staging"]);
+        assert_eq!(c.layout.gitops_repo.as_str(), "argo-gitdir-services");
+        assert_eq!(c.layout.environments.iter().map(|e| e.as_str()).collect::<Vec<_>>(), ["qa", "staging"]);
         assert_eq!(c.git_root(), Path::new("/data/git/platform"));
     }
 
@@ -464,7 +476,7 @@ mod tests {
     #[test]
     fn the_file_overrides_and_every_problem_is_named() {
         let c = Config::from_toml("/d", "[deploy]\nenvironments = [\"qa\", \"prod\"]\n", Path::new("c.toml")).unwrap();
-        assert_eq!(c.environments.len(), 2);
+        assert_eq!(c.layout.environments.len(), 2);
         let err = Config::from_toml(
             "/d",
             "[deploy]\nenvironments = [\"QA\", \"qa\", \"qa\"]\n[git]\ngitops_repo = \"a/b\"\n",
@@ -481,7 +493,7 @@ mod tests {
         let err = Config::from_toml("/d", "[deploy]\nnope = 1\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.contains("c.toml") && err.contains("nope"), "{err}");
         let c = Config::from_toml("/d", "[deploy]\ntls_issuer = \"letsencrypt.prod\"\n", Path::new("c")).unwrap();
-        assert_eq!(c.tls_issuer.as_deref(), Some("letsencrypt.prod"));
+        assert_eq!(c.layout.tls_issuer.as_deref(), Some("letsencrypt.prod"));
         let err = Config::from_toml("/d", "[deploy]\ntls_issuer = \"Lets Encrypt\"\n", Path::new("c")).unwrap_err();
         assert!(err.to_string().contains("deploy.tls_issuer"), "{err}");
     }
@@ -534,13 +546,13 @@ mod tests {
         use provision_gitops::flux::{Dependency, TagPolicy};
         let text = "[flux]\ngit_secret = \"flux-system\"\ndepends_on = [\"infrastructure\", \"infra-{env}\"]\n[flux.tag_policies]\nqa = \"commit-timestamp\"\nprod = \">=1.0.0 <2.0.0\"\n";
         let c = Config::from_toml("/d", text, Path::new("c.toml")).unwrap();
-        assert_eq!(c.flux.git_secret.as_deref(), Some("flux-system"));
+        assert_eq!(c.layout.flux.git_secret.as_deref(), Some("flux-system"));
         assert_eq!(
-            c.flux.depends_on,
+            c.layout.flux.depends_on,
             [Dependency::Shared("infrastructure".into()), Dependency::PerEnvironment("infra".into())]
         );
         let prod = EnvName::parse("prod").unwrap();
-        assert_eq!(c.flux.tag_policies[&prod], TagPolicy::Semver(">=1.0.0 <2.0.0".into()));
+        assert_eq!(c.layout.flux.tag_policies[&prod], TagPolicy::Semver(">=1.0.0 <2.0.0".into()));
         let bad = "[flux]\ngit_secret = \"Flux System\"\ndepends_on = [\"a/b\"]\n[flux.tag_policies]\nQA = \"x\"\nprod = \" \"\n";
         let err = Config::from_toml("/d", bad, Path::new("c.toml")).unwrap_err().to_string();
         for field in ["flux.git_secret", "flux.depends_on[0]", "flux.tag_policies.QA", "flux.tag_policies.prod"] {

@@ -2,10 +2,9 @@
 //! controller's reconciles, e-mails sent and failed. The API adds its requests by route and
 //! status (`orchestrator_api`'s `/metrics`).
 
-use crate::App;
 use async_trait::async_trait;
-use provision_core::ports::{Notifier, OutgoingMessage, PortError};
-use provision_core::workspace::WorkspacePhase;
+use provision_core::ports::{Notifier, OutgoingMessage, PortError, RunRecord, RunState};
+use provision_core::workspace::{Workspace, WorkspacePhase};
 use provision_k8s::workspace::controller::{Metrics as ControllerMetrics, RECONCILE_BUCKETS};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -53,37 +52,30 @@ pub fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-impl App {
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    /// Every family this process knows, in the text format. Gauges that need the store or the
-    /// cluster are left out when those cannot answer (the scrape still succeeds).
-    pub async fn metrics_text(&self) -> String {
+impl Metrics {
+    /// Every family this process knows, in the text format: runs by state and workspaces by
+    /// phase when given (what the store and the cluster answered), then the counters.
+    pub fn text(&self, runs: Option<&[RunRecord]>, workspaces: Option<&[Workspace]>) -> String {
         let mut out = String::new();
-        if let Ok(runs) = self.store.runs(usize::MAX).await {
-            let mut by_state: BTreeMap<String, u64> =
-                ["pending", "running", "succeeded", "failed"].iter().map(|s| ((*s).to_owned(), 0)).collect();
+        if let Some(runs) = runs {
+            let mut by_state: BTreeMap<&str, u64> = RunState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
             for run in runs {
-                *by_state.entry(run.state.as_str().to_owned()).or_default() += 1;
+                *by_state.entry(run.state.as_str()).or_default() += 1;
             }
             let samples: Vec<(String, u64)> =
-                by_state.into_iter().map(|(s, n)| (format!("state=\"{}\"", label(&s)), n)).collect();
+                by_state.into_iter().map(|(s, n)| (format!("state=\"{s}\""), n)).collect();
             family(&mut out, "orchestrator_runs", "gauge", "Runs by state.", &samples);
         }
-        if let Some(cluster) = &self.workspaces
-            && let Ok(all) = cluster.list(None).await
-        {
+        if let Some(all) = workspaces {
             let mut by_phase: BTreeMap<&str, u64> = WorkspacePhase::ALL.iter().map(|p| (p.as_str(), 0)).collect();
-            for w in &all {
+            for w in all {
                 *by_phase.entry(w.status.phase.as_str()).or_default() += 1;
             }
             let samples: Vec<(String, u64)> =
                 by_phase.into_iter().map(|(p, n)| (format!("phase=\"{p}\""), n)).collect();
             family(&mut out, "orchestrator_workspaces", "gauge", "Workspaces by phase.", &samples);
         }
-        let c = &self.metrics.controller;
+        let c = &self.controller;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         family(
             &mut out,
@@ -109,8 +101,8 @@ impl App {
             "counter",
             "E-mails handed to the mail server (or maildir), and attempts that failed.",
             &[
-                ("result=\"sent\"".to_owned(), load(&self.metrics.mail_sent)),
-                ("result=\"failed\"".to_owned(), load(&self.metrics.mail_failed)),
+                ("result=\"sent\"".to_owned(), load(&self.mail_sent)),
+                ("result=\"failed\"".to_owned(), load(&self.mail_failed)),
             ],
         );
         out

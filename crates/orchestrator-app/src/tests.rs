@@ -1,6 +1,12 @@
-use super::*;
-use provision_core::engine::FaultPoint;
+use crate::config::Config;
+use crate::provisioning::request::CreateServiceInput;
+use crate::provisioning::{CreateOptions, Error};
+use crate::runs::RunError;
+use crate::runtime::{Ports, Runtime};
+use provision_core::engine::{FaultHook, FaultPoint};
+use provision_core::ports::{GitHost as _, RunState, Store as _};
 use provision_core::testing::{CrashAt, MemoryGitHost, MemoryStore, NoPause};
+use std::sync::Arc;
 
 struct Fixture {
     git: Arc<MemoryGitHost>,
@@ -13,9 +19,17 @@ impl Fixture {
         Self { git: Arc::new(MemoryGitHost::new()), store: MemoryStore::new(), config: Config::defaults("/data") }
     }
 
-    fn app(&self) -> App {
-        App::with_ports(self.config.clone(), self.git.clone(), Arc::new(self.store.clone()))
-            .with_pause(Arc::new(NoPause))
+    fn ports(&self) -> Ports {
+        Ports::new(self.git.clone(), Arc::new(self.store.clone())).with_pause(Arc::new(NoPause))
+    }
+
+    fn app(&self) -> Runtime {
+        Runtime::with_ports(self.config.clone(), self.ports())
+    }
+
+    /// A runtime whose runs stop at `hook`'s fault point.
+    fn crashing(&self, hook: Arc<dyn FaultHook>) -> Runtime {
+        Runtime::with_ports(self.config.clone(), self.ports().with_fault_hook(Some(hook)))
     }
 }
 
@@ -38,7 +52,7 @@ fn file(git: &MemoryGitHost, repo: &str, branch: &str, path: &str) -> String {
 #[tokio::test]
 async fn create_service_writes_three_repositories() {
     let f = Fixture::new();
-    let report = f.app().create_service(&input("demo"), &CreateOptions::default()).await.unwrap();
+    let report = f.app().provisioning.create_service(&input("demo"), &CreateOptions::default()).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(f.git.repo_names(), ["argo-gitdir-services", "demo", "demo-infra"]);
     let answers = file(&f.git, "demo", "main", ".orchestrator/answers.toml");
@@ -58,7 +72,7 @@ async fn the_port_parameter_reaches_the_helm_values() {
     let f = Fixture::new();
     let mut request = input("demo");
     request.parameters.insert("port".into(), 9090.into());
-    f.app().create_service(&request, &CreateOptions::default()).await.unwrap();
+    f.app().provisioning.create_service(&request, &CreateOptions::default()).await.unwrap();
     let values = file(&f.git, "demo-infra", "main", "values.yaml");
     assert!(values.contains("targetPort: 9090"), "{values}");
 }
@@ -67,7 +81,10 @@ async fn the_port_parameter_reaches_the_helm_values() {
 async fn every_problem_of_every_field_is_reported_at_once() {
     let f = Fixture::new();
     let mut bad = CreateServiceInput { kind: "nope".into(), name: "Bad..".into(), ..Default::default() };
-    let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
+    let Err(Error::Invalid(invalid)) = f.app().provisioning.create_service(&bad, &CreateOptions::default()).await
+    else {
+        panic!()
+    };
     let fields: Vec<(&str, &str)> = invalid.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
     assert!(fields.contains(&("kind", "unknown-kind")), "{fields:?}");
     assert!(fields.contains(&("name", "uppercase")) && fields.contains(&("name", "dot-dot")), "{fields:?}");
@@ -75,7 +92,10 @@ async fn every_problem_of_every_field_is_reported_at_once() {
     bad.kind = "ms".into();
     bad.parameters.insert("port".into(), "many".into());
     bad.parameters.insert("colour".into(), "red".into());
-    let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
+    let Err(Error::Invalid(invalid)) = f.app().provisioning.create_service(&bad, &CreateOptions::default()).await
+    else {
+        panic!()
+    };
     let fields: Vec<&str> = invalid.problems().iter().map(|p| p.field.as_str()).collect();
     assert!(
         fields.contains(&"name") && fields.contains(&"parameters.port") && fields.contains(&"parameters.colour"),
@@ -88,7 +108,7 @@ async fn every_problem_of_every_field_is_reported_at_once() {
 async fn the_gitops_repository_name_is_not_a_service_name() {
     let f = Fixture::new();
     let Err(Error::Invalid(invalid)) =
-        f.app().create_service(&input("argo-gitdir-services"), &CreateOptions::default()).await
+        f.app().provisioning.create_service(&input("argo-gitdir-services"), &CreateOptions::default()).await
     else {
         panic!()
     };
@@ -100,8 +120,8 @@ async fn idempotency_keys_replay_the_first_answer() {
     let f = Fixture::new();
     let app = f.app();
     let keyed = CreateOptions { dry_run: false, idempotency_key: Some("k1".into()) };
-    let first = app.create_service(&input("demo"), &keyed).await.unwrap();
-    let again = app.create_service(&input("demo"), &keyed).await.unwrap();
+    let first = app.provisioning.create_service(&input("demo"), &keyed).await.unwrap();
+    let again = app.provisioning.create_service(&input("demo"), &keyed).await.unwrap();
     assert!(again.replayed && !first.replayed);
     assert_eq!(again.run.as_ref().unwrap().id, first.run.as_ref().unwrap().id);
     assert_eq!(
@@ -112,8 +132,8 @@ async fn idempotency_keys_replay_the_first_answer() {
 
     let mut other = input("demo");
     other.description = "changed".into();
-    assert!(matches!(app.create_service(&other, &keyed).await, Err(Error::KeyReused { .. })));
-    let err = app.create_service(&input("demo"), &CreateOptions::default()).await.unwrap_err();
+    assert!(matches!(app.provisioning.create_service(&other, &keyed).await, Err(Error::KeyReused { .. })));
+    let err = app.provisioning.create_service(&input("demo"), &CreateOptions::default()).await.unwrap_err();
     assert!(matches!(&err, Error::ServiceExists { name, .. } if name.as_str() == "demo"), "{err}");
 }
 
@@ -121,7 +141,7 @@ async fn idempotency_keys_replay_the_first_answer() {
 async fn someone_elses_repository_is_refused_before_any_run() {
     let f = Fixture::new();
     f.git.seed_foreign_repo(&provision_core::RepoName::parse("taken-infra").unwrap());
-    let err = f.app().create_service(&input("taken"), &CreateOptions::default()).await.unwrap_err();
+    let err = f.app().provisioning.create_service(&input("taken"), &CreateOptions::default()).await.unwrap_err();
     assert!(matches!(&err, Error::RepoExists { repo } if repo == "taken-infra"), "{err}");
     assert!(f.store.runs(10).await.unwrap().is_empty());
 }
@@ -129,8 +149,12 @@ async fn someone_elses_repository_is_refused_before_any_run() {
 #[tokio::test]
 async fn a_dry_run_writes_nothing() {
     let f = Fixture::new();
-    let report =
-        f.app().create_service(&input("demo"), &CreateOptions { dry_run: true, idempotency_key: None }).await.unwrap();
+    let report = f
+        .app()
+        .provisioning
+        .create_service(&input("demo"), &CreateOptions { dry_run: true, idempotency_key: None })
+        .await
+        .unwrap();
     assert!(report.dry_run && report.run.is_none());
     assert!(report.repos[1].files.contains(&"values-qa.yaml".to_owned()));
     assert!(f.git.repo_names().is_empty());
@@ -140,20 +164,23 @@ async fn a_dry_run_writes_nothing() {
 #[tokio::test]
 async fn an_interrupted_run_resumes_when_the_app_starts_again() {
     let f = Fixture::new();
-    let crashing = f.app().with_fault_hook(Arc::new(CrashAt(FaultPoint::AfterEffect(4))));
-    assert!(matches!(crashing.create_service(&input("demo"), &CreateOptions::default()).await, Err(Error::Engine(_))));
+    let crashing = f.crashing(Arc::new(CrashAt(FaultPoint::AfterEffect(4))));
+    assert!(matches!(
+        crashing.provisioning.create_service(&input("demo"), &CreateOptions::default()).await,
+        Err(Error::Run(RunError::Engine(_)))
+    ));
     assert!(f.git.repo("demo-infra").is_some());
     assert!(f.git.repo("argo-gitdir-services").is_none());
 
-    let resumed = f.app().resume_unfinished().await.unwrap();
+    let resumed = f.app().provisioning.resume_unfinished().await.unwrap();
     assert_eq!(resumed.len(), 1);
-    let run = f.app().run(resumed[0].as_str()).await.unwrap();
-    assert_eq!(run.run.state, "succeeded");
+    let run = f.app().provisioning.run(resumed[0].as_str()).await.unwrap();
+    assert_eq!(run.run.state, RunState::Succeeded);
     assert_eq!(run.steps[4].attempts, 2);
     assert_eq!(f.git.history("demo-infra", "orchestrator/template").len(), 1);
     assert_eq!(f.git.history("argo-gitdir-services", "main").len(), 1);
-    let services = f.app().services().await.unwrap();
-    assert_eq!((services[0].name.as_str(), services[0].state.as_str()), ("demo", "succeeded"));
+    let services = f.app().provisioning.services().await.unwrap();
+    assert_eq!((services[0].name.as_str(), services[0].state), ("demo", RunState::Succeeded));
 }
 
 #[tokio::test]
@@ -162,13 +189,13 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
     let app = f.app();
     // The two existence checks before the run pass; the run's first git call fails for good.
     f.git.fail_later(2, 1, provision_core::ports::PortErrorKind::Permanent);
-    let report = app.create_service(&input("flaky"), &CreateOptions::default()).await.unwrap();
+    let report = app.provisioning.create_service(&input("flaky"), &CreateOptions::default()).await.unwrap();
     assert!(!report.succeeded());
     let error = report.run.as_ref().unwrap().error.as_deref().unwrap();
     assert_eq!(error, "step 0 (ensure-repo flaky) failed: injected failure");
     let id = report.run.unwrap().id;
-    let view = app.retry_run(&id).await.unwrap();
-    assert_eq!(view.run.state, "succeeded");
+    let view = app.provisioning.retry_run(&id).await.unwrap();
+    assert_eq!(view.run.state, RunState::Succeeded);
     assert_eq!(f.git.history("flaky", "main").len(), 1);
 }
 
@@ -202,7 +229,7 @@ fn ci_tags(ci: &str, env: &[(&str, &str)]) -> Vec<String> {
 #[tokio::test]
 async fn ci_pushes_the_tags_argo_values_and_flux_policies_follow() {
     let f = Fixture::new();
-    f.app().create_service(&input("demo"), &CreateOptions::default()).await.unwrap();
+    f.app().provisioning.create_service(&input("demo"), &CreateOptions::default()).await.unwrap();
     let ci = file(&f.git, "demo", "main", ".github/workflows/ci.yaml");
     let image = "localhost:5000/platform/demo";
     let sha = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39";
@@ -231,7 +258,7 @@ async fn a_service_deploys_to_the_environments_it_names_and_keeps_them_on_upgrad
     let f = Fixture::new();
     let mut request = input("solo");
     request.environments = vec!["staging".into()];
-    f.app().create_service(&request, &CreateOptions::default()).await.unwrap();
+    f.app().provisioning.create_service(&request, &CreateOptions::default()).await.unwrap();
     let (repo, main) = (provision_core::RepoName::parse("solo-infra").unwrap(), provision_core::BranchName::main());
     let infra = f.git.read_tree(&repo, &main).await.unwrap().unwrap();
     let paths: Vec<String> = infra.paths().map(|p| p.to_string()).collect();
@@ -244,13 +271,17 @@ async fn a_service_deploys_to_the_environments_it_names_and_keeps_them_on_upgrad
     let answers = file(&f.git, "solo", "orchestrator/template", ".orchestrator/answers.toml");
     assert!(answers.contains("environments = [\"staging\"]"), "{answers}");
     // An upgrade renders the same environments again: nothing behind.
-    let check = crate::UpgradeOptions { mode: crate::UpgradeMode::Check, ..Default::default() };
-    let report = f.app().upgrade(&crate::UpgradeTarget::Service("solo".into()), &check).await.unwrap();
+    let check = crate::upgrades::UpgradeOptions { mode: crate::upgrades::UpgradeMode::Check, ..Default::default() };
+    let report =
+        f.app().upgrades.upgrade(&crate::upgrades::UpgradeTarget::Service("solo".into()), &check).await.unwrap();
     assert!(report.current(), "{report:#?}");
 
     let mut bad = input("lost");
     bad.environments = vec!["moon".into()];
-    let Err(Error::Invalid(invalid)) = f.app().create_service(&bad, &CreateOptions::default()).await else { panic!() };
+    let Err(Error::Invalid(invalid)) = f.app().provisioning.create_service(&bad, &CreateOptions::default()).await
+    else {
+        panic!()
+    };
     assert_eq!(
         (invalid.problems()[0].field.as_str(), invalid.problems()[0].rule),
         ("environments[0]", "unknown-environment")
@@ -260,10 +291,12 @@ async fn a_service_deploys_to_the_environments_it_names_and_keeps_them_on_upgrad
 #[tokio::test]
 async fn a_name_too_long_for_an_environment_s_namespace_is_refused() {
     let mut f = Fixture::new();
-    f.config.environments = vec![provision_core::EnvName::parse("preproduction").unwrap()];
+    f.config.layout.environments = vec![provision_core::EnvName::parse("preproduction").unwrap()];
     // 50 + 1 + 13 = 64: one too many for the namespace `<name>-<env>`.
     let long = format!("s{}", "x".repeat(49));
-    let Err(Error::Invalid(invalid)) = f.app().create_service(&input(&long), &CreateOptions::default()).await else {
+    let Err(Error::Invalid(invalid)) =
+        f.app().provisioning.create_service(&input(&long), &CreateOptions::default()).await
+    else {
         panic!()
     };
     assert_eq!(
@@ -272,7 +305,7 @@ async fn a_name_too_long_for_an_environment_s_namespace_is_refused() {
     );
     assert!(invalid.problems()[0].message.contains("at most 49"), "{}", invalid.problems()[0].message);
     let fits = format!("s{}", "x".repeat(48));
-    assert!(f.app().create_service(&input(&fits), &CreateOptions::default()).await.unwrap().succeeded());
+    assert!(f.app().provisioning.create_service(&input(&fits), &CreateOptions::default()).await.unwrap().succeeded());
 }
 
 #[tokio::test]
@@ -280,14 +313,15 @@ async fn flux_registration_needs_a_remote_url_and_then_writes_the_flux_layout() 
     let mut f = Fixture::new();
     let mut request = input("fluxy");
     request.gitops = Some("flux".into());
-    let Err(Error::Invalid(invalid)) = f.app().create_service(&request, &CreateOptions::default()).await else {
+    let Err(Error::Invalid(invalid)) = f.app().provisioning.create_service(&request, &CreateOptions::default()).await
+    else {
         panic!("no remote URL configured")
     };
     assert_eq!((invalid.problems()[0].field.as_str(), invalid.problems()[0].rule), ("gitops", "needs-remote-url"));
 
-    f.config.remote_url = Some("https://git.example.com/platform".into());
+    f.config.layout.remote_url = Some("https://git.example.com/platform".into());
     request.gitops = Some("both".into());
-    assert!(f.app().create_service(&request, &CreateOptions::default()).await.unwrap().succeeded());
+    assert!(f.app().provisioning.create_service(&request, &CreateOptions::default()).await.unwrap().succeeded());
     let kustomization = file(&f.git, "argo-gitdir-services", "main", "qa/fluxcd/fluxy.yaml");
     assert!(kustomization.contains("kind: ImagePolicy"), "{kustomization}");
     let source = file(&f.git, "argo-gitdir-services", "main", "flux/gitops.yaml");

@@ -3,21 +3,26 @@
 //!
 //! Exit codes: 0 success, 1 failure (a failed run, an I/O error), 2 bad usage or invalid input.
 
+mod failure;
 mod output;
 mod remote;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use failure::{CliFailure, Unreadable};
+use orchestrator_app::auth::Caller;
 use orchestrator_app::config::CertificateSource;
-use orchestrator_app::secret::{SealInput, SecretValue};
-use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
+use orchestrator_app::edits::{SealInput, SecretValue};
+use orchestrator_app::provisioning::CreateOptions;
+use orchestrator_app::provisioning::request::CreateServiceInput;
+use orchestrator_app::upgrades::{UpgradeMode, UpgradeOptions, UpgradeTarget};
+use orchestrator_app::workspaces::{AmountInput, WorkspaceInput};
+use orchestrator_app::{ClusterUse, Config, Runtime, Start};
+use output::Printer;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// Who the command line acts as on the cluster: an operator, with an admin's rights.
 const OPERATOR: &str = "operator@orchestrator.local";
-use orchestrator_app::{App, Config, CreateOptions, CreateServiceInput, UpgradeMode, UpgradeOptions, UpgradeTarget};
-use output::Printer;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// Provision services: repositories rendered from blueprints, Helm values and GitOps
 /// registration, all recorded as resumable runs.
@@ -280,10 +285,10 @@ struct CreateWorkspaceArgs {
 
 impl CreateWorkspaceArgs {
     /// The request, with the key read from its file.
-    async fn input(self) -> anyhow::Result<WorkspaceInput> {
+    async fn input(self) -> Result<WorkspaceInput, CliFailure> {
         let key = tokio::fs::read_to_string(&self.ssh_key_file)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.ssh_key_file.display()))?;
+            .map_err(|source| Unreadable { path: self.ssh_key_file.clone(), source })?;
         Ok(WorkspaceInput {
             email: self.email,
             name: self.name,
@@ -429,19 +434,20 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 /// What `secret seal` was asked to seal, with the values read from their files and stdin.
-fn seal_input(args: SealArgs) -> anyhow::Result<SealInput> {
-    use anyhow::Context as _;
+fn seal_input(args: SealArgs) -> Result<SealInput, CliFailure> {
     use std::io::Read as _;
     let mut stdin_used = false;
-    let mut read = |path: &Path| -> anyhow::Result<Vec<u8>> {
+    let mut read = |path: &Path| -> Result<Vec<u8>, CliFailure> {
         if path == Path::new("-") {
-            anyhow::ensure!(!stdin_used, "stdin (`-`) can be read only once");
+            if stdin_used {
+                return Err(failure::usage("stdin (`-`) can be read only once"));
+            }
             stdin_used = true;
             let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).context("cannot read stdin")?;
+            std::io::stdin().read_to_end(&mut bytes).map_err(|source| Unreadable { path: "stdin".into(), source })?;
             return Ok(bytes);
         }
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+        Ok(std::fs::read(path).map_err(|source| Unreadable { path: path.to_owned(), source })?)
     };
     let mut values = Vec::new();
     for (key, value) in args.values {
@@ -452,23 +458,28 @@ fn seal_input(args: SealArgs) -> anyhow::Result<SealInput> {
     }
     for path in &args.from_env_file {
         let text = SecretValue::new(read(path)?);
-        let text =
-            std::str::from_utf8(text.expose()).with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+        let text = std::str::from_utf8(text.expose())
+            .map_err(|_| failure::usage(format!("{} is not UTF-8 text", path.display())))?;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = line.split_once('=').with_context(|| {
-                format!("{} line {}: expected KEY=VALUE (the value is not shown)", path.display(), i + 1)
+            let (key, value) = line.split_once('=').ok_or_else(|| {
+                failure::usage(format!(
+                    "{} line {}: expected KEY=VALUE (the value is not shown)",
+                    path.display(),
+                    i + 1
+                ))
             })?;
             values.push((key.trim_end().to_owned(), SecretValue::new(value.as_bytes().to_vec())));
         }
     }
     let certificate = match args.cert {
         Some(cert) => {
-            let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            Some(CertificateSource::parse(&cert, &cwd).map_err(|e| anyhow::anyhow!("--cert: {e}"))?)
+            let cwd = std::env::current_dir()
+                .map_err(|e| failure::internal(format!("cannot read the current directory: {e}")))?;
+            Some(CertificateSource::parse(&cert, &cwd).map_err(|e| failure::usage(format!("--cert: {e}")))?)
         }
         None => None,
     };
@@ -483,17 +494,10 @@ fn seal_input(args: SealArgs) -> anyhow::Result<SealInput> {
     })
 }
 
-/// A `--set` value as JSON: integers and booleans as such, anything else as a string. The
-/// blueprint's parameter types decide what is valid.
-fn answer_value(raw: &str) -> serde_json::Value {
-    if let Ok(i) = raw.parse::<i64>() {
-        return i.into();
-    }
-    match raw {
-        "true" => true.into(),
-        "false" => false.into(),
-        _ => raw.into(),
-    }
+/// `--set` answers as given: raw text, which the blueprint converts by each parameter's
+/// declared type (as it does for the API's JSON).
+fn answers(set: &[(String, String)]) -> std::collections::BTreeMap<String, serde_json::Value> {
+    set.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect()
 }
 
 fn main() -> ExitCode {
@@ -527,10 +531,10 @@ fn main() -> ExitCode {
 /// connections): a command waits on files and the network, and every thread started costs a
 /// process that lives milliseconds a noticeable share of its life. Multi-thread all the same,
 /// so that the store runs statements in place ([`tokio::task::block_in_place`]).
-fn block_on(printer: &Printer, work: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+fn block_on(printer: &Printer, work: impl Future<Output = Result<ExitCode, CliFailure>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return printer.error(&anyhow::Error::new(e).context("cannot start the async runtime")),
+        Err(e) => return printer.error(&failure::internal(format!("cannot start the async runtime: {e}"))),
     };
     match runtime.block_on(work) {
         Ok(code) => code,
@@ -581,147 +585,126 @@ fn init_logging(global: &Global) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-async fn open(config: Config) -> anyhow::Result<App> {
-    let app = App::open(config).await?;
-    let app = match orchestrator_app::fault::from_env() {
-        Some(hook) => app.with_fault_hook(hook),
-        None => app,
-    };
-    // A run interrupted by a crash finishes before anything else happens.
-    for run in app.resume_unfinished().await? {
-        tracing::warn!(run = %run, "resumed an interrupted run");
+/// The cluster a command needs, and how to reach it.
+fn cluster_of(command: &Command) -> (ClusterUse, Option<String>) {
+    match command {
+        Command::Workspace(args) => (ClusterUse::Required, args.kube_url.clone()),
+        Command::Controller { kube_url } => (ClusterUse::Required, kube_url.clone()),
+        _ => (ClusterUse::Never, None),
     }
-    Ok(app)
 }
 
-async fn run(command: Command, config: Config, printer: &Printer) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, config: Config, printer: &Printer) -> Result<ExitCode, CliFailure> {
     // Listing kinds and dry runs only plan: they open no store and write nothing.
-    let plans_only = match &command {
-        Command::Kinds { .. } | Command::Crd => true,
-        Command::CreateService(args) => args.dry_run,
-        Command::Runs(_)
-        | Command::Services(_)
-        | Command::Upgrade(_)
-        | Command::BumpImage { .. }
-        | Command::Secret(_)
-        | Command::Controller { .. }
-        | Command::Token(_)
-        | Command::Workspace(_)
-        | Command::Chart(_) => false,
-    };
-    let app = if plans_only { App::planner(config) } else { open(config).await? };
-    let result = execute(&app, command, printer).await;
-    // The process ends now, so the app is not torn down: closing the database would
+    match &command {
+        Command::Kinds { .. } => {
+            printer.kinds(&Runtime::planner(&config).kinds().await?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Crd => {
+            output::out(&orchestrator_app::workspaces::crd_yaml());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::CreateService(args) if args.dry_run => {
+            let report = Runtime::planner(&config).dry_run(&create_input(args)).await?;
+            printer.service_report(&report);
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let (cluster, kube_url) = cluster_of(&command);
+    let start = Start { cluster, kube_url, fault: orchestrator_app::fault::from_env() };
+    let runtime = Runtime::start(config, start).await?;
+    let result = execute(&runtime, command, printer).await;
+    // The process ends now, so the runtime is not torn down: closing the database would
     // checkpoint its log into the file with an fsync, on every command. Every transaction is
     // committed to the log already, and the next process reads it (`wal_autocheckpoint`
     // keeps it short); the API server, which lives long, closes properly.
-    std::mem::forget(app);
+    std::mem::forget(runtime);
     result
 }
 
-async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
+fn create_input(args: &CreateServiceArgs) -> CreateServiceInput {
+    CreateServiceInput {
+        kind: args.kind.clone(),
+        name: args.name.clone(),
+        description: args.description.clone(),
+        owner: args.owner.clone(),
+        parameters: answers(&args.set),
+        environments: args.environments.clone(),
+        gitops: args.gitops.clone(),
+    }
+}
+
+async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Result<ExitCode, CliFailure> {
     match command {
         Command::CreateService(args) => {
-            let input = CreateServiceInput {
-                kind: args.kind,
-                name: args.name,
-                description: args.description,
-                owner: args.owner,
-                parameters: args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect::<BTreeMap<_, _>>(),
-                environments: args.environments,
-                gitops: args.gitops,
-            };
             let options = CreateOptions { dry_run: args.dry_run, idempotency_key: None };
-            let report = app.create_service(&input, &options).await?;
+            let report = runtime.provisioning.create_service(&create_input(&args), &options).await?;
             printer.service_report(&report);
-            Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            report.outcome()?;
         }
-        Command::Kinds { .. } => {
-            printer.kinds(&app.kinds().await?);
-            Ok(ExitCode::SUCCESS)
-        }
+        // Answered before the runtime starts.
+        Command::Kinds { .. } | Command::Crd => {}
         Command::Token(TokenCommand::Create { email, admin }) => {
-            let (token, record) = app.issue_token(&email, admin).await?;
+            let (token, record) = runtime.auth.issue_token(&email, admin).await?;
             printer.token_issued(token.expose(), &record);
-            Ok(ExitCode::SUCCESS)
         }
-        Command::Token(TokenCommand::List { email }) => {
-            printer.tokens(&app.tokens(email.as_deref()).await?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Token(TokenCommand::Revoke { id }) => {
-            let live = app.revoke_token(&id).await?;
-            printer.revoked(live);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Token(TokenCommand::List { email }) => printer.tokens(&runtime.auth.tokens(email.as_deref()).await?),
+        Command::Token(TokenCommand::Revoke { id }) => printer.revoked(runtime.auth.revoke_token(&id).await?),
         Command::Workspace(args) => {
-            let client = match &args.kube_url {
-                Some(url) => orchestrator_app::cluster::client_for(url)?,
-                None => orchestrator_app::cluster::client().await?,
-            };
-            let app = app.clone_on_cluster(client);
-            let operator = |email: Option<&str>| -> anyhow::Result<Caller> {
+            let workspaces = runtime.workspaces()?;
+            let operator = |email: Option<&str>| -> Result<Caller, CliFailure> {
                 let email = email.unwrap_or(OPERATOR);
-                Ok(Caller {
-                    email: provision_core::EmailAddress::parse(email).map_err(orchestrator_app::Error::Invalid)?,
-                    admin: true,
-                })
+                let email = provision_core::EmailAddress::parse(email).map_err(|e| e.within("email"))?;
+                Ok(Caller { email, admin: true })
             };
             match args.command {
                 WorkspaceCommand::Create(args) => {
                     let input = args.input().await?;
-                    printer.workspace(&app.create_workspace(&operator(Some(&input.email))?, &input).await?.into());
+                    let created = workspaces.create_workspace(&operator(Some(&input.email))?, &input).await?;
+                    printer.workspace(&created.into());
                 }
                 // Everyone's unless --email names one owner; --all (which excludes --email)
                 // says it explicitly.
                 WorkspaceCommand::List { all: _, email } => {
                     let caller = operator(email.as_deref())?;
-                    let all = app.workspaces(&caller, email.is_none()).await?;
+                    let all = workspaces.workspaces(&caller, email.is_none()).await?;
                     printer.workspaces(&all.into_iter().map(Into::into).collect::<Vec<_>>());
                 }
                 WorkspaceCommand::Show { name } => {
-                    printer.workspace(&app.workspace(&operator(None)?, &name).await?.into())
+                    printer.workspace(&workspaces.workspace(&operator(None)?, &name).await?.into())
                 }
                 WorkspaceCommand::Delete { name } => {
-                    printer.workspace(&app.delete_workspace(&operator(None)?, &name).await?.into())
+                    printer.workspace(&workspaces.delete_workspace(&operator(None)?, &name).await?.into())
                 }
             }
-            Ok(ExitCode::SUCCESS)
         }
-        Command::Crd => {
-            output::out(&orchestrator_app::workspace::crd_yaml());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Controller { kube_url } => {
-            let client = match kube_url {
-                Some(url) => orchestrator_app::cluster::client_for(&url)?,
-                None => orchestrator_app::cluster::client().await?,
-            };
+        Command::Controller { .. } => {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = stop.send(());
             });
             tracing::info!("workspace controller started");
-            app.run_controller(client, async move {
-                let _ = stopped.await;
-            })
-            .await?;
-            Ok(ExitCode::SUCCESS)
+            runtime
+                .run_controller(async move {
+                    let _ = stopped.await;
+                })
+                .await?;
         }
         Command::Chart(ChartCommand::Publish { dir }) => {
-            printer.chart_report(&app.publish_chart(&dir).await?);
-            Ok(ExitCode::SUCCESS)
+            printer.chart_report(&runtime.edits.publish_chart(&dir).await?)
         }
         Command::BumpImage { service, tag, env } => {
-            printer.image_report(&app.bump_image(&service, &tag, env.as_deref()).await?);
-            Ok(ExitCode::SUCCESS)
+            printer.image_report(&runtime.edits.bump_image(&service, &tag, env.as_deref()).await?)
         }
         Command::Secret(SecretCommand::Seal(args)) => {
             // Reading files and stdin blocks: not on the runtime's threads.
-            let input = tokio::task::spawn_blocking(move || seal_input(args)).await??;
-            printer.secret_report(&app.seal_secret(input).await?);
-            Ok(ExitCode::SUCCESS)
+            let input = tokio::task::spawn_blocking(move || seal_input(args))
+                .await
+                .map_err(|e| failure::internal(format!("reading the values stopped: {e}")))??;
+            printer.secret_report(&runtime.edits.seal_secret(input).await?);
         }
         Command::Upgrade(args) => {
             let target = match args.service {
@@ -733,38 +716,34 @@ async fn execute(app: &App, command: Command, printer: &Printer) -> anyhow::Resu
                 (false, true) => UpgradeMode::DryRun,
                 (false, false) => UpgradeMode::Upgrade,
             };
-            let set = args.set.iter().map(|(k, v)| (k.clone(), answer_value(v))).collect();
-            let report = app.upgrade(&target, &UpgradeOptions { mode, set }).await?;
+            let report = runtime.upgrades.upgrade(&target, &UpgradeOptions { mode, set: answers(&args.set) }).await?;
             printer.upgrade_report(&report);
             let ok = match mode {
                 UpgradeMode::Check => report.current(),
                 UpgradeMode::DryRun => report.services.iter().all(|s| s.error.is_none()),
                 UpgradeMode::Upgrade => report.clean(),
             };
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            if !ok {
+                return Ok(ExitCode::FAILURE);
+            }
         }
-        Command::Runs(args) => {
-            match args.command {
-                None => printer.runs(&app.runs(args.limit).await?),
-                Some(RunsCommand::Show { id }) => printer.run(&app.run(&id).await?),
-                Some(RunsCommand::Retry { id }) => {
-                    let view = app.retry_run(&id).await?;
-                    printer.run(&view);
-                    if view.run.state != "succeeded" {
-                        return Ok(ExitCode::FAILURE);
-                    }
+        Command::Runs(args) => match args.command {
+            None => printer.runs(&runtime.provisioning.runs(args.limit).await?),
+            Some(RunsCommand::Show { id }) => printer.run(&runtime.provisioning.run(&id).await?),
+            Some(RunsCommand::Retry { id }) => {
+                let view = runtime.provisioning.retry_run(&id).await?;
+                printer.run(&view);
+                if view.run.state != provision_core::ports::RunState::Succeeded {
+                    return Ok(ExitCode::FAILURE);
                 }
             }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Services(args) => {
-            match args.command {
-                None => printer.services(&app.services().await?),
-                Some(ServicesCommand::Show { name }) => printer.service(&app.service(&name).await?),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        },
+        Command::Services(args) => match args.command {
+            None => printer.services(&runtime.provisioning.services().await?),
+            Some(ServicesCommand::Show { name }) => printer.service(&runtime.provisioning.service(&name).await?),
+        },
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -778,10 +757,10 @@ mod tests {
     }
 
     #[test]
-    fn set_values_keep_their_types() {
-        assert_eq!(answer_value("8080"), serde_json::json!(8080));
-        assert_eq!(answer_value("true"), serde_json::json!(true));
-        assert_eq!(answer_value("example.com/x"), serde_json::json!("example.com/x"));
+    fn set_values_go_to_the_blueprint_as_given() {
+        let set = [("port".to_owned(), "8080".to_owned()), ("flag".to_owned(), "true".to_owned())];
+        let answers = answers(&set);
+        assert_eq!((&answers["port"], &answers["flag"]), (&serde_json::json!("8080"), &serde_json::json!("true")));
         assert!(parse_key_value("novalue").is_err());
         assert_eq!(parse_key_value("a=b=c").unwrap(), ("a".into(), "b=c".into()));
     }

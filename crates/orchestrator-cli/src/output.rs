@@ -1,10 +1,16 @@
 //! Printing results as text for people or as JSON for programs (`--output json`).
 
-use orchestrator_api::workspaces::WorkspaceResponse;
-use orchestrator_app::{
-    ChartReport, ImageReport, KindView, RunSummary, RunView, SecretReport, ServiceReport, ServiceView, UpgradeOutcome,
-    UpgradeReport,
-};
+use crate::failure::CliFailure;
+use orchestrator_api::wire::WorkspaceResponse;
+use orchestrator_app::auth::tokens::TokenView;
+use orchestrator_app::catalog::KindView;
+use orchestrator_app::edits::Scope;
+use orchestrator_app::edits::{ChartReport, ImageReport, SecretReport};
+use orchestrator_app::provisioning::report::{ServiceReport, ServiceView};
+use orchestrator_app::runs::{RunSummary, RunView};
+use orchestrator_app::upgrades::UpgradeMode;
+use orchestrator_app::upgrades::report::{UpgradeOutcome, UpgradeReport};
+use provision_core::ports::{FileChange, RunState};
 use provision_template::Diagnostic;
 use serde::Serialize;
 use std::io::Write;
@@ -46,9 +52,9 @@ impl Printer {
                 s.push_str(&format!("  {i}. {step}\n"));
             }
         } else if let Some(run) = &r.run {
-            let verb = match run.state.as_str() {
-                "succeeded" if r.replayed => "Already created",
-                "succeeded" => "Created",
+            let verb = match run.state {
+                RunState::Succeeded if r.replayed => "Already created",
+                RunState::Succeeded => "Created",
                 _ => "Failed to create",
             };
             s.push_str(&format!(
@@ -138,7 +144,13 @@ impl Printer {
         let mut s = String::new();
         for r in runs {
             let service = r.service.as_deref().unwrap_or("-");
-            s.push_str(&format!("{}  {:<9}  {:<14}  {service}  {}\n", r.id, r.state, r.operation, r.created_at));
+            s.push_str(&format!(
+                "{}  {:<9}  {:<14}  {service}  {}\n",
+                r.id,
+                r.state.as_str(),
+                r.operation.as_str(),
+                r.created_at
+            ));
         }
         out(&s);
     }
@@ -176,10 +188,10 @@ impl Printer {
         if self.json {
             return self.json(r);
         }
-        let bound = match r.scope.as_str() {
-            "strict" => format!("only as {}/{}", r.namespace, r.name),
-            "namespace-wide" => format!("as any secret in {}", r.namespace),
-            _ => "anywhere in the cluster".to_owned(),
+        let bound = match r.scope {
+            Scope::Strict => format!("only as {}/{}", r.namespace, r.name),
+            Scope::NamespaceWide => format!("as any secret in {}", r.namespace),
+            Scope::ClusterWide => "anywhere in the cluster".to_owned(),
         };
         let expires = r.certificate_expires.as_deref().map(|t| format!(", expires {t}")).unwrap_or_default();
         let mut s = match &r.commit {
@@ -253,7 +265,7 @@ impl Printer {
         out(&format!("{token}\n"));
     }
 
-    pub fn tokens(&self, tokens: &[orchestrator_app::tokens::TokenView]) {
+    pub fn tokens(&self, tokens: &[TokenView]) {
         if self.json {
             return self.json(&tokens);
         }
@@ -291,7 +303,12 @@ impl Printer {
         }
         let run = &r.run;
         let mut s = format!("run {}: {} {}\n", run.id, run.operation, run.service.as_deref().unwrap_or(""));
-        s.push_str(&format!("state: {}\ncreated: {}\nupdated: {}\n", run.state, run.created_at, run.updated_at));
+        s.push_str(&format!(
+            "state: {}\ncreated: {}\nupdated: {}\n",
+            run.state.as_str(),
+            run.created_at,
+            run.updated_at
+        ));
         if let Some(e) = &run.error {
             s.push_str(&format!("error: {e}\n"));
         }
@@ -299,7 +316,7 @@ impl Printer {
         for step in &r.steps {
             let detail = step.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
             let attempts = if step.attempts > 1 { format!(" ({} attempts)", step.attempts) } else { String::new() };
-            s.push_str(&format!("  {}. [{}] {}{detail}{attempts}\n", step.index, step.state, step.name));
+            s.push_str(&format!("  {}. [{}] {}{detail}{attempts}\n", step.index, step.state.as_str(), step.name));
             if let Some(e) = &step.error {
                 s.push_str(&format!("       error: {e}\n"));
             }
@@ -320,7 +337,14 @@ impl Printer {
         }
         let mut s = String::new();
         for v in services {
-            s.push_str(&format!("{}  {} {}  {}  {}\n", v.name, v.kind, v.blueprint_version, v.state, v.description));
+            s.push_str(&format!(
+                "{}  {} {}  {}  {}\n",
+                v.name,
+                v.kind,
+                v.blueprint_version,
+                v.state.as_str(),
+                v.description
+            ));
         }
         out(&s);
     }
@@ -329,7 +353,7 @@ impl Printer {
         if self.json {
             return self.json(v);
         }
-        let mut s = format!("{} ({} {}), {}\n", v.name, v.kind, v.blueprint_version, v.state);
+        let mut s = format!("{} ({} {}), {}\n", v.name, v.kind, v.blueprint_version, v.state.as_str());
         if !v.description.is_empty() {
             s.push_str(&format!("  {}\n", v.description));
         }
@@ -340,40 +364,32 @@ impl Printer {
         out(&s);
     }
 
-    /// Reports an error on stderr (as JSON with `--output json`) and picks the exit code: 2 for
-    /// invalid input, here or as the orchestrator API judged it (a 4xx answer), 1 otherwise.
-    pub fn error(&self, e: &anyhow::Error) -> ExitCode {
-        let invalid = e.downcast_ref::<orchestrator_app::Error>().and_then(|e| match e {
-            orchestrator_app::Error::Invalid(i) => Some(i),
-            _ => None,
-        });
-        let remote = e.downcast_ref::<crate::remote::Error>();
-        let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    /// Reports a failure on stderr (as JSON with `--output json`: the kind, the problem type
+    /// the API would answer, the message and every field problem) and answers its exit code.
+    pub fn error(&self, e: &CliFailure) -> ExitCode {
         let mut stderr = std::io::stderr().lock();
         if self.json {
-            let problems = match (invalid, remote) {
-                (Some(i), _) => serde_json::to_value(i.problems()),
-                (None, Some(r)) => serde_json::to_value(r.problems()),
-                (None, None) => Ok(serde_json::json!([])),
-            }
-            .expect("problems serialize");
-            let body = serde_json::json!({"error": chain.join(": "), "problems": problems});
+            let body = serde_json::json!({
+                "error": e.message,
+                "kind": e.kind,
+                "type": e.problem_type,
+                "problems": e.problems,
+            });
             let _ = writeln!(stderr, "{body}");
         } else {
-            let _ = writeln!(stderr, "error: {}", chain.join(": "));
+            let _ = writeln!(stderr, "error: {}", e.message);
+            for p in e.problems.iter().filter(|_| !e.message.contains("problem")) {
+                let _ = writeln!(stderr, "  - {p}");
+            }
         }
-        if invalid.is_some() || remote.is_some_and(crate::remote::Error::is_usage) {
-            ExitCode::from(2)
-        } else {
-            ExitCode::FAILURE
-        }
+        e.exit_code()
     }
 }
 
 /// An upgrade report for people: per service, per repository, what happened or would.
 fn upgrade_text(r: &UpgradeReport) -> String {
     let mut s = String::new();
-    if r.mode == "dry-run" {
+    if r.mode == UpgradeMode::DryRun {
         s.push_str("Dry run: nothing was written.\n");
     }
     if r.services.is_empty() {
@@ -400,15 +416,20 @@ fn upgrade_text(r: &UpgradeReport) -> String {
             };
             s.push_str(&format!("  {:<24} {what}\n", repo.repo));
             for change in &repo.changes {
-                s.push_str(&format!("      {:<9} {}\n", change.change, change.path));
+                let what = match change.change {
+                    FileChange::Added => "added",
+                    FileChange::Modified => "modified",
+                    FileChange::Removed => "removed",
+                };
+                s.push_str(&format!("      {what:<9} {}\n", change.path));
             }
             for conflict in &repo.conflicts {
-                s.push_str(&format!("      conflict  {} ({})\n", conflict.path, conflict.kind));
+                s.push_str(&format!("      conflict  {} ({})\n", conflict.path, conflict.kind.as_str()));
             }
         }
     }
     if let Some(run) = &r.run {
-        s.push_str(&format!("run {}: {}\n", run.id, run.state));
+        s.push_str(&format!("run {}: {}\n", run.id, run.state.as_str()));
     }
     s
 }

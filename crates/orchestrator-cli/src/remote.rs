@@ -4,11 +4,10 @@
 //!
 //! The token is held in a [`Token`], which no `Debug`, error or log shows.
 
-use orchestrator_api::workspaces::WorkspaceResponse;
-use orchestrator_app::workspace::WorkspaceInput;
+use orchestrator_api::wire::{Problem, WorkspaceInput, WorkspaceResponse};
+use orchestrator_app::error::ErrorKind;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION};
 use reqwest::{Method, StatusCode, Url};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -95,7 +94,7 @@ pub enum Error {
     /// The server's refusal or failure, with its problem when it sent one.
     Answered {
         status: StatusCode,
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
     },
     /// A redirect: `--api` names the wrong address.
     Redirected {
@@ -179,66 +178,48 @@ impl std::error::Error for Error {
 }
 
 impl Error {
-    /// Whether the user's input or credentials must change (exit code 2): a missing or unusable
-    /// token, the wrong address, or a 4xx answer other than "too slow" or "too many" (which
-    /// may pass when tried again, as may 5xx answers and connection failures: exit code 1).
-    pub fn is_usage(&self) -> bool {
+    /// The problem the API answered with, which carries its own classification.
+    pub fn answered(&self) -> Option<&Problem> {
         match self {
-            Error::NoToken
-            | Error::TokenText { .. }
-            | Error::Redirected { .. }
-            | Error::NoSuchName(_)
-            | Error::EmailFilter => true,
-            Error::Answered { status, .. } => {
-                status.is_client_error()
-                    && *status != StatusCode::REQUEST_TIMEOUT
-                    && *status != StatusCode::TOO_MANY_REQUESTS
+            Error::Answered { problem: Some(problem), .. } => Some(problem.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The kind of a failure the API did not classify: what the user must change (the token,
+    /// the address, the name) is invalid input; an API that cannot be reached or answers
+    /// "later" is unavailable; anything else is a failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NoToken | Error::TokenText { .. } | Error::Redirected { .. } | Error::EmailFilter => {
+                ErrorKind::Invalid
             }
-            Error::TokenFile { .. }
-            | Error::Client(_)
-            | Error::Unreachable { .. }
-            | Error::NoAnswer { .. }
-            | Error::Unexpected { .. } => false,
+            Error::NoSuchName(_) => ErrorKind::NotFound,
+            Error::Unreachable { .. } | Error::NoAnswer { .. } => ErrorKind::Unavailable,
+            Error::Answered { status, .. } => match *status {
+                StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
+                StatusCode::NOT_FOUND => ErrorKind::NotFound,
+                StatusCode::CONFLICT => ErrorKind::Conflict,
+                StatusCode::REQUEST_TIMEOUT
+                | StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT => ErrorKind::Unavailable,
+                s if s.is_client_error() => ErrorKind::Invalid,
+                _ => ErrorKind::Internal,
+            },
+            Error::TokenFile { .. } | Error::Client(_) | Error::Unexpected { .. } => ErrorKind::Internal,
         }
     }
 
-    /// The field problems of the server's answer, each naming its field and rule.
-    pub fn problems(&self) -> &[FieldProblem] {
+    /// The code of a failure the API did not classify.
+    pub fn code(&self) -> &'static str {
         match self {
-            Error::Answered { problem: Some(problem), .. } => &problem.errors,
-            _ => &[],
-        }
-    }
-}
-
-/// An RFC 9457 problem as the API sends it (the members this client shows).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Problem {
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub detail: String,
-    #[serde(default)]
-    pub errors: Vec<FieldProblem>,
-}
-
-/// One broken rule of one field; serialized as the CLI's own validation problems are.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct FieldProblem {
-    #[serde(default)]
-    pub field: String,
-    #[serde(default)]
-    pub rule: String,
-    #[serde(default)]
-    pub message: String,
-}
-
-impl fmt::Display for FieldProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{} ({})", self.message, self.rule)
-        } else {
-            write!(f, "{}: {} ({})", self.field, self.message, self.rule)
+            Error::NoToken | Error::TokenText { .. } | Error::TokenFile { .. } => "token",
+            Error::Redirected { .. } | Error::Unreachable { .. } | Error::NoAnswer { .. } => "api-unreachable",
+            Error::NoSuchName(_) => "not-found",
+            Error::EmailFilter => "usage",
+            Error::Answered { .. } | Error::Client(_) | Error::Unexpected { .. } => "api-answer",
         }
     }
 }
@@ -349,7 +330,7 @@ impl Client {
         }
         if !status.is_success() {
             // Any JSON error answer is read as a problem; one that is not says only its status.
-            let problem = if json { serde_json::from_slice::<Problem>(&bytes).ok() } else { None };
+            let problem = if json { serde_json::from_slice::<Problem>(&bytes).ok().map(Box::new) } else { None };
             return Err(Error::Answered { status, problem });
         }
         let unexpected = |reason: String| Error::Unexpected { api: api(), status, reason };
@@ -421,25 +402,28 @@ mod tests {
         assert_eq!(format!("{token:?}"), "Token(***)");
         assert_eq!(Token::load(Some(" orc_env_secret\n".into()), None).unwrap().0, "orc_env_secret");
         let missing = Token::load(None, None).unwrap_err();
-        assert!(missing.is_usage() && missing.to_string().contains("ORCHESTRATOR_TOKEN"), "{missing}");
+        assert!(
+            missing.kind() == ErrorKind::Invalid && missing.to_string().contains("ORCHESTRATOR_TOKEN"),
+            "{missing}"
+        );
         assert!(missing.to_string().contains("--token-file"), "{missing}");
         for unusable in ["\n", "orc_a\nb"] {
             std::fs::write(&file, unusable).unwrap();
             let error = Token::load(None, Some(&file)).unwrap_err();
-            assert!(error.is_usage() && !error.to_string().contains("orc_a"), "{error}");
+            assert!(error.kind() == ErrorKind::Invalid && !error.to_string().contains("orc_a"), "{error}");
         }
         let unreadable = Token::load(None, Some(&dir.path().join("nope"))).unwrap_err();
-        assert!(!unreadable.is_usage(), "an unreadable file is an I/O failure");
+        assert_eq!(unreadable.kind(), ErrorKind::Internal, "an unreadable file is an I/O failure");
     }
 
     #[test]
     fn a_problem_shows_its_status_title_detail_and_each_field_with_its_rule() {
         let answered = |status: u16, problem: Option<Problem>| Error::Answered {
             status: StatusCode::from_u16(status).unwrap(),
-            problem,
+            problem: problem.map(Box::new),
         };
         let problem: Problem = serde_json::from_value(serde_json::json!({
-            "type": "urn:orchestrator:problem:validation", "title": "Invalid request", "status": 422,
+            "type": "urn:orchestrator:problem:validation", "kind": "invalid", "title": "Invalid request", "status": 422,
             "detail": "the request has 2 problems: …",
             "errors": [
                 {"field": "ssh_public_key", "rule": "unsupported-key-type", "message": "use ed25519"},
@@ -453,14 +437,27 @@ mod tests {
             "the orchestrator API answered 422 Unprocessable Entity: Invalid request\n  \
              - ssh_public_key: use ed25519 (unsupported-key-type)\n  - delete one first (quota-count)"
         );
-        assert!(invalid.is_usage());
-        assert_eq!(invalid.problems().len(), 2);
-        let missing =
-            answered(404, Some(Problem { title: "Not found".into(), detail: "workspace x".into(), errors: vec![] }));
+        assert_eq!(invalid.answered().map(|p| (p.kind, p.errors.len())), Some((ErrorKind::Invalid, 2)));
+        let not_found: Problem = serde_json::from_value(serde_json::json!({
+            "type": "urn:orchestrator:problem:not-found", "kind": "not-found", "title": "Not found", "status": 404,
+            "detail": "workspace x",
+        }))
+        .unwrap();
+        let missing = answered(404, Some(not_found));
         assert_eq!(missing.to_string(), "the orchestrator API answered 404 Not Found: Not found: workspace x");
-        assert!(missing.is_usage());
-        for status in [408, 429, 500, 502, 503] {
-            assert!(!answered(status, None).is_usage(), "{status}");
+        assert_eq!(missing.answered().map(|p| p.kind), Some(ErrorKind::NotFound));
+        // Without a problem the status decides.
+        for (status, kind) in [
+            (400, ErrorKind::Invalid),
+            (401, ErrorKind::Unauthorized),
+            (404, ErrorKind::NotFound),
+            (408, ErrorKind::Unavailable),
+            (429, ErrorKind::Unavailable),
+            (500, ErrorKind::Internal),
+            (502, ErrorKind::Unavailable),
+            (503, ErrorKind::Unavailable),
+        ] {
+            assert_eq!(answered(status, None).kind(), kind, "{status}");
         }
         assert_eq!(answered(502, None).to_string(), "the orchestrator API answered 502 Bad Gateway");
     }

@@ -263,6 +263,8 @@ pub enum RunState {
 }
 
 impl RunState {
+    pub const ALL: [RunState; 4] = [RunState::Pending, RunState::Running, RunState::Succeeded, RunState::Failed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Pending => "pending",
@@ -273,9 +275,7 @@ impl RunState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [RunState::Pending, RunState::Running, RunState::Succeeded, RunState::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     pub fn is_finished(self) -> bool {

@@ -5,7 +5,7 @@
 
 use crate::process::{Running, address, http, start, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
-use orchestrator_app::{App, Config};
+use orchestrator_app::{Config, Runtime};
 use serde_json::Value;
 use test_harness::TestCluster;
 
@@ -40,9 +40,9 @@ mod on_any_cluster {
             ),
         )
         .unwrap();
-        let app = App::open(Config::load(home.path(), &[], &|_| None).unwrap()).await.unwrap();
-        let (alice, _) = app.issue_token("alice@iiitm.ac.in", false).await.unwrap();
-        let (bob, _) = app.issue_token("bob@iiitm.ac.in", false).await.unwrap();
+        let app = Runtime::open(Config::load(home.path(), &[], &|_| None).unwrap(), None).await.unwrap();
+        let (alice, _) = app.auth.issue_token("alice@iiitm.ac.in", false).await.unwrap();
+        let (bob, _) = app.auth.issue_token("bob@iiitm.ac.in", false).await.unwrap();
         app.close().await;
         let (alice, bob) = (alice.expose().to_owned(), bob.expose().to_owned());
 

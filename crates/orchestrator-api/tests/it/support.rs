@@ -4,7 +4,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use orchestrator_api::{AppState, router};
-use orchestrator_app::{App, Config};
+use orchestrator_app::runtime::Ports;
+use orchestrator_app::{Config, Runtime};
 use provision_core::ports::{GitHost, Store};
 use provision_core::testing::{MemoryGitHost, MemoryStore};
 use serde_json::Value;
@@ -23,17 +24,19 @@ impl Api {
         Api::with_ports(Arc::new(MemoryGitHost::new()), Arc::new(MemoryStore::new()))
     }
 
+    /// On `git`, with `store` keeping runs (the outbox and tokens in memory).
     pub fn with_ports(git: Arc<dyn GitHost>, store: Arc<dyn Store>) -> Api {
         let home = tempfile::tempdir().expect("a temporary directory");
-        let app = App::with_ports(Config::defaults(home.path()), git, store);
-        Api::from_state(AppState::new(Arc::new(app)), home)
+        let ports = Ports { store, ..Ports::new(git, Arc::new(MemoryStore::new())) };
+        let runtime = Runtime::with_ports(Config::defaults(home.path()), ports);
+        Api::from_state(AppState::new(Arc::new(runtime)), home)
     }
 
     /// On the real adapters: bare repositories and SQLite under a temporary directory.
     pub async fn real() -> Api {
         let home = tempfile::tempdir().expect("a temporary directory");
-        let app = App::open(Config::defaults(home.path())).await.expect("the app opens");
-        Api::from_state(AppState::new(Arc::new(app)), home)
+        let runtime = Runtime::open(Config::defaults(home.path()), None).await.expect("the runtime opens");
+        Api::from_state(AppState::new(Arc::new(runtime)), home)
     }
 
     pub fn from_state(state: AppState, home: tempfile::TempDir) -> Api {

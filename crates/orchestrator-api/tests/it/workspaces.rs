@@ -7,7 +7,8 @@ use crate::support::{Answer, Api, field_rules};
 use axum::body::Body;
 use axum::http::{Request, header};
 use orchestrator_api::AppState;
-use orchestrator_app::{App, Config};
+use orchestrator_app::runtime::Ports;
+use orchestrator_app::{Config, Runtime};
 use provision_core::testing::{MemoryGitHost, MemoryStore, MemoryWorkspaces};
 use provision_core::workspace::WorkspacePhase;
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519
 
 struct Setup {
     api: Api,
-    app: Arc<App>,
+    app: Arc<Runtime>,
     cluster: Arc<MemoryWorkspaces>,
 }
 
@@ -28,9 +29,7 @@ async fn setup(extra: &str) -> Setup {
     let store = Arc::new(MemoryStore::new());
     let cluster = Arc::new(MemoryWorkspaces::new());
     let app = Arc::new(
-        App::with_ports(config, Arc::new(MemoryGitHost::new()), store.clone())
-            .with_tokens(store, None)
-            .with_workspaces(cluster.clone()),
+        Runtime::with_ports(config, Ports::new(Arc::new(MemoryGitHost::new()), store)).with_workspaces(cluster.clone()),
     );
     let api = Api::from_state(AppState::new(app.clone()), home);
     Setup { api, app, cluster }
@@ -38,7 +37,7 @@ async fn setup(extra: &str) -> Setup {
 
 impl Setup {
     async fn token(&self, email: &str, admin: bool) -> String {
-        let (token, _) = self.app.issue_token(email, admin).await.unwrap();
+        let (token, _) = self.app.auth.issue_token(email, admin).await.unwrap();
         format!("Bearer {}", token.expose())
     }
 

@@ -57,7 +57,7 @@ async fn reference() -> Fixture {
         environments: vec!["qa".into(), "staging".into(), "prod".into()],
         gitops: Some("both".into()),
     };
-    let report = f.app().create_service(&request, &CreateOptions::default()).await.unwrap();
+    let report = f.app().provisioning.create_service(&request, &CreateOptions::default()).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(f.git.repo_names(), [GITOPS, SERVICE, INFRA], "a repository without a golden file");
     f

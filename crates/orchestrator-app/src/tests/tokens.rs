@@ -2,7 +2,7 @@
 //! `Authorization` header, revocation, confirmation for the legacy delete, the tokens file, and
 //! no secret in any formatted value.
 
-use crate::tokens::{
+use crate::auth::tokens::{
     Principal, Token, TokenError, TokenFile, TokenFileError, TokenSource, authenticate, confirmed, issue, list, revoke,
 };
 use jiff::Timestamp;
@@ -241,7 +241,7 @@ async fn users_list_and_revoke_only_their_own_tokens() {
     let who = async |token: &Token| authenticate(&store, None, &bearer(token), at(1)).await.unwrap();
     let (ann_p, root_p) = (who(&ann).await, who(&root).await);
 
-    let ids = |views: Vec<crate::tokens::TokenView>| views.into_iter().map(|v| v.id).collect::<Vec<_>>();
+    let ids = |views: Vec<crate::auth::tokens::TokenView>| views.into_iter().map(|v| v.id).collect::<Vec<_>>();
     assert_eq!(ids(list(&store, None, ann_p.scope()).await.unwrap()), [ann.id()]);
     assert_eq!(ids(list(&store, None, root_p.scope()).await.unwrap()), [ann.id(), bob.id(), root.id()]);
 

@@ -1,7 +1,8 @@
 //! Upgrades on the in-memory ports, with blueprint versions written to temporary directories.
 
 use super::*;
-use crate::upgrade::{UpgradeMode, UpgradeOptions, UpgradeTarget};
+use crate::upgrades::report::UpgradeOutcome;
+use crate::upgrades::{UpgradeMode, UpgradeOptions, UpgradeTarget};
 use provision_core::ports::CommitRequest;
 use provision_core::{BranchName, FileEntry, FileSet, RepoName, RepoPath, TreeMode};
 
@@ -82,10 +83,10 @@ fn blueprint_dir(files: &[(&str, String)]) -> tempfile::TempDir {
 
 impl Fixture {
     /// An app whose only configured blueprint directory is `dir`.
-    fn app_with(&self, dir: &tempfile::TempDir) -> App {
+    fn app_with(&self, dir: &tempfile::TempDir) -> Runtime {
         let mut config = self.config.clone();
         config.blueprint_dirs = vec![dir.path().to_owned()];
-        App::with_ports(config, self.git.clone(), Arc::new(self.store.clone())).with_pause(Arc::new(NoPause))
+        Runtime::with_ports(config, self.ports())
     }
 }
 
@@ -118,14 +119,14 @@ fn one(name: &str) -> UpgradeTarget {
 async fn an_upgrade_merges_the_new_version_and_a_second_one_finds_nothing_to_do() {
     let f = Fixture::new();
     let v1 = blueprint_dir(&v1_files());
-    let created = f.app_with(&v1).create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    let created = f.app_with(&v1).provisioning.create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
     assert!(created.succeeded());
     // A file of the team's own (line-level merges are the git adapter's, tested there).
     edit_main(&f.git, "demo", "NOTES.md", "ours\n").await;
 
     let v2 = blueprint_dir(&v2_files());
     let app = f.app_with(&v2);
-    let report = app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
+    let report = app.upgrades.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
 
     assert!(report.clean(), "{report:#?}");
     let outcomes: Vec<_> =
@@ -151,13 +152,13 @@ async fn an_upgrade_merges_the_new_version_and_a_second_one_finds_nothing_to_do(
     }
     assert!(!answers.contains("greeting"), "{answers}");
 
-    assert_eq!(app.service("demo").await.unwrap().blueprint_version, "2.0.0", "the inventory knows");
+    assert_eq!(app.provisioning.service("demo").await.unwrap().blueprint_version, "2.0.0", "the inventory knows");
     // The run's report is in the run.
-    let view = app.run(&report.run.as_ref().unwrap().id).await.unwrap();
+    let view = app.provisioning.run(&report.run.as_ref().unwrap().id).await.unwrap();
     assert_eq!(view.upgrade.unwrap().services[0].repos[0].outcome, UpgradeOutcome::Upgraded);
 
     let commits = f.git.history("demo", "main").len();
-    let again = app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
+    let again = app.upgrades.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
     assert!(again.current() && again.run.is_none(), "nothing behind, no run: {again:#?}");
     assert_eq!(f.git.history("demo", "main").len(), commits, "upgrading twice is a no-op");
     assert_eq!(f.git.history("demo", "orchestrator/template").len(), 2);
@@ -167,22 +168,26 @@ async fn an_upgrade_merges_the_new_version_and_a_second_one_finds_nothing_to_do(
 async fn checks_and_dry_runs_tell_what_is_behind_and_write_nothing() {
     let f = Fixture::new();
     let v1 = blueprint_dir(&v1_files());
-    f.app_with(&v1).create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    f.app_with(&v1).provisioning.create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
     let check = UpgradeOptions { mode: UpgradeMode::Check, ..Default::default() };
-    let current = f.app_with(&v1).upgrade(&UpgradeTarget::All, &check).await.unwrap();
+    let current = f.app_with(&v1).upgrades.upgrade(&UpgradeTarget::All, &check).await.unwrap();
     assert!(current.current() && current.run.is_none(), "{current:#?}");
 
     let v2 = blueprint_dir(&v2_files());
     let runs_before = f.store.runs(100).await.unwrap().len();
-    let behind = f.app_with(&v2).upgrade(&UpgradeTarget::All, &check).await.unwrap();
+    let behind = f.app_with(&v2).upgrades.upgrade(&UpgradeTarget::All, &check).await.unwrap();
     assert!(!behind.current());
     let repo = &behind.services[0].repos[0];
     assert_eq!(repo.outcome, UpgradeOutcome::Behind);
-    let changes: Vec<(&str, &str)> = repo.changes.iter().map(|c| (c.path.as_str(), c.change.as_str())).collect();
-    assert!(changes.contains(&("new.txt", "added")) && changes.contains(&("old.txt", "removed")), "{changes:?}");
+    use provision_core::ports::FileChange;
+    let changes: Vec<(&str, FileChange)> = repo.changes.iter().map(|c| (c.path.as_str(), c.change)).collect();
+    assert!(
+        changes.contains(&("new.txt", FileChange::Added)) && changes.contains(&("old.txt", FileChange::Removed)),
+        "{changes:?}"
+    );
     let dry = UpgradeOptions { mode: UpgradeMode::DryRun, ..Default::default() };
-    let preview = f.app_with(&v2).upgrade(&one("demo"), &dry).await.unwrap();
-    assert_eq!(preview.mode, "dry-run");
+    let preview = f.app_with(&v2).upgrades.upgrade(&one("demo"), &dry).await.unwrap();
+    assert_eq!(preview.mode, UpgradeMode::DryRun);
     assert_eq!(preview.services[0].repos[0].changes, repo.changes);
     assert_eq!(f.git.history("demo", "orchestrator/template").len(), 1, "nothing written");
     assert_eq!(f.store.runs(100).await.unwrap().len(), runs_before, "no run recorded");
@@ -193,23 +198,25 @@ async fn set_overrides_answers_after_checking_them() {
     let f = Fixture::new();
     let v2 = blueprint_dir(&v2_files());
     let app = f.app_with(&v2);
-    app.create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    app.provisioning.create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
     let bad = UpgradeOptions { set: [("colour".to_owned(), "green".into())].into(), ..Default::default() };
-    let Err(Error::Invalid(invalid)) = app.upgrade(&one("demo"), &bad).await else { panic!("green is not a choice") };
+    let Err(crate::upgrades::Error::Invalid(invalid)) = app.upgrades.upgrade(&one("demo"), &bad).await else {
+        panic!("green is not a choice")
+    };
     assert_eq!(invalid.problems()[0].field, "parameters.colour");
 
     let red = UpgradeOptions { set: [("colour".to_owned(), "red".into())].into(), ..Default::default() };
-    let report = app.upgrade(&one("demo"), &red).await.unwrap();
+    let report = app.upgrades.upgrade(&one("demo"), &red).await.unwrap();
     assert!(report.clean(), "{report:#?}");
     assert_eq!(file(&f.git, "demo", "main", "greeting.txt"), "hello, demo (red)\n");
     let answers = file(&f.git, "demo", "orchestrator/template", ".orchestrator/answers.toml");
     assert!(answers.contains("colour = \"red\""), "{answers}");
     // Recorded: the next upgrade keeps red.
-    assert!(app.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().current());
+    assert!(app.upgrades.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().current());
 
     // An older blueprint version does not downgrade.
     let v1 = blueprint_dir(&v1_files());
-    let older = f.app_with(&v1).upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    let older = f.app_with(&v1).upgrades.upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
     let error = older.services[0].error.as_deref().unwrap();
     assert!(error.contains("is at version 2.0.0 of blueprint tiny, newer than the configured 1.0.0"), "{error}");
     assert!(older.run.is_none());
@@ -220,7 +227,7 @@ async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone(
     let f = Fixture::new();
     let v1 = blueprint_dir(&v1_files());
     for name in ["calm", "edgy"] {
-        f.app_with(&v1).create_service(&tiny(name), &CreateOptions::default()).await.unwrap();
+        f.app_with(&v1).provisioning.create_service(&tiny(name), &CreateOptions::default()).await.unwrap();
     }
     // The very line the template changes.
     edit_main(&f.git, "edgy", "main.txt", &lines(12, "end, ours")).await;
@@ -228,9 +235,9 @@ async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone(
 
     let v2 = blueprint_dir(&v2_files());
     // One of three is current already: it gets no steps, and the others' steps are theirs.
-    f.app_with(&v1).create_service(&tiny("ahead"), &CreateOptions::default()).await.unwrap();
-    assert!(f.app_with(&v2).upgrade(&one("ahead"), &UpgradeOptions::default()).await.unwrap().clean());
-    let report = f.app_with(&v2).upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    f.app_with(&v1).provisioning.create_service(&tiny("ahead"), &CreateOptions::default()).await.unwrap();
+    assert!(f.app_with(&v2).upgrades.upgrade(&one("ahead"), &UpgradeOptions::default()).await.unwrap().clean());
+    let report = f.app_with(&v2).upgrades.upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
     assert!(!report.clean());
     let by_repo: Vec<_> = report.services.iter().flat_map(|s| &s.repos).map(|r| (r.repo.as_str(), r.outcome)).collect();
     assert_eq!(
@@ -249,10 +256,11 @@ async fn upgrading_all_reports_each_repository_and_a_conflict_leaves_main_alone(
     let conflicts: Vec<_> = edgy.conflicts.iter().map(|c| (c.path.as_str(), c.kind.as_str())).collect();
     assert_eq!(conflicts, [("main.txt", "content")]);
     assert_eq!(f.git.history("edgy", "main"), edgy_main, "main is untouched");
-    let versions: Vec<_> = f.app_with(&v2).services().await.unwrap().into_iter().map(|s| s.blueprint_version).collect();
+    let versions: Vec<_> =
+        f.app_with(&v2).provisioning.services().await.unwrap().into_iter().map(|s| s.blueprint_version).collect();
     assert_eq!(versions, ["2.0.0", "2.0.0", "1.0.0"], "a service with conflicts is not at the new version yet");
     // Asking again reports the same conflict without a new merge.
-    let again = f.app_with(&v2).upgrade(&one("edgy"), &UpgradeOptions::default()).await.unwrap();
+    let again = f.app_with(&v2).upgrades.upgrade(&one("edgy"), &UpgradeOptions::default()).await.unwrap();
     assert_eq!(again.services[0].repos[0].outcome, UpgradeOutcome::Conflicts);
     assert_eq!(f.git.history("edgy", "orchestrator/upgrade-2.0.0").len(), edgy_main.len() + 1);
 }
@@ -277,8 +285,8 @@ async fn each_upgrade_merges_from_the_last_render_main_holds_and_migrations_move
     v2.push(("app/notes/old-name.txt", "a note\n".into()));
     let v2 = blueprint_dir(&v2);
     let v1 = blueprint_dir(&v1_files());
-    f.app_with(&v1).create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
-    assert!(f.app_with(&v2).upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().clean());
+    f.app_with(&v1).provisioning.create_service(&tiny("demo"), &CreateOptions::default()).await.unwrap();
+    assert!(f.app_with(&v2).upgrades.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap().clean());
     // After v2: the team edits a file v1 → v2 changed, and the note v3 will move.
     edit_main(&f.git, "demo", "main.txt", "ours entirely\n").await;
     edit_main(&f.git, "demo", "notes/old-name.txt", "a note, edited here\n").await;
@@ -286,7 +294,7 @@ async fn each_upgrade_merges_from_the_last_render_main_holds_and_migrations_move
     // v1 is gone from the catalog: only the template branch knows it. Were the base v1's
     // render, main.txt would conflict (v1, ours and v3 all differ); from v2's it is ours.
     let v3 = blueprint_dir(&v3_files());
-    let report = f.app_with(&v3).upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
+    let report = f.app_with(&v3).upgrades.upgrade(&one("demo"), &UpgradeOptions::default()).await.unwrap();
     assert!(report.clean(), "{report:#?}");
     assert_eq!(report.services[0].repos[0].from_version, "2.0.0");
     assert_eq!(file(&f.git, "demo", "main", "main.txt"), "ours entirely\n");

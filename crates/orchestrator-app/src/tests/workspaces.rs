@@ -2,7 +2,8 @@
 //! allowlist, quotas, and who may see and delete what.
 
 use super::*;
-use crate::workspace::{AmountInput, Caller, WorkspaceInput};
+use crate::auth::Caller;
+use crate::workspaces::{AmountInput, Error, WorkspaceInput, Workspaces};
 use provision_core::EmailAddress;
 use provision_core::testing::MemoryWorkspaces;
 use provision_core::workspace::WorkspacePhase;
@@ -11,7 +12,7 @@ const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519
 const RSA_1024: &str = include_str!("../../../provision-core/src/ssh/fixtures/rsa1024.pub");
 
 struct Setup {
-    app: App,
+    app: Workspaces,
     cluster: Arc<MemoryWorkspaces>,
 }
 
@@ -21,8 +22,8 @@ fn setup(extra: &str) -> Setup {
         format!("[workspaces]\nallowed_email_domains = [\"iiitm.ac.in\"]\nquota_count = 2\nquota_cpu = \"3\"\n{extra}");
     let config = Config::from_toml("/data", &text, std::path::Path::new("config.toml")).unwrap();
     let cluster = Arc::new(MemoryWorkspaces::new());
-    let app = App::with_ports(config, f.git.clone(), Arc::new(f.store.clone())).with_workspaces(cluster.clone());
-    Setup { app, cluster }
+    let runtime = Runtime::with_ports(config, f.ports()).with_workspaces(cluster.clone());
+    Setup { app: runtime.workspaces().unwrap().clone(), cluster }
 }
 
 fn caller(email: &str, admin: bool) -> Caller {
@@ -96,9 +97,12 @@ async fn people_ask_only_for_themselves_and_only_when_workspaces_are_on() {
     // An admin may ask for someone.
     s.app.create_workspace(&caller("root@iiitm.ac.in", true), &request("alice@iiitm.ac.in", "x")).await.unwrap();
 
-    let off = App::with_ports(Config::defaults("/d"), Arc::new(MemoryGitHost::new()), Arc::new(MemoryStore::new()));
-    let err = off.create_workspace(&caller("a@iiitm.ac.in", false), &request("a@iiitm.ac.in", "x")).await;
-    assert!(matches!(err, Err(Error::WorkspacesOff)), "{err:?}");
+    // With no allowed domain the capability does not exist, whatever cluster there is.
+    let off = Runtime::with_ports(Config::defaults("/d"), Fixture::new().ports())
+        .with_workspaces(Arc::new(MemoryWorkspaces::new()));
+    let err = off.workspaces().err().unwrap();
+    assert!(matches!(&err, Error::NotConfigured(why) if why.contains("allowed_email_domains")), "{err:?}");
+    assert_eq!(crate::error::Classified::kind(&err), crate::ErrorKind::Unavailable);
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ fn publishing_adds_the_archive_and_keeps_the_index_honest() {
     let text = std::fs::read_to_string(&values).unwrap();
     std::fs::write(&values, format!("{text}\n# changed\n")).unwrap();
     let (code, _, stderr) = env.run(&["chart", "publish", dir]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4, "a conflict with what is published: {stderr}");
     assert!(stderr.contains("0.1.0"), "{stderr}");
     assert_eq!(log(&bare, "main").len(), 1);
 

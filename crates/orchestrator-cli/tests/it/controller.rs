@@ -162,7 +162,7 @@ mod on_any_cluster {
             .eventually("the workspace is gone", || async { api.get_opt(&name).await.unwrap().is_none().then_some(()) })
             .await;
         let (code, _, stderr) = run(vec!["show", &name]);
-        assert_eq!(code, 1, "{stderr}");
+        assert_eq!(code, 3, "not found: {stderr}");
         assert!(stderr.contains("does not exist"), "{stderr}");
     }
     /// Debian's aiosmtpd (`python3-aiosmtpd`, run by Debian's Python) on `port`, saving into the

@@ -182,7 +182,7 @@ fn the_same_name_twice_is_refused_naming_the_existing_service() {
     let env = Env::new();
     let first = create(&env, "twice");
     let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "twice"]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "a conflict: {stderr}");
     let run = first["run"]["id"].as_str().unwrap();
     assert!(stderr.contains(&format!("service twice already exists (created by run {run})")), "{stderr}");
     assert_eq!(log(&env.bare("twice"), "main").len(), 1);
@@ -223,7 +223,7 @@ fn runs_list_and_show_the_journal() {
         "{stdout}"
     );
     let (code, _, stderr) = env.run(&["runs", "show", "0000-nope"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "not found: {stderr}");
     assert!(stderr.contains("run 0000-nope does not exist"), "{stderr}");
 }
 

@@ -50,7 +50,7 @@ fn a_bad_tag_or_environment_is_refused_naming_the_field() {
         problems["problems"].as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["tag", "env"], "{stderr}");
     let (code, _, stderr) = env.run(&["bump-image", "nope", "v1"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "not found: {stderr}");
     assert!(stderr.contains("service nope does not exist"), "{stderr}");
     assert_eq!(log(&env.bare("pay-infra"), "main").len(), 1);
 }

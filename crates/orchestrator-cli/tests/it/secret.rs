@@ -180,7 +180,7 @@ fn the_certificate_can_come_from_a_url() {
     let with_token = base.replace("http://", "http://ci:s3cr3t-token@") + "/cert.pem";
     let (code, stdout, stderr) =
         seal(&s.env, &["--service", "pay", "--env", "staging", "--cert", &with_token, "A=1"], "");
-    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(code, 2, "the certificate given is unusable: {stdout}");
     assert!(stderr.contains("404"), "{stderr}");
     assert!(!stderr.contains("s3cr3t-token"), "{stderr}");
 }
@@ -198,19 +198,19 @@ fn bad_requests_are_refused_before_anything_is_sealed() {
     }
     // No certificate for staging.
     let (code, _, stderr) = seal(&s.env, &["--service", "pay", "--env", "staging", "A=1"], "");
-    assert_eq!(code, 1);
+    assert_eq!(code, 6, "no certificate configured: {stderr}");
     assert!(stderr.contains("no sealed-secrets certificate for environment staging"), "{stderr}");
     // Not a certificate.
     let bogus = s.env.dir.path().join("bogus.pem");
     std::fs::write(&bogus, "hello").unwrap();
     let (code, _, stderr) =
         seal(&s.env, &["--service", "pay", "--env", "qa", "--cert", bogus.to_str().unwrap(), "A=1"], "");
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "the certificate given is unusable: {stderr}");
     assert!(stderr.contains("is not a PEM certificate"), "{stderr}");
     // An environment the service does not have, a service that does not exist.
     let (code, _, stderr) =
         seal(&s.env, &["--service", "pay", "--env", "prod", "--cert", bogus.to_str().unwrap(), "A=1"], "");
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
     let cert = s.controller.certificate();
     let (_, _, stderr) =
         seal(&s.env, &["--service", "pay", "--env", "prod", "--cert", cert.to_str().unwrap(), "A=1"], "");
@@ -220,7 +220,7 @@ fn bad_requests_are_refused_before_anything_is_sealed() {
     // A malformed env file names its line, not its value.
     let (code, _, stderr) =
         seal(&s.env, &["--service", "pay", "--env", "qa", "--from-env-file", "-"], "A=1\nhunter2-no-equals\n");
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "invalid input: {stderr}");
     assert!(stderr.contains("line 2") && !stderr.contains("hunter2"), "{stderr}");
     assert_eq!(log(&s.env.bare("pay-infra"), "main"), before);
 }

@@ -6,8 +6,10 @@
 use crate::support::{Env, decode};
 use orchestrator_api::AppState;
 use orchestrator_api::workspaces::WorkspaceResponse;
-use orchestrator_app::workspace::{AmountInput, Caller, WorkspaceInput};
-use orchestrator_app::{App, Config};
+use orchestrator_app::auth::Caller;
+use orchestrator_app::runtime::Ports;
+use orchestrator_app::workspaces::{AmountInput, WorkspaceInput};
+use orchestrator_app::{Config, Runtime};
 use provision_core::EmailAddress;
 use provision_core::testing::{MemoryGitHost, MemoryStore, MemoryWorkspaces};
 use provision_core::workspace::{ShortName, WorkspaceName, WorkspacePhase};
@@ -25,7 +27,7 @@ const MODE_VARS: [&str; 4] =
 /// for the command line (which API mode must leave untouched).
 struct Api {
     url: String,
-    app: Arc<App>,
+    app: Arc<Runtime>,
     cluster: Arc<MemoryWorkspaces>,
     env: Env,
 }
@@ -37,9 +39,7 @@ async fn serve() -> Api {
     let store = Arc::new(MemoryStore::new());
     let cluster = Arc::new(MemoryWorkspaces::new());
     let app = Arc::new(
-        App::with_ports(config, Arc::new(MemoryGitHost::new()), store.clone())
-            .with_tokens(store, None)
-            .with_workspaces(cluster.clone()),
+        Runtime::with_ports(config, Ports::new(Arc::new(MemoryGitHost::new()), store)).with_workspaces(cluster.clone()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -65,7 +65,7 @@ async fn output(cmd: Command) -> (i32, String, String) {
 
 impl Api {
     async fn token(&self, email: &str, admin: bool) -> String {
-        self.app.issue_token(email, admin).await.unwrap().0.expose().to_owned()
+        self.app.auth.issue_token(email, admin).await.unwrap().0.expose().to_owned()
     }
 
     /// `orchestrator workspace --api URL ARGS` with `token` in ORCHESTRATOR_TOKEN.
@@ -104,13 +104,13 @@ impl Api {
             ssh_public_key: KEY.into(),
             ..WorkspaceInput::default()
         };
-        self.app.create_workspace(&caller, &input).await.unwrap().name.to_string()
+        self.app.workspaces().unwrap().create_workspace(&caller, &input).await.unwrap().name.to_string()
     }
 
     /// What direct mode prints for `name`.
     async fn view(&self, name: &str) -> WorkspaceResponse {
         let operator = Caller { email: EmailAddress::parse("operator@orchestrator.local").unwrap(), admin: true };
-        self.app.workspace(&operator, name).await.unwrap().into()
+        self.app.workspaces().unwrap().workspace(&operator, name).await.unwrap().into()
     }
 }
 
@@ -196,7 +196,7 @@ async fn list_shows_the_callers_own_and_an_admins_list_all_everyones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_owner_sees_and_deletes_a_workspace_and_others_get_404_with_exit_2() {
+async fn only_the_owner_sees_and_deletes_a_workspace_and_others_get_404_with_exit_3() {
     let api = serve().await;
     let name = api.create("alice@iiitm.ac.in", "devbox").await;
     api.cluster.set_phase(&name, WorkspacePhase::Ready, Some(30007));
@@ -210,7 +210,7 @@ async fn only_the_owner_sees_and_deletes_a_workspace_and_others_get_404_with_exi
 
     for verb in ["show", "delete"] {
         let (code, stdout, stderr) = api.run(Some(&bob), &[verb, &name]).await;
-        assert_eq!(code, 2, "{verb}: {stderr}");
+        assert_eq!(code, 3, "{verb}: {stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         assert_eq!(
             stderr,
@@ -224,12 +224,12 @@ async fn only_the_owner_sees_and_deletes_a_workspace_and_others_get_404_with_exi
     assert!(stdout.starts_with(&name), "{stdout}");
     assert!(api.cluster.names().is_empty());
     let (code, _, stderr) = api.run(Some(&alice), &["show", &name]).await;
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("404 Not Found"), "{stderr}");
 
     // A name is one path segment, whatever it holds: the API looked it up, no route was missed.
     let (code, _, stderr) = api.run(Some(&alice), &["show", "a/b c?d"]).await;
-    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("workspace a/b c?d does not exist"), "{stderr}");
 }
 
@@ -254,7 +254,7 @@ async fn without_a_token_the_error_says_how_to_give_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_token_is_refused_with_401_and_exit_2_and_never_shown() {
+async fn a_bad_token_is_refused_with_401_and_exit_5_and_never_shown() {
     let api = serve().await;
     api.create("alice@iiitm.ac.in", "devbox").await;
     let secret = "Zq9x7Wv3Ut5Sr1Pq8On6Ml4Kj2Ih0Gf";
@@ -271,7 +271,7 @@ async fn a_bad_token_is_refused_with_401_and_exit_2_and_never_shown() {
         let mut vars = vec![("ORCHESTRATOR_LOG", "trace")];
         vars.extend(token.map(|t| ("ORCHESTRATOR_TOKEN", t)));
         let (code, stdout, stderr) = output(command(&api.env, &all, &vars)).await;
-        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(code, 5, "{args:?}: {stderr}");
         assert!(stderr.contains("401 Unauthorized") && stderr.contains("a valid token"), "{stderr}");
         for text in [&stdout, &stderr] {
             assert!(!text.contains(secret), "the token was shown: {text}");
@@ -329,14 +329,14 @@ async fn api_mode_refuses_kube_url_and_email_filters_as_usage_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_api_fails_with_exit_1() {
+async fn an_unreachable_api_fails_with_exit_6() {
     let env = Env::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let cmd =
         command(&env, &["workspace", "--api", &url, "show", "x"], &[("ORCHESTRATOR_TOKEN", "orc_0123456789ab_x")]);
     let (code, stdout, stderr) = output(cmd).await;
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 6, "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.starts_with(&format!("error: cannot reach the orchestrator API at {url}: ")), "{stderr}");
     assert!(!stderr.contains("orc_0123456789ab_x"), "{stderr}");

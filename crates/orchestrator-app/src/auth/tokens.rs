@@ -24,7 +24,7 @@
 //! [`confirmed`] decides the seed's legacy unauthenticated delete: it deletes only for an
 //! address that holds a confirmed token.
 
-use crate::workspace::Caller;
+use super::Caller;
 use jiff::{SignedDuration, Timestamp};
 use provision_core::EmailAddress;
 use provision_core::ports::{PortError, PortErrorKind, TokenRecord, Tokens, is_sha256_hex};

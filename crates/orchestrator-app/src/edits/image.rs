@@ -5,13 +5,30 @@
 //! when someone pushed meanwhile. It is not a journaled run: a single atomic commit is either
 //! there or not, and asking again with the same tag finds it there and commits nothing.
 
-use crate::report::ImageReport;
-use crate::{App, Error};
+use super::{Error, MainEdits};
 use provision_core::problem::{Collector, Problem};
-use provision_core::{EnvName, RepoPath, ServiceName};
+use provision_core::{EnvName, RepoPath};
 use provision_helm::ImageTag;
+use serde::Serialize;
 
-impl App {
+/// The answer to bump-image.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImageReport {
+    pub service: String,
+    /// The environment whose values file changed; absent: `values.yaml`, every environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    pub tag: String,
+    /// The infra repository.
+    pub repo: String,
+    pub file: String,
+    /// The commit that set the tag, or `main`'s tip if the tag was set already.
+    pub commit: String,
+    /// Whether a commit was made (false: the tag was set already).
+    pub changed: bool,
+}
+
+impl MainEdits {
     /// Sets the image tag of service `name` to `tag`, in every environment (`values.yaml`) or in
     /// `env` only (`values-<env>.yaml`).
     pub async fn bump_image(&self, name: &str, tag: &str, env: Option<&str>) -> Result<ImageReport, Error> {
@@ -24,9 +41,9 @@ impl App {
             }
         };
         let env = env.and_then(|e| match EnvName::parse(e) {
-            Ok(env) if self.config.environments.contains(&env) => Some(env),
+            Ok(env) if self.layout.environments.contains(&env) => Some(env),
             _ => {
-                let known: Vec<&str> = self.config.environments.iter().map(|e| e.as_str()).collect();
+                let known: Vec<&str> = self.layout.environments.iter().map(|e| e.as_str()).collect();
                 c.push(Problem::new(
                     "env",
                     "unknown-environment",
@@ -37,10 +54,7 @@ impl App {
         });
         c.finish()?;
         let tag = tag.expect("no problem means the tag parsed");
-        let service = ServiceName::parse(name).map_err(|_| Error::ServiceNotFound(name.to_owned()))?;
-        if self.store.service(&service).await.map_err(Error::Store)?.is_none() {
-            return Err(Error::ServiceNotFound(name.to_owned()));
-        }
+        let service = self.existing_service(name).await?;
 
         let repo = service.infra_repo();
         let file = match &env {

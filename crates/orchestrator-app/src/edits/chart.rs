@@ -6,16 +6,35 @@
 //! effect, not a run. Publishing the same chart again commits nothing; changing a published
 //! version is refused (whoever pulled it must keep getting the same bytes).
 
-use crate::report::ChartReport;
-use crate::{App, Error};
+use super::{Error, MainEdits};
 use provision_core::ports::PortErrorKind;
 use provision_core::{BranchName, FileEntry, FileSet, RepoPath};
 use provision_helm::{Added, Index};
+use serde::Serialize;
 use std::path::Path;
 
 const INDEX: &str = "index.yaml";
 
-impl App {
+/// The answer to chart publish.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChartReport {
+    pub chart: String,
+    pub version: String,
+    /// The archive, next to `index.yaml` in the chart repository.
+    pub file: String,
+    /// Its sha256, as the index records it.
+    pub digest: String,
+    /// Where Helm downloads it from (`deploy.chart_repository` + the file).
+    pub url: String,
+    /// The chart repository.
+    pub repo: String,
+    /// The commit that published it, or `main`'s tip if it was published already.
+    pub commit: String,
+    /// Whether this call published it (false: that very archive was in the index already).
+    pub published: bool,
+}
+
+impl MainEdits {
     /// Packages the chart in `dir` and adds it to the chart repository's index.
     pub async fn publish_chart(&self, dir: &Path) -> Result<ChartReport, Error> {
         let owned = dir.to_owned();
@@ -25,7 +44,7 @@ impl App {
         .await?
         .map_err(|source| Error::Chart { dir: dir.display().to_string(), source: Box::new(source) })?;
 
-        let repo = &self.config.chart_repo;
+        let repo = &self.layout.chart_repo;
         if !self.git.repo_exists(repo).await.map_err(Error::Git)? {
             match self.git.create_repo(repo, "Helm chart repository").await {
                 Ok(()) => {}
@@ -37,7 +56,7 @@ impl App {
         let index_path = RepoPath::parse(INDEX).expect("a valid constant path");
         let archive_path =
             RepoPath::parse(&packaged.file_name).map_err(|_| Error::ChartName { file: packaged.file_name.clone() })?;
-        let base_url = &self.config.chart.repository;
+        let base_url = &self.layout.chart.repository;
         let mut attempt = 0;
         loop {
             attempt += 1;

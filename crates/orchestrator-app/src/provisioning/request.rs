@@ -1,10 +1,15 @@
-//! Requests as clients send them, and their parsing into validated domain values.
+//! A create-service request as clients send it, and every rule it is checked by: its own
+//! fields, its kind and parameters against the blueprint, and against the configured layout
+//! (environments, names the system keeps, what Flux needs). Every problem is reported at once.
 
-use crate::config::GitopsEngine;
+use crate::config::{GitopsEngine, Layout};
+use crate::provisioning::plan::{self, CreateServiceRun};
 use provision_core::problem::{Collector, Problem};
-use provision_core::{BlueprintName, EnvName, Invalid, OwnerName, ServiceName};
+use provision_core::{BlueprintName, EnvName, Invalid, OwnerName, RepoName, ServiceName};
+use provision_template::{Blueprint, Catalog};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The longest description accepted (GitHub's limit for repository descriptions).
 pub const MAX_DESCRIPTION: usize = 350;
@@ -23,7 +28,8 @@ pub struct CreateServiceInput {
     /// The owning team (a DNS label).
     #[serde(default)]
     pub owner: Option<String>,
-    /// Answers to the blueprint's parameters; see `GET /v1/kinds`.
+    /// Answers to the blueprint's parameters; see `GET /v1/kinds`. Strings are converted to a
+    /// parameter's declared type (`"8080"` for an integer, `"true"` for a boolean).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub parameters: BTreeMap<String, serde_json::Value>,
@@ -79,7 +85,7 @@ impl CreateService {
 
     /// Like [`CreateService::parse`], but hands back the collector so the caller can add the
     /// problems only it can see (an unknown kind, bad parameters) to the same report.
-    pub(crate) fn parse_collecting(input: &CreateServiceInput) -> Result<Self, Collector> {
+    fn parse_collecting(input: &CreateServiceInput) -> Result<Self, Collector> {
         let mut c = Collector::new();
         let kind = c.take("kind", BlueprintName::parse(&input.kind));
         let name = c.take("name", ServiceName::parse(&input.name));
@@ -113,6 +119,104 @@ impl CreateService {
             _ => Err(c),
         }
     }
+}
+
+/// Parses `input` and resolves its parameters against its blueprint in `catalog`, reporting
+/// every problem of every field (kind, name, description, owner, parameters, environments,
+/// gitops) at once; the run to plan, with the configured defaults filled in.
+pub(crate) fn validate(
+    layout: &Layout,
+    catalog: &Catalog,
+    input: &CreateServiceInput,
+    clone_url: &dyn Fn(&RepoName) -> String,
+) -> Result<(CreateServiceRun, Arc<Blueprint>), Invalid> {
+    let (parsed, mut c) = match CreateService::parse_collecting(input) {
+        Ok(request) => (Some(request), Collector::new()),
+        Err(c) => (None, c),
+    };
+    let kind = parsed.as_ref().map(|r| r.kind.clone()).or_else(|| BlueprintName::parse(&input.kind).ok());
+    let blueprint = kind.and_then(|kind| {
+        let found = catalog.get(&kind);
+        if found.is_none() {
+            c.push(unknown_kind(&kind, catalog));
+        }
+        found
+    });
+    let mut answers = None;
+    if let Some(blueprint) = &blueprint {
+        // A request that did not parse still gets its parameters checked, against an example
+        // context, so every problem is reported at once.
+        let ctx = match &parsed {
+            Some(request) => plan::render_context(layout, request, clone_url),
+            None => provision_template::RenderContext::example(),
+        };
+        // Problems come back with their `parameters.<name>` fields.
+        answers = c.take("", blueprint.resolve_answers(&input.parameters, &ctx));
+    }
+    if let Some(request) = &parsed {
+        check_against_layout(layout, request, &mut c);
+    }
+    c.finish()?;
+    let checked = "no problem means every part was found";
+    let (mut request, blueprint, answers) =
+        (parsed.expect(checked), blueprint.expect(checked), answers.expect(checked));
+    if request.environments.is_empty() {
+        request.environments = layout.environments.clone();
+    }
+    request.gitops = Some(request.gitops.unwrap_or(layout.gitops));
+    let run = CreateServiceRun {
+        blueprint_version: blueprint.manifest().version.clone(),
+        blueprint_digest: blueprint.digest(),
+        request,
+        answers,
+    };
+    Ok((run, blueprint))
+}
+
+/// The rules the configured layout sets for a request.
+fn check_against_layout(layout: &Layout, request: &CreateService, c: &mut Collector) {
+    let name = &request.name;
+    // The repositories the system keeps for itself cannot be a service's.
+    for (repo, what) in layout.reserved_repos() {
+        if [name.repo(), name.infra_repo()].contains(repo) {
+            c.push(Problem::new("name", "reserved", format!("{name} would take {repo}, {what}'s name")));
+        }
+    }
+    // `<name>-<env>` names the environment's namespace and host label: a DNS label.
+    let envs = if request.environments.is_empty() { &layout.environments } else { &request.environments };
+    if let Some(env) = envs.iter().find(|e| name.as_str().len() + 1 + e.as_str().len() > 63) {
+        c.push(Problem::new(
+            "name",
+            "too-long-for-environment",
+            format!(
+                "{} (the namespace and host label in environment {env}) would be longer than 63 characters; shorten the name to at most {}",
+                name.namespace(env),
+                62 - env.as_str().len()
+            ),
+        ));
+    }
+    if request.gitops.unwrap_or(layout.gitops).flux() && layout.remote_url.is_none() {
+        c.push(Problem::new(
+            "gitops",
+            "needs-remote-url",
+            "Flux fetches the GitOps repository over https or ssh: set git.remote_url in config.toml",
+        ));
+    }
+    for (i, env) in request.environments.iter().enumerate() {
+        if !layout.environments.contains(env) {
+            let known: Vec<&str> = layout.environments.iter().map(|e| e.as_str()).collect();
+            c.push(Problem::new(
+                format!("environments[{i}]"),
+                "unknown-environment",
+                format!("unknown environment {env:?}; configured: {}", known.join(", ")),
+            ));
+        }
+    }
+}
+
+fn unknown_kind(kind: &BlueprintName, catalog: &Catalog) -> Problem {
+    let known: Vec<String> = catalog.list().map(|b| b.manifest().name.to_string()).collect();
+    Problem::new("kind", "unknown-kind", format!("unknown kind \"{kind}\"; known kinds: {}", known.join(", ")))
 }
 
 #[cfg(test)]

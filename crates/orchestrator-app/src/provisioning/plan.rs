@@ -1,8 +1,8 @@
 //! Planning create-service: from a validated request and its blueprint to the files of the
 //! three repositories and the plan of steps that provisions them.
 
-use crate::config::{Config, GitopsEngine};
-use crate::request::CreateService;
+use crate::config::{GitopsEngine, Layout};
+use crate::provisioning::request::CreateService;
 use provision_core::{
     BranchName, Effect, EnvName, FileEntry, FileSet, OwnerName, Plan, RepoName, RepoPath, ServiceName, TreeMode,
 };
@@ -78,7 +78,7 @@ pub enum Error {
 /// without an owner is owned by the organisation. Repository URLs are the ones CI and clusters
 /// reach (`git.remote_url`), the local clone URLs when none is configured.
 pub fn render_context(
-    config: &Config,
+    layout: &Layout,
     request: &CreateService,
     clone_url: &dyn Fn(&RepoName) -> String,
 ) -> RenderContext {
@@ -86,27 +86,27 @@ pub fn render_context(
     RenderContext::new(Builtins {
         name: name.clone(),
         description: request.description.clone(),
-        owner: request.owner.clone().unwrap_or_else(|| default_owner(config)),
+        owner: request.owner.clone().unwrap_or_else(|| default_owner(layout)),
         infra_repo: name.infra_repo(),
-        infra_repo_url: config.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo())),
-        service_repo_url: config.cluster_url(&name.repo(), || clone_url(&name.repo())),
-        image: image(config, name),
-        environments: environments(config, request).to_vec(),
+        infra_repo_url: layout.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo())),
+        service_repo_url: layout.cluster_url(&name.repo(), || clone_url(&name.repo())),
+        image: image(layout, name),
+        environments: environments(layout, request).to_vec(),
     })
 }
 
 /// Where the service deploys: its own choice, or (for runs recorded before there was one) the
 /// configured environments.
-pub fn environments<'a>(config: &'a Config, request: &'a CreateService) -> &'a [EnvName] {
-    if request.environments.is_empty() { &config.environments } else { &request.environments }
+pub fn environments<'a>(layout: &'a Layout, request: &'a CreateService) -> &'a [EnvName] {
+    if request.environments.is_empty() { &layout.environments } else { &request.environments }
 }
 
-fn default_owner(config: &Config) -> OwnerName {
-    OwnerName::parse(&config.org).unwrap_or_else(|_| OwnerName::parse("platform").expect("a valid literal owner"))
+fn default_owner(layout: &Layout) -> OwnerName {
+    OwnerName::parse(&layout.org).unwrap_or_else(|_| OwnerName::parse("platform").expect("a valid literal owner"))
 }
 
-fn image(config: &Config, name: &ServiceName) -> String {
-    format!("{}/{name}", config.image_registry.trim_end_matches('/'))
+fn image(layout: &Layout, name: &ServiceName) -> String {
+    format!("{}/{name}", layout.image_registry.trim_end_matches('/'))
 }
 
 /// The container port: the blueprint's `port` parameter when it has one, else its deploy default.
@@ -141,7 +141,7 @@ struct AnswersService<'a> {
 
 pub const ANSWERS_PATH: &str = ".orchestrator/answers.toml";
 
-fn answers_file(config: &Config, run: &CreateServiceRun, target: &str) -> Result<FileEntry, Error> {
+fn answers_file(layout: &Layout, run: &CreateServiceRun, target: &str) -> Result<FileEntry, Error> {
     let request = &run.request;
     let file = AnswersFile {
         blueprint: request.kind.as_str(),
@@ -151,7 +151,7 @@ fn answers_file(config: &Config, run: &CreateServiceRun, target: &str) -> Result
             name: request.name.as_str(),
             description: &request.description,
             owner: request.owner.as_ref().map(|o| o.as_str()),
-            environments: environments(config, request).iter().map(|e| e.as_str()).collect(),
+            environments: environments(layout, request).iter().map(|e| e.as_str()).collect(),
             gitops: request.gitops,
         },
         answers: &run.answers,
@@ -165,14 +165,14 @@ fn answers_file(config: &Config, run: &CreateServiceRun, target: &str) -> Result
 
 /// Plans a create-service run: renders the three repositories' files and lists the steps.
 pub fn plan(
-    config: &Config,
+    layout: &Layout,
     blueprint: &Blueprint,
     run: &CreateServiceRun,
     clone_url: &dyn Fn(&RepoName) -> String,
 ) -> Result<PlannedService, Error> {
     let request = &run.request;
     let name = &request.name;
-    let ctx = render_context(config, request, clone_url);
+    let ctx = render_context(layout, request, clone_url);
     let render = |target| {
         blueprint.render(target, &ctx, &run.answers).map_err(|source| Error::Render {
             kind: request.kind.to_string(),
@@ -183,10 +183,10 @@ pub fn plan(
     let answers_path = RepoPath::parse(ANSWERS_PATH).expect("a valid constant path");
 
     let mut app = render(Target::App)?;
-    app.insert(answers_path.clone(), answers_file(config, run, "app")?);
+    app.insert(answers_path.clone(), answers_file(layout, run, "app")?);
 
     let deploy = &blueprint.manifest().deploy;
-    let image = image(config, name);
+    let image = image(layout, name);
     let spec = provision_helm::ServiceSpec {
         name,
         description: &request.description,
@@ -194,52 +194,52 @@ pub fn plan(
         port: port(blueprint, &run.answers),
         health_path: &deploy.health_path,
         ready_path: &deploy.ready_path,
-        domain: &config.domain,
-        tls_issuer: config.tls_issuer.as_deref(),
+        domain: &layout.domain,
+        tls_issuer: layout.tls_issuer.as_deref(),
     };
     let mut infra = if blueprint.has_target(Target::Infra) { render(Target::Infra)? } else { FileSet::new() };
     infra.extend(
-        provision_helm::infra_files(&spec, &config.chart, environments(config, request))
+        provision_helm::infra_files(&spec, &layout.chart, environments(layout, request))
             .map_err(|source| Error::Helm { service: name.to_string(), source })?,
     );
-    infra.insert(answers_path, answers_file(config, run, "infra")?);
+    infra.insert(answers_path, answers_file(layout, run, "infra")?);
 
-    let engine = request.gitops.unwrap_or(config.gitops);
-    let infra_url = config.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo()));
+    let engine = request.gitops.unwrap_or(layout.gitops);
+    let infra_url = layout.cluster_url(&name.infra_repo(), || clone_url(&name.infra_repo()));
     let registration = provision_gitops::Registration {
         service: name,
         owner: request.owner.as_ref(),
-        chart_repository: &config.chart.repository,
-        chart: &config.chart.name,
-        chart_version: &config.chart.version,
+        chart_repository: &layout.chart.repository,
+        chart: &layout.chart.name,
+        chart_version: &layout.chart.version,
         infra_repo_url: &infra_url,
-        argocd_namespace: &config.argocd_namespace,
-        project: &config.argocd_project,
+        argocd_namespace: &layout.argocd_namespace,
+        project: &layout.argocd_project,
     };
-    let envs = environments(config, request);
+    let envs = environments(layout, request);
     let gitops_err = |source| Error::Gitops { service: name.to_string(), source };
     let mut gitops = FileSet::new();
     if engine.argo() {
         gitops.extend(provision_gitops::registration_files(&registration, envs).map_err(gitops_err)?);
         // The same bytes with every registration: the repository's hand-over to Argo CD.
-        let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));
+        let gitops_url = layout.cluster_url(&layout.gitops_repo, || clone_url(&layout.gitops_repo));
         let repos = infra_url.rsplit_once('/').map_or_else(|| infra_url.clone(), |(base, _)| format!("{base}/*"));
-        let mut source_repos = vec![config.chart.repository.clone(), repos];
+        let mut source_repos = vec![layout.chart.repository.clone(), repos];
         if !gitops_url.starts_with(source_repos[1].trim_end_matches('*')) {
             source_repos.push(gitops_url.clone());
         }
         let bootstrap = provision_gitops::Bootstrap {
             gitops_repo_url: &gitops_url,
             branch: "main",
-            argocd_namespace: &config.argocd_namespace,
-            project: &config.argocd_project,
+            argocd_namespace: &layout.argocd_namespace,
+            project: &layout.argocd_project,
             source_repos,
-            environments: &config.environments,
+            environments: &layout.environments,
         };
         gitops.extend(provision_gitops::bootstrap_files(&bootstrap).map_err(gitops_err)?);
     }
     if engine.flux() {
-        let gitops_url = config.cluster_url(&config.gitops_repo, || clone_url(&config.gitops_repo));
+        let gitops_url = layout.cluster_url(&layout.gitops_repo, || clone_url(&layout.gitops_repo));
         let main = BranchName::main();
         let flux = provision_gitops::FluxRegistration {
             service: name,
@@ -253,14 +253,14 @@ pub fn plan(
                 name: provision_gitops::flux::DEFAULT_SOURCE_NAME,
                 url: &gitops_url,
                 branch: &main,
-                secret: config.flux.git_secret.as_deref(),
+                secret: layout.flux.git_secret.as_deref(),
             },
             flux_namespace: provision_gitops::flux::DEFAULT_NAMESPACE,
-            tag_policies: config.flux.tag_policies.clone(),
-            depends_on: config.flux.depends_on.clone(),
+            tag_policies: layout.flux.tag_policies.clone(),
+            depends_on: layout.flux.depends_on.clone(),
             commit_author: provision_gitops::flux::CommitAuthor {
-                name: &config.author_name,
-                email: &config.author_email,
+                name: &layout.author_name,
+                email: &layout.author_email,
             },
         };
         gitops.extend(provision_gitops::flux_files(&flux, envs).map_err(gitops_err)?);
@@ -273,7 +273,7 @@ pub fn plan(
     let repos = vec![
         PlannedRepo { role: RepoRole::Service, name: name.repo(), files: Arc::new(app) },
         PlannedRepo { role: RepoRole::Infra, name: name.infra_repo(), files: Arc::new(infra) },
-        PlannedRepo { role: RepoRole::Gitops, name: config.gitops_repo.clone(), files: Arc::new(gitops) },
+        PlannedRepo { role: RepoRole::Gitops, name: layout.gitops_repo.clone(), files: Arc::new(gitops) },
     ];
 
     // Two chains that touch different repositories run side by side; the registration waits
@@ -319,7 +319,7 @@ pub fn plan(
         },
         chain_ends,
     );
-    let envs: Vec<&str> = environments(config, request).iter().map(|e| e.as_str()).collect();
+    let envs: Vec<&str> = environments(layout, request).iter().map(|e| e.as_str()).collect();
     plan.push(
         format!("register {name} in {}", gitops_repo.name),
         Effect::Commit {

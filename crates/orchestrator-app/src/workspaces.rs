@@ -3,26 +3,75 @@
 //! and becomes a `Workspace` in the cluster, which the controller makes real. Who may see and
 //! delete which workspace is decided here.
 
+use crate::auth::{self, Auth, Caller};
 use crate::config::WorkspaceSettings;
-use crate::{App, Error};
-use provision_core::ports::PortErrorKind;
+use crate::error::{Classified, ErrorKind};
+use provision_core::ports::{PortError, PortErrorKind};
 use provision_core::problem::{Collector, Problem};
 use provision_core::workspace::{ShortName, Workspace, WorkspaceCluster, WorkspaceName};
 use provision_core::{Amount, Bytes, Cpu, EmailAddress, Invalid, ResourceBounds, SshPublicKey};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// Why a workspace request was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("over quota: {0}")]
+    Quota(Invalid),
+    #[error("workspace {name} exists already")]
+    WorkspaceExists { name: String },
+    #[error("workspace {0} does not exist")]
+    WorkspaceNotFound(String),
+    /// Workspaces are not offered here: {0} says why.
+    #[error("workspaces are not available here: {0}")]
+    NotConfigured(String),
+    /// Off (`workspaces.legacy_delete`), the route answers as if it did not exist.
+    #[error("there is no route POST /api/delete")]
+    LegacyDeleteOff,
+    #[error(transparent)]
+    Auth(#[from] auth::Error),
+    #[error("the cluster failed")]
+    Cluster(#[source] PortError),
+}
+
+impl Classified for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Invalid(_) | Error::Quota(_) => ErrorKind::Invalid,
+            Error::WorkspaceExists { .. } => ErrorKind::Conflict,
+            // Off, the legacy delete does not exist.
+            Error::WorkspaceNotFound(_) | Error::LegacyDeleteOff => ErrorKind::NotFound,
+            Error::NotConfigured(_) | Error::Cluster(_) => ErrorKind::Unavailable,
+            Error::Auth(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(e) => e.code(),
+            Error::Quota(_) => "quota",
+            Error::WorkspaceExists { .. } => "workspace-exists",
+            Error::WorkspaceNotFound(_) | Error::LegacyDeleteOff => "not-found",
+            Error::NotConfigured(_) => "unavailable",
+            Error::Cluster(_) => "cluster",
+            Error::Auth(e) => e.code(),
+        }
+    }
+
+    fn problems(&self) -> &[Problem] {
+        match self {
+            Error::Invalid(e) | Error::Quota(e) => e.problems(),
+            Error::Auth(e) => e.problems(),
+            _ => &[],
+        }
+    }
+}
+
 /// The `Workspace` CustomResourceDefinition as YAML.
 pub fn crd_yaml() -> String {
     provision_k8s::workspace::crd_yaml()
-}
-
-/// Who is asking: the holder of a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub email: EmailAddress,
-    /// Sees and deletes every workspace, and asks for others.
-    pub admin: bool,
 }
 
 /// An amount as a client sends it: a Kubernetes quantity (`"500m"`, `"4Gi"`) or a number (CPU
@@ -104,7 +153,7 @@ fn image_problem(image: &str) -> Option<String> {
 /// Checks `input` for `caller`, every problem at once.
 pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &WorkspaceInput) -> Result<Workspace, Error> {
     let Some(allowed) = &settings.allowed_domains else {
-        return Err(Error::WorkspacesOff);
+        return Err(Error::NotConfigured(OFF.to_owned()));
     };
     let mut c = Collector::new();
     let email = c.take("email", EmailAddress::parse(&input.email));
@@ -184,22 +233,33 @@ fn check_quota(settings: &WorkspaceSettings, new: &Workspace, existing: &[Worksp
     c.finish().map_err(Error::Quota)
 }
 
-impl App {
-    /// Attaches the cluster workspaces live in.
-    pub fn with_workspaces(mut self, cluster: Arc<dyn WorkspaceCluster>) -> Self {
-        self.workspaces = Some(cluster);
-        self
+/// Why workspaces are off when no e-mail domain may ask for one.
+pub const OFF: &str = "no e-mail domain may ask for a workspace (set workspaces.allowed_email_domains)";
+
+/// Workspaces on a cluster: who may ask for what, and who may see and delete which.
+#[derive(Clone)]
+pub struct Workspaces {
+    settings: Arc<WorkspaceSettings>,
+    cluster: Arc<dyn WorkspaceCluster>,
+    /// For the seed's legacy delete, which needs a confirmed token.
+    auth: Auth,
+}
+
+impl Workspaces {
+    pub fn new(settings: Arc<WorkspaceSettings>, cluster: Arc<dyn WorkspaceCluster>, auth: Auth) -> Self {
+        Workspaces { settings, cluster, auth }
     }
 
-    fn cluster(&self) -> Result<&Arc<dyn WorkspaceCluster>, Error> {
-        self.workspaces.as_ref().ok_or(Error::NoCluster)
+    /// Every workspace on the cluster (for the metrics).
+    pub(crate) async fn all(&self) -> Result<Vec<Workspace>, PortError> {
+        self.cluster.list(None).await
     }
 
     /// Checks and creates a workspace for `caller`.
     pub async fn create_workspace(&self, caller: &Caller, input: &WorkspaceInput) -> Result<Workspace, Error> {
-        let settings = &self.config.workspaces;
+        let settings = &self.settings;
         let new = validate(settings, caller, input)?;
-        let cluster = self.cluster()?;
+        let cluster = &self.cluster;
         let existing = cluster.list(Some(&new.owner)).await.map_err(Error::Cluster)?;
         if existing.iter().any(|w| w.name == new.name) {
             return Err(Error::WorkspaceExists { name: new.name.to_string() });
@@ -217,14 +277,14 @@ impl App {
     /// The caller's workspaces; an admin's `all` lists everyone's.
     pub async fn workspaces(&self, caller: &Caller, all: bool) -> Result<Vec<Workspace>, Error> {
         let owner = if all && caller.admin { None } else { Some(&caller.email) };
-        self.cluster()?.list(owner).await.map_err(Error::Cluster)
+        self.cluster.list(owner).await.map_err(Error::Cluster)
     }
 
     /// One workspace the caller may see; another's is "not found", as if it did not exist.
     pub async fn workspace(&self, caller: &Caller, name: &str) -> Result<Workspace, Error> {
         // A name no workspace can have names none: not found, before the cluster is asked.
         let parsed = WorkspaceName::parse(name).map_err(|_| Error::WorkspaceNotFound(name.to_owned()))?;
-        let found = self.cluster()?.get(&parsed).await.map_err(Error::Cluster)?;
+        let found = self.cluster.get(&parsed).await.map_err(Error::Cluster)?;
         match found {
             Some(w) if caller.admin || w.is_owned_by(&caller.email) => Ok(w),
             _ => Err(Error::WorkspaceNotFound(name.to_owned())),
@@ -234,85 +294,27 @@ impl App {
     /// Deletes a workspace the caller may see (its objects go with it).
     pub async fn delete_workspace(&self, caller: &Caller, name: &str) -> Result<Workspace, Error> {
         let view = self.workspace(caller, name).await?;
-        if !self.cluster()?.delete(&view.name).await.map_err(Error::Cluster)? {
+        if !self.cluster.delete(&view.name).await.map_err(Error::Cluster)? {
             return Err(Error::WorkspaceNotFound(name.to_owned()));
         }
         Ok(view)
-    }
-}
-
-impl App {
-    fn token_store(&self) -> Result<&Arc<dyn provision_core::ports::Tokens>, Error> {
-        self.tokens.as_ref().ok_or(Error::NoTokens)
-    }
-
-    /// The caller an `Authorization` header names; `Unauthorized` for none, a malformed, an
-    /// unknown or a revoked token (the reason is logged by id, never with the token).
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Error> {
-        let tokens = self.token_store()?;
-        let header = authorization.ok_or(Error::Unauthorized(crate::tokens::TokenError::NotBearer))?;
-        match crate::tokens::authenticate(tokens.as_ref(), self.token_file.as_deref(), header, jiff::Timestamp::now())
-            .await
-        {
-            Ok(principal) => Ok(principal.caller()),
-            Err(e) if e.is_unauthorized() => Err(Error::Unauthorized(e)),
-            Err(e) => Err(Error::Token(e)),
-        }
-    }
-
-    /// A new token for `email` (printed once by the caller: only its hash is kept).
-    pub async fn issue_token(
-        &self,
-        email: &str,
-        admin: bool,
-    ) -> Result<(crate::tokens::Token, provision_core::ports::TokenRecord), Error> {
-        let email = EmailAddress::parse(email).map_err(|e| Error::Invalid(e.within("email")))?;
-        let mut random = |buf: &mut [u8]| getrandom::fill(buf).expect("the operating system provides randomness");
-        crate::tokens::issue(self.token_store()?.as_ref(), &email, admin, jiff::Timestamp::now(), &mut random)
-            .await
-            .map_err(Error::Token)
     }
 
     /// The seed's `POST /api/delete {"Email"}`: deletes every workspace of `email`, only when
     /// `workspaces.legacy_delete` is on and `email` holds a confirmed token (one that was used).
     pub async fn legacy_delete(&self, email: &str) -> Result<Vec<Workspace>, Error> {
-        if !self.config.workspaces.legacy_delete {
+        if !self.settings.legacy_delete {
             return Err(Error::LegacyDeleteOff);
         }
-        let email = EmailAddress::parse(email).map_err(|e| Error::Invalid(e.within("Email")))?;
-        let confirmed =
-            crate::tokens::confirmed(self.token_store()?.as_ref(), self.token_file.as_deref(), &email).await;
-        if !confirmed.map_err(Error::Token)? {
-            return Err(Error::Unauthorized(crate::tokens::TokenError::Unknown));
+        let email = EmailAddress::parse(email).map_err(|e| e.within("Email"))?;
+        if !self.auth.is_confirmed(&email).await? {
+            return Err(auth::Error::Unauthorized(auth::tokens::TokenError::Unknown).into());
         }
         let owner = Caller { email, admin: false };
         let mine = self.workspaces(&owner, false).await?;
         for w in &mine {
-            self.cluster()?.delete(&w.name).await.map_err(Error::Cluster)?;
+            self.cluster.delete(&w.name).await.map_err(Error::Cluster)?;
         }
         Ok(mine)
-    }
-}
-
-impl App {
-    /// Every token (the store's and the file's), or those of `email`; never a secret.
-    pub async fn tokens(&self, email: Option<&str>) -> Result<Vec<crate::tokens::TokenView>, Error> {
-        let email = email.map(|e| EmailAddress::parse(e).map_err(|e| Error::Invalid(e.within("email")))).transpose()?;
-        crate::tokens::list(self.token_store()?.as_ref(), self.token_file.as_deref(), email.as_ref())
-            .await
-            .map_err(Error::Token)
-    }
-
-    /// Revokes a token by its id (or its whole text, when it leaked); whether it was live.
-    pub async fn revoke_token(&self, id: &str) -> Result<bool, Error> {
-        crate::tokens::revoke(
-            self.token_store()?.as_ref(),
-            self.token_file.as_deref(),
-            id,
-            None,
-            jiff::Timestamp::now(),
-        )
-        .await
-        .map_err(Error::Token)
     }
 }

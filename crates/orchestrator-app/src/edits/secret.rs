@@ -8,11 +8,11 @@
 //! commit, not a journaled run. Plain values never leave this process: they are not logged,
 //! not printed, not in errors, and wiped from memory once sealed.
 
-use crate::report::SecretReport;
-use crate::{App, Error};
+use super::{Error, MainEdits};
 use provision_core::problem::{Collector, Problem};
 use provision_core::{EnvName, RepoPath, ServiceName};
 use provision_sealed::{CertificateSource, Scope, SealedSecret, SecretKey, SecretName};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -35,12 +35,41 @@ pub struct SealInput {
     pub dry_run: bool,
 }
 
-impl App {
+/// The answer to secret seal: what was sealed for where, never a plain value.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SecretReport {
+    pub service: String,
+    pub env: String,
+    /// The Secret (and SealedSecret) name.
+    pub name: String,
+    /// The namespace it unseals in: `<service>-<env>`.
+    pub namespace: String,
+    /// `strict`, `namespace-wide` or `cluster-wide`.
+    #[schema(value_type = String)]
+    pub scope: Scope,
+    /// The keys sealed now.
+    pub keys: Vec<String>,
+    /// The infra repository and the values file holding the sealed values.
+    pub repo: String,
+    pub file: String,
+    /// Where the certificate came from (a URL without credentials).
+    pub certificate: String,
+    /// When the certificate expires, when it is a certificate (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_expires: Option<String>,
+    /// The commit; absent for a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The SealedSecret as the chart renders it from these values, as YAML (the keys sealed
+    /// now only).
+    pub sealed_secret: String,
+}
+
+impl MainEdits {
     /// Seals `input.values` into secret `input.name` of `input.service` in `input.env`.
     pub async fn seal_secret(&self, input: SealInput) -> Result<SecretReport, Error> {
         let mut c = Collector::new();
         let env = c.take("env", EnvName::parse(&input.env));
-        let service_name = input.service.clone();
         let service = c.take("service", ServiceName::parse(&input.service));
         let name = match (&input.name, &service) {
             (Some(name), _) => c.take("name", SecretName::parse(name)),
@@ -72,15 +101,15 @@ impl App {
             name.expect("checked by the collector"),
             scope.expect("checked by the collector"),
         );
-        if self.store.service(&service).await.map_err(Error::Store)?.is_none() {
-            return Err(Error::ServiceNotFound(service_name));
-        }
+        self.existing_service(service.as_str()).await?;
 
-        let source = match input.certificate.as_ref().or(self.config.sealing.for_env(&env)) {
+        let source = match input.certificate.as_ref().or(self.sealing.for_env(&env)) {
             Some(source) => source.clone(),
             None => return Err(Error::NoSealingCertificate { env: env.to_string() }),
         };
-        let key = provision_sealed::load_key(&source, SystemTime::now()).await.map_err(Error::Certificate)?;
+        let key = provision_sealed::load_key(&source, SystemTime::now())
+            .await
+            .map_err(|error| Error::Certificate { given: input.certificate.is_some(), error })?;
         let namespace = service.namespace(&env);
         let mut encrypted = BTreeMap::new();
         for (k, value) in &values {
@@ -100,7 +129,7 @@ impl App {
             env: env.to_string(),
             name: name.to_string(),
             namespace,
-            scope: scope.to_string(),
+            scope,
             keys,
             repo: repo.to_string(),
             file: file.clone(),

@@ -1,0 +1,337 @@
+//! Provisioning and runs: create-service (checked, planned, recorded, executed), the runs it
+//! and upgrades make (listed, shown, resumed after a crash, retried), and the inventory of
+//! services. Planning alone ([`Planner`]) needs no store: a dry run writes nothing anywhere.
+
+pub mod plan;
+pub mod report;
+pub mod request;
+
+use crate::catalog::{self, Blueprints, KindView};
+use crate::config::Layout;
+use crate::error::{Classified, ErrorKind, Subject};
+use crate::runs::{RunError, RunRequest, RunSummary, RunView, Runner};
+use crate::upgrades;
+use plan::{CreateServiceRun, PlannedService, RepoRole};
+use provision_core::ports::{GitHost, IdempotencyKey, NewService, PortError, RunCreated, Store};
+use provision_core::{Invalid, RepoName, RunId, ServiceName};
+use provision_template::Blueprint;
+use report::{ServiceReport, ServiceView};
+use request::{CreateService, CreateServiceInput};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// Why provisioning refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("service {name} already exists (created by run {run})")]
+    ServiceExists { name: ServiceName, run: RunId },
+    #[error("repository {repo} already exists and belongs to no provisioned service; pick another service name")]
+    RepoExists { repo: String },
+    #[error(
+        "idempotency key {key:?} was already used with a different request (run {run}); use a new key for a new request"
+    )]
+    KeyReused { key: String, run: RunId },
+    #[error("service {0} does not exist")]
+    ServiceNotFound(String),
+    /// The request was fine; executing its run failed (its journal says where).
+    #[error("run {run} creating {service} failed: {error}")]
+    RunFailed { run: String, service: String, error: String },
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Blueprints(#[from] catalog::Error),
+    #[error(transparent)]
+    Plan(#[from] plan::Error),
+    #[error("git failed")]
+    Git(#[source] PortError),
+}
+
+impl Classified for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Invalid(_) | Error::KeyReused { .. } => ErrorKind::Invalid,
+            Error::ServiceExists { .. } | Error::RepoExists { .. } => ErrorKind::Conflict,
+            Error::ServiceNotFound(_) => ErrorKind::NotFound,
+            Error::Run(e) => e.kind(),
+            Error::RunFailed { .. } | Error::Blueprints(_) | Error::Plan(_) | Error::Git(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(e) => e.code(),
+            Error::KeyReused { .. } => "idempotency-key-reused",
+            Error::ServiceExists { .. } => "service-exists",
+            Error::RepoExists { .. } => "repo-exists",
+            Error::ServiceNotFound(_) => "not-found",
+            Error::RunFailed { .. } => "run-failed",
+            Error::Run(e) => e.code(),
+            Error::Blueprints(e) => e.code(),
+            Error::Plan(_) | Error::Git(_) => "internal",
+        }
+    }
+
+    fn problems(&self) -> &[provision_core::Problem] {
+        match self {
+            Error::Invalid(e) => e.problems(),
+            _ => &[],
+        }
+    }
+
+    fn subject(&self) -> Subject {
+        match self {
+            Error::ServiceExists { name, run } => {
+                Subject { service: Some(name.to_string()), run: Some(run.to_string()), ..Subject::default() }
+            }
+            Error::RepoExists { repo } => Subject { repo: Some(repo.clone()), ..Subject::default() },
+            Error::KeyReused { run, .. } => Subject { run: Some(run.to_string()), ..Subject::default() },
+            Error::RunFailed { run, service, .. } => {
+                Subject { service: Some(service.clone()), run: Some(run.clone()), ..Subject::default() }
+            }
+            Error::Run(e) => e.subject(),
+            _ => Subject::default(),
+        }
+    }
+}
+
+/// Options of a create-service call.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Plan and render, write nothing.
+    pub dry_run: bool,
+    /// A client's key: the same key with the same request returns the first run.
+    pub idempotency_key: Option<String>,
+}
+
+/// Checks and plans what runs do: the layout, the blueprints and the git host's clone URLs.
+/// Writes nothing and needs no store.
+#[derive(Clone)]
+pub struct Planner {
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) blueprints: Blueprints,
+    pub(crate) git: Arc<dyn GitHost>,
+}
+
+impl Planner {
+    pub fn new(layout: Arc<Layout>, blueprints: Blueprints, git: Arc<dyn GitHost>) -> Self {
+        Planner { layout, blueprints, git }
+    }
+
+    /// Every blueprint and the parameters it asks for.
+    pub async fn kinds(&self) -> Result<Vec<KindView>, catalog::Error> {
+        self.blueprints.kinds().await
+    }
+
+    pub(crate) fn clone_url(&self, repo: &RepoName) -> String {
+        self.git.clone_url(repo)
+    }
+
+    /// Checks `input` and plans its run.
+    async fn plan_create(&self, input: &CreateServiceInput) -> Result<(CreateServiceRun, PlannedService), Error> {
+        let catalog = self.blueprints.catalog().await?;
+        let (run, blueprint) = request::validate(&self.layout, &catalog, input, &|r| self.clone_url(r))?;
+        let planned = plan::plan(&self.layout, &blueprint, &run, &|r| self.clone_url(r))?;
+        Ok((run, planned))
+    }
+
+    /// What create-service would do with `input`: every check, the plan and the files; nothing
+    /// is written.
+    pub async fn dry_run(&self, input: &CreateServiceInput) -> Result<ServiceReport, Error> {
+        let (run, planned) = self.plan_create(input).await?;
+        Ok(ServiceReport::new(&run, None, &planned, &|r| self.clone_url(r), true, false))
+    }
+
+    /// The blueprint run `id` was made with, as it is configured now.
+    pub(crate) async fn blueprint(
+        &self,
+        id: &RunId,
+        kind: &provision_core::BlueprintName,
+    ) -> Result<Arc<Blueprint>, RunError> {
+        self.blueprints
+            .catalog()
+            .await?
+            .get(kind)
+            .ok_or_else(|| RunError::BlueprintGone { run: id.clone(), kind: kind.to_string() })
+    }
+
+    /// The plan of a create-service run, made again from what it recorded; refused when its
+    /// blueprint changed since (the same run must make the same files).
+    async fn replan_create(&self, id: &RunId, run: &CreateServiceRun) -> Result<PlannedService, RunError> {
+        let blueprint = self.blueprint(id, &run.request.kind).await?;
+        if blueprint.digest() != run.blueprint_digest {
+            return Err(RunError::BlueprintChanged { run: id.clone(), kind: run.request.kind.to_string() });
+        }
+        plan::plan(&self.layout, &blueprint, run, &|r| self.clone_url(r))
+            .map_err(|e| RunError::Replan { run: id.clone(), source: Box::new(e) })
+    }
+}
+
+/// Creating services, and the runs that do it.
+#[derive(Clone)]
+pub struct Provisioning {
+    planner: Planner,
+    runner: Runner,
+}
+
+impl Provisioning {
+    pub(crate) fn new(planner: Planner, runner: Runner) -> Self {
+        Provisioning { planner, runner }
+    }
+
+    pub fn planner(&self) -> &Planner {
+        &self.planner
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.runner.store.as_ref()
+    }
+
+    /// Validates the request, then (unless `dry_run`) records and executes a run that creates
+    /// the service repository, the infra repository and the GitOps registration.
+    pub async fn create_service(
+        &self,
+        input: &CreateServiceInput,
+        options: &CreateOptions,
+    ) -> Result<ServiceReport, Error> {
+        if options.dry_run {
+            return self.planner.dry_run(input).await;
+        }
+        let (run, planned) = self.planner.plan_create(input).await?;
+        let git = &self.planner.git;
+        // A repository of the service that exists without the service being ours is someone
+        // else's: refuse before any run. (If the service is ours, the store answers below.)
+        for repo in planned.repos.iter().filter(|r| r.role != RepoRole::Gitops) {
+            if git.repo_exists(&repo.name).await.map_err(Error::Git)? {
+                if self.store().service(&run.request.name).await.map_err(RunError::Store)?.is_none() {
+                    return Err(Error::RepoExists { repo: repo.name.to_string() });
+                }
+                break;
+            }
+        }
+        let idempotency = options
+            .idempotency_key
+            .as_ref()
+            .map(|key| IdempotencyKey { key: key.clone(), fingerprint: fingerprint(&run.request) });
+        let service = NewService {
+            name: run.request.name.clone(),
+            kind: run.request.kind.clone(),
+            blueprint_version: run.blueprint_version.clone(),
+            owner: run.request.owner.clone(),
+            description: run.request.description.clone(),
+            repos: planned.repos.iter().map(|r| r.name.clone()).collect(),
+        };
+        let request = RunRequest::CreateService(run);
+        let (id, created) = self.runner.create(&request, Some(service), idempotency).await?;
+        let RunRequest::CreateService(run) = request else { unreachable!("made as a create-service request above") };
+        match created {
+            RunCreated::Created => {}
+            RunCreated::Replayed { run } => return self.replay(&run).await,
+            RunCreated::KeyReused { run } => {
+                return Err(Error::KeyReused { key: options.idempotency_key.clone().unwrap_or_default(), run });
+            }
+            RunCreated::ServiceExists { name, run } => return Err(Error::ServiceExists { name, run }),
+        }
+        info!(run = %id, service = %run.request.name, "create-service started");
+        self.runner.execute(&id, &planned.plan).await?;
+        let record = self.runner.record(&id).await?;
+        Ok(ServiceReport::new(&run, Some(&record), &planned, &|r| self.planner.clone_url(r), false, false))
+    }
+
+    /// The report of an earlier run, for a repeated idempotent request.
+    async fn replay(&self, id: &RunId) -> Result<ServiceReport, Error> {
+        let record = self.runner.record(id).await?;
+        let RunRequest::CreateService(run) = Runner::request(&record)? else {
+            return Err(RunError::UnknownOperation(id.clone()).into());
+        };
+        let blueprint = self.planner.blueprint(id, &run.request.kind).await?;
+        let planned = plan::plan(&self.planner.layout, &blueprint, &run, &|r| self.planner.clone_url(r))?;
+        Ok(ServiceReport::new(&run, Some(&record), &planned, &|r| self.planner.clone_url(r), false, true))
+    }
+
+    /// Resumes every unfinished run (after a crash). Runs another live process holds are skipped.
+    pub async fn resume_unfinished(&self) -> Result<Vec<RunId>, Error> {
+        let mut resumed = Vec::new();
+        for record in self.store().unfinished_runs().await.map_err(RunError::Store)? {
+            match self.resume(&record.id).await {
+                Ok(()) => resumed.push(record.id),
+                Err(RunError::Busy(_)) => {}
+                Err(e) => warn!(run = %record.id, error = %e, "cannot resume run"),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Plans run `id` again from what it recorded and executes what is left of it. A run whose
+    /// blueprint changed is failed for good: it could no longer make what it started making.
+    async fn resume(&self, id: &RunId) -> Result<(), RunError> {
+        let record = self.runner.record(id).await?;
+        let planned = match Runner::request(&record)? {
+            RunRequest::CreateService(run) => self.planner.replan_create(id, &run).await.map(|p| p.plan),
+            RunRequest::Upgrade(run) => upgrades::replan(&self.planner, id, &run).await,
+        };
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e @ RunError::BlueprintChanged { .. }) => return Err(self.runner.fail(id, e).await),
+            Err(e) => return Err(e),
+        };
+        info!(run = %id, "resuming run");
+        self.runner.execute(id, &plan).await
+    }
+
+    /// Makes a failed run resumable and resumes it.
+    pub async fn retry_run(&self, id: &str) -> Result<RunView, Error> {
+        let id = self.run_id(id).await?;
+        self.store().reopen_run(&id).await.map_err(RunError::Store)?;
+        self.resume(&id).await?;
+        self.run(id.as_str()).await
+    }
+
+    async fn run_id(&self, id: &str) -> Result<RunId, RunError> {
+        let parsed = RunId::parse(id).map_err(|_| RunError::NotFound(id.to_owned()))?;
+        self.runner.record(&parsed).await.map(|_| parsed)
+    }
+
+    /// A run with its journal (and an upgrade run's report).
+    pub async fn run(&self, id: &str) -> Result<RunView, Error> {
+        let id = RunId::parse(id).map_err(|_| RunError::NotFound(id.to_owned()))?;
+        let record = self.runner.record(&id).await?;
+        let steps = self.runner.steps(&id).await?;
+        let mut view = RunView::new(&record, &steps);
+        if let Ok(RunRequest::Upgrade(run)) = Runner::request(&record) {
+            view.upgrade = Some(upgrades::report::of_run(self.planner.git.as_ref(), &run, &record, &steps).await);
+        }
+        Ok(view)
+    }
+
+    /// The newest runs.
+    pub async fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, Error> {
+        let records = self.store().runs(limit).await.map_err(RunError::Store)?;
+        Ok(records.iter().map(RunSummary::from).collect())
+    }
+
+    /// The inventory.
+    pub async fn services(&self) -> Result<Vec<ServiceView>, Error> {
+        let records = self.store().services().await.map_err(RunError::Store)?;
+        Ok(records
+            .iter()
+            .map(|r| ServiceView::new(r, &self.planner.layout, &|repo| self.planner.clone_url(repo)))
+            .collect())
+    }
+
+    /// One service of the inventory.
+    pub async fn service(&self, name: &str) -> Result<ServiceView, Error> {
+        let not_found = || Error::ServiceNotFound(name.to_owned());
+        let parsed = ServiceName::parse(name).map_err(|_| not_found())?;
+        let record = self.store().service(&parsed).await.map_err(RunError::Store)?.ok_or_else(not_found)?;
+        Ok(ServiceView::new(&record, &self.planner.layout, &|repo| self.planner.clone_url(repo)))
+    }
+}
+
+/// A stable digest of a validated request, to recognise a repeated idempotent request.
+fn fingerprint(request: &CreateService) -> String {
+    let bytes = serde_json::to_vec(request).expect("a request serializes");
+    hex::encode(Sha256::digest(&bytes))
+}
