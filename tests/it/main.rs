@@ -1,9 +1,15 @@
-//! End-to-end tests across crates, one binary (see STYLE.md).
+//! End-to-end tests across crates, one binary (see STYLE.md): adapters that must agree (the
+//! chart and Flux, sealing and the chart), and the two binaries driven as users drive them
+//! (`cli`, `api`), the front doors agreeing on every failure (`front_doors`).
 
 // Helpers outside `#[test]` functions unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod api;
+mod binaries;
+mod cli;
 mod engines;
+mod front_doors;
 mod sealed;
 
 use provision_core::ServiceName;

@@ -4,7 +4,8 @@
 //! under target/, cargo-deny), then runs fmt, clippy with warnings denied, cargo-deny (bans,
 //! licenses, sources; advisories need a network this machine does not have), the codegen check
 //! and every test; then the tests that run on any cluster once more through a kubeconfig, as
-//! they would against a real cluster, with the `kube-fake` binary serving it.
+//! they would against a real cluster, with the `kube-fake` binary serving it; then the example
+//! that drives the engine with adapters of its own.
 
 use crate::{has, root, run_cmd};
 use anyhow::{Context, Result, ensure};
@@ -40,6 +41,16 @@ pub fn run() -> Result<()> {
     };
     run_cmd(&mut nextest())?;
     through_a_kubeconfig(nextest())?;
+    // The promise that provision-core is a library anyone can drive with adapters of their own.
+    run_cmd(Command::new("cargo").args([
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "provision-core",
+        "--example",
+        "own_adapters",
+    ]))?;
     run_cmd(Command::new("cargo").args(["test", "--workspace", "--locked", "--doc"]).env("PATH", &path))?;
     eprintln!("ci: all checks passed");
     Ok(())

@@ -105,14 +105,19 @@ async fn every_problem_of_every_field_is_reported_at_once() {
 }
 
 #[tokio::test]
-async fn the_gitops_repository_name_is_not_a_service_name() {
+async fn the_repositories_the_system_keeps_are_not_service_names() {
     let f = Fixture::new();
-    let Err(Error::Invalid(invalid)) =
-        f.app().provisioning.create_service(&input("argo-gitdir-services"), &CreateOptions::default()).await
-    else {
-        panic!()
-    };
-    assert_eq!(invalid.problems()[0].rule, "reserved");
+    for name in ["argo-gitdir-services", "ms-charts"] {
+        let Err(Error::Invalid(invalid)) =
+            f.app().provisioning.create_service(&input(name), &CreateOptions::default()).await
+        else {
+            panic!("{name} was taken")
+        };
+        let problem = &invalid.problems()[0];
+        assert_eq!((problem.field.as_str(), problem.rule), ("name", "reserved"), "{name}");
+        assert!(problem.message.contains(name), "{}", problem.message);
+    }
+    assert!(f.git.repo_names().is_empty());
 }
 
 #[tokio::test]

@@ -104,4 +104,17 @@ mod tests {
         assert_eq!(exit_code(ErrorKind::Invalid), 2);
         assert!(!codes.contains(&0));
     }
+
+    #[test]
+    fn the_readme_documents_each_kind_s_exit_code() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+        for kind in ErrorKind::ALL {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{kind}` |")))
+                .unwrap_or_else(|| panic!("README.md has no row for {kind}"));
+            let code = row.split('|').nth(4).and_then(|c| c.split_whitespace().next()).unwrap();
+            assert_eq!(code, exit_code(kind).to_string(), "{row}");
+        }
+    }
 }

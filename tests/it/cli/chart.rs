@@ -1,14 +1,14 @@
 //! `orchestrator chart publish`: the packaged base chart and Helm's index in the chart
 //! repository, read back with the git CLI.
 
-use crate::support::{Env, copy_dir, git, log};
+use crate::cli::support::{Env, copy_dir, git, log};
 use std::path::Path;
 
 #[test]
 fn publishing_adds_the_archive_and_keeps_the_index_honest() {
     let env = Env::new();
     let chart = env.dir.path().join("ms-base-chart");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/charts/ms-base-chart"), &chart);
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/charts/ms-base-chart"), &chart);
     let dir = chart.to_str().unwrap();
 
     let first = env.json(&["chart", "publish", dir]);

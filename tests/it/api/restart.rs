@@ -1,7 +1,7 @@
 //! The `orchestrator-api` binary killed (SIGKILL) in the middle of a create-service run: the
 //! next start resumes the run before it listens, and the result has no duplicate.
 
-use crate::process::{address, http, start, wait_for};
+use crate::api::process::{address, http, start, wait_for};
 use std::path::Path;
 use std::process::Command;
 

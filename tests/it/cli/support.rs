@@ -18,7 +18,7 @@ impl Env {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
+        let mut cmd = Command::new(crate::binaries::orchestrator());
         cmd.env("ORCHESTRATOR_HOME", self.home())
             .env_remove("ORCHESTRATOR_BLUEPRINTS")
             .env_remove("ORCHESTRATOR_FAULT")

@@ -4,7 +4,7 @@
 //! The tests in `on_any_cluster` run on the cluster `KUBECONFIG` names when it is set (the
 //! processes find it the same way), and on kube-fake otherwise.
 
-use crate::support::Env;
+use crate::cli::support::Env;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::PostParams;
 use provision_k8s::workspace::{Phase, Workspace};
@@ -18,7 +18,7 @@ fn crd_prints_the_committed_definition() {
     let (code, stdout, stderr) = env.run(&["crd"]);
     assert_eq!(code, 0, "{stderr}");
     let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/workspace-crd.yaml")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/workspace-crd.yaml")).unwrap();
     assert_eq!(stdout, committed, "run `cargo xtask codegen`");
     assert!(stdout.contains("name: workspaces.orchestrator.dev"));
 }

@@ -3,7 +3,7 @@
 //! is what direct mode prints; errors name the status, the problem and each field, never the
 //! token.
 
-use crate::support::{Env, decode};
+use crate::cli::support::{Env, decode};
 use orchestrator_api::AppState;
 use orchestrator_api::workspaces::WorkspaceResponse;
 use orchestrator_app::auth::Caller;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::process::Command;
 use std::sync::Arc;
 
-const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub");
+const KEY: &str = include_str!("../../../crates/provision-core/src/ssh/fixtures/ed25519.pub");
 
 /// The variables that choose the mode and the token: each test sets its own.
 const MODE_VARS: [&str; 4] =

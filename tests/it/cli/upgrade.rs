@@ -2,13 +2,13 @@
 //! blueprint directory, a team's pushes to the generated repository, and the git CLI reading
 //! back what the upgrade merged. Also SIGKILL at every step boundary of an upgrade run.
 
-use crate::support::{Env, copy_dir, decode, fsck, git, kill_at, log};
+use crate::cli::support::{Env, copy_dir, decode, fsck, git, kill_at, log};
 use std::path::{Path, PathBuf};
 
 /// A copy of the built-in `ms` blueprint at version 1.1.0: a line appended to `main.go`, a
 /// new `CHANGELOG.md`, and `Makefile` removed.
 fn ms_1_1(env: &Env) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/ms");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/ms");
     let target = env.dir.path().join("blueprints/ms");
     copy_dir(&source, &target);
     let manifest = target.join("blueprint.toml");

@@ -1,6 +1,6 @@
 //! `--help` is documentation: its text is reviewed as a snapshot.
 
-use crate::support::Env;
+use crate::cli::support::Env;
 
 fn help(args: &[&str]) -> String {
     let env = Env::new();

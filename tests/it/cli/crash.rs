@@ -1,7 +1,7 @@
 //! SIGKILL at every step boundary of a create-service run; the next start resumes it and
 //! the result is exactly one of each repository and no duplicate commit.
 
-use crate::support::{Env, fsck, kill_at, log};
+use crate::cli::support::{Env, fsck, kill_at, log};
 
 const STEPS: usize = 8;
 

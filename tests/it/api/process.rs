@@ -9,7 +9,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 /// Starts the binary on a free port with the data directory `home`, more arguments and
 /// environment variables; its stderr (the logs) is piped.
 pub fn start(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, BufReader<ChildStderr>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator-api"));
+    let mut cmd = Command::new(crate::binaries::orchestrator_api());
     cmd.args(["--listen", "127.0.0.1:0"])
         .args(args)
         .env("ORCHESTRATOR_HOME", home)

@@ -2,7 +2,7 @@
 //! a file or a URL) land in the infra repository, where the controller's algorithm unseals
 //! them; plain values appear nowhere.
 
-use crate::support::{Env, git, log};
+use crate::cli::support::{Env, git, log};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -38,7 +38,7 @@ fn seal(env: &Env, args: &[&str], stdin: &str) -> (i32, String, String) {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    crate::support::decode(child.wait_with_output().unwrap())
+    crate::cli::support::decode(child.wait_with_output().unwrap())
 }
 
 fn seal_ok(env: &Env, args: &[&str], stdin: &str) -> Value {
@@ -119,7 +119,7 @@ fn values_from_stdin_and_files_are_sealed_into_the_env_values_and_unseal_only_th
         assert!(!history.contains(plain), "{plain} is in the history");
         assert!(!report.to_string().contains(plain));
     }
-    crate::support::fsck(&bare);
+    crate::cli::support::fsck(&bare);
 }
 
 #[test]

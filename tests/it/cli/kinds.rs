@@ -1,10 +1,10 @@
 //! Blueprints: listing, user blueprints replacing built-ins, checking a directory.
 
-use crate::support::Env;
+use crate::cli::support::Env;
 use std::path::Path;
 
 fn workspace_templates() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../templates"))
 }
 
 #[test]

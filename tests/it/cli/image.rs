@@ -1,6 +1,6 @@
 //! `orchestrator bump-image`: one line of one values file changes, read back with the git CLI.
 
-use crate::support::{Env, git, log};
+use crate::cli::support::{Env, git, log};
 
 #[test]
 fn a_bump_changes_only_the_tag_line_and_the_same_tag_again_changes_nothing() {

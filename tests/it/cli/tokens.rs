@@ -1,6 +1,6 @@
 //! `orchestrator token`: a token is printed once, listed without its secret, and revoked.
 
-use crate::support::Env;
+use crate::cli::support::Env;
 
 #[test]
 fn a_token_is_shown_once_listed_without_its_secret_and_revoked() {

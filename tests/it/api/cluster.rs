@@ -3,13 +3,13 @@
 //! count it in `/metrics`, delete. Runs on the cluster `KUBECONFIG` names when it is set (the
 //! server finds it the same way), and on kube-fake otherwise.
 
-use crate::process::{Running, address, http, start, wait_for};
+use crate::api::process::{Running, address, http, start, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use orchestrator_app::{Config, Runtime};
 use serde_json::Value;
 use test_harness::TestCluster;
 
-const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub");
+const KEY: &str = include_str!("../../../crates/provision-core/src/ssh/fixtures/ed25519.pub");
 
 /// `http` off the runtime's threads; panics when the server cannot be reached.
 async fn call(address: &str, method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {

@@ -1,6 +1,6 @@
 //! create-service end to end: three repositories, rendered, committed, cloneable.
 
-use crate::support::{Env, fsck, git, log};
+use crate::cli::support::{Env, fsck, git, log};
 use std::process::Command;
 
 const NAME: &str = "ms-my-microservice";

@@ -1,0 +1,6 @@
+//! The `orchestrator-api` binary as a process: killed mid-run and restarted, and serving
+//! workspaces on a cluster.
+
+mod cluster;
+pub mod process;
+mod restart;

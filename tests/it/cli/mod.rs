@@ -1,0 +1,15 @@
+//! The `orchestrator` binary as users run it, with the real `git` CLI reading back what it
+//! wrote.
+
+mod chart;
+mod controller;
+mod crash;
+mod create;
+mod help;
+mod image;
+mod kinds;
+mod secret;
+pub mod support;
+mod tokens;
+mod upgrade;
+mod workspace_api;
