@@ -1,12 +1,14 @@
 //! `cargo xtask`: everything a person or CI runs on the project.
 //!
 //! - `ci`: installs what is missing, then fmt, clippy, cargo-deny, codegen check, all tests.
-//! - `codegen [--check]`: writes the generated files (OpenAPI document); `--check` fails on drift.
+//! - `codegen [--check]`: writes the generated files (OpenAPI document, CRD, crate map);
+//!   `--check` fails on drift.
 //! - `bench`: measures create-service and upgrades against copier and writes docs/BENCHMARKS.md.
 
 mod bench;
 mod ci;
 mod codegen;
+mod graph;
 #[cfg(test)]
 mod tidy;
 

@@ -1,3 +1,7 @@
+//! The application's use cases on the in-memory ports: create-service and its checks, runs
+//! resumed and retried, idempotency, environments, Flux; upgrades, tokens, workspaces and golden
+//! files in the modules below.
+
 use crate::config::Config;
 use crate::provisioning::request::CreateServiceInput;
 use crate::provisioning::{CreateOptions, Error};

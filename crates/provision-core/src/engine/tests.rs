@@ -1,3 +1,6 @@
+//! The engine's invariants, each stated by the test that checks it: journaling around every
+//! effect, looking before acting, resuming without duplicates, concurrency and failures.
+
 use super::*;
 use crate::fileset::{FileSet, RepoPath};
 use crate::plan::TreeMode;
@@ -252,10 +255,20 @@ async fn independent_steps_run_together_and_dependencies_are_kept() {
 }
 
 #[test]
-#[should_panic(expected = "depends on a step that is not before it")]
-fn dependencies_point_backwards() {
+fn a_step_may_depend_only_on_steps_before_it() {
     let mut plan = Plan::default();
-    plan.push_after("x", Effect::EnsureRepo { repo: repo("x"), description: "".into(), shared: false }, vec![0]);
+    let first =
+        plan.push_after("x", Effect::EnsureRepo { repo: repo("x"), description: "".into(), shared: false }, vec![]);
+    plan.push_after("y", Effect::EnsureRepo { repo: repo("y"), description: "".into(), shared: false }, vec![first]);
+    assert_eq!(plan.steps[1].after, [0]);
+    // Planning code that names a later step is a bug, stopped where it is made.
+    let built = std::panic::catch_unwind(|| {
+        let mut plan = Plan::default();
+        plan.push_after("x", Effect::EnsureRepo { repo: repo("x"), description: "".into(), shared: false }, vec![0]);
+    });
+    let payload = built.expect_err("a dependency on itself is refused");
+    let message = payload.downcast_ref::<String>().expect("a formatted message");
+    assert!(message.contains("step 0 depends on a step that is not before it"), "{message}");
 }
 
 #[tokio::test]

@@ -1,3 +1,5 @@
+//! The objects a workspace becomes, its phase and its CRD, checked without a cluster.
+
 use super::*;
 use kube::Resource;
 
