@@ -146,17 +146,7 @@ impl Classified for Invalid {
     }
 }
 
-/// An error and its causes, on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub use provision_core::error::chain;
 
 #[cfg(test)]
 mod tests {

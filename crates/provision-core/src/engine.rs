@@ -263,7 +263,7 @@ impl<'a> Engine<'a> {
                 Ok(Ok(()))
             }
             Err(e) => {
-                let error = error_chain(&e);
+                let error = crate::error::chain(&e);
                 warn!(run = %run, index, step = %step.name, %error, "step failed");
                 self.store
                     .record(run, JournalEvent::StepFailed { index, error: error.clone() })
@@ -410,18 +410,6 @@ async fn join_all<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
     })
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
-}
-
-/// The error and its sources, joined, for the journal.
-fn error_chain(e: &PortError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

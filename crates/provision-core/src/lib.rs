@@ -7,6 +7,7 @@
 
 pub mod email;
 pub mod engine;
+pub mod error;
 pub mod fileset;
 pub mod names;
 pub mod plan;

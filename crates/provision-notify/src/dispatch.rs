@@ -216,7 +216,7 @@ impl Dispatcher {
                 }
             }
             Err(e) => {
-                let error = chain(&e);
+                let error = provision_core::error::chain(&e);
                 let retry_at =
                     if e.is_retryable() && d.attempt < self.options.max_attempts {
                         let wait = backoff(d.attempt, self.options.first_retry, self.options.max_retry);
@@ -258,11 +258,11 @@ impl Dispatcher {
             match self.outbox.mark_sent(&d.message.key, d.attempt, clock.now()).await {
                 Ok(()) => return Ok(true),
                 Err(e) if e.kind == PortErrorKind::Conflict => {
-                    warn!(key = %d.message.key, error = %chain(&e), "a message given up meanwhile was sent after all");
+                    warn!(key = %d.message.key, error = %provision_core::error::chain(&e), "a message given up meanwhile was sent after all");
                     return Ok(false);
                 }
                 Err(e) if e.kind == PortErrorKind::Transient && tries < 5 => {
-                    warn!(key = %d.message.key, error = %chain(&e), "cannot record a sent message yet; trying again");
+                    warn!(key = %d.message.key, error = %provision_core::error::chain(&e), "cannot record a sent message yet; trying again");
                 }
                 Err(e) => {
                     return Err(PortError {
@@ -298,7 +298,7 @@ impl Dispatcher {
                 Err(e) => {
                     failures += 1;
                     let pause = backoff(failures, self.options.first_retry, self.options.max_retry);
-                    warn!(error = %chain(&e), retry_in = ?pause, "dispatching messages failed");
+                    warn!(error = %provision_core::error::chain(&e), retry_in = ?pause, "dispatching messages failed");
                     pause
                 }
             };
@@ -324,27 +324,11 @@ impl Dispatcher {
             }
             Ok(None) => poll,
             Err(e) => {
-                warn!(error = %chain(&e), "cannot read when the next message is due");
+                warn!(error = %provision_core::error::chain(&e), "cannot read when the next message is due");
                 self.options.first_retry.clamp(floor, poll)
             }
         }
     }
-}
-
-/// An error and its sources, as one line: what the outbox records as a message's last error.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        // Some errors (lettre's) already end with their source's text.
-        let s_text = s.to_string();
-        if !text.ends_with(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
