@@ -640,7 +640,7 @@ fn render_report(samples: &[&Sample], targets: &[String], copier: &str, quick: b
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
-        "Made by `cargo xtask bench{}` (whole processes, wall time, warm page cache, one warm-up run not counted).\n",
+        "Made by `cargo xtask bench{}` (whole processes of the `dist` build people download, wall time, warm page cache, one warm-up run not counted).\n",
         if quick { " --quick" } else { "" }
     );
     let _ = writeln!(s, "- machine: {}", machine());
