@@ -1,6 +1,6 @@
 //! Fixtures and the `git` CLI as a reader.
 
-use provision_core::ports::{CommitId, CommitRequest, GitHost, PortError};
+use provision_core::ports::{CommitId, GitHost, PortError};
 use provision_core::{BranchName, FileEntry, FileSet, RepoName, RepoPath, TreeMode};
 use provision_git::{LocalGitHost, Signature};
 use std::path::{Path, PathBuf};
@@ -44,10 +44,7 @@ impl Fixture {
         mode: TreeMode,
         message: &str,
     ) -> Result<CommitId, PortError> {
-        let branch = self::branch(branch);
-        self.host
-            .commit(repo, CommitRequest { branch: &branch, parent, files, mode, message, skip_unchanged: false })
-            .await
+        crate::contract::commit(&self.host, repo, branch, parent, files, mode, message).await
     }
 }
 
