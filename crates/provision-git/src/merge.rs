@@ -141,10 +141,18 @@ fn describe_conflict(repo: &gix::Repository, conflict: &gix::merge::tree::Confli
             }
         }
         Ok(Resolution::OursModifiedTheirsModifiedThenBlobContentMerge { merged_blob }) => {
-            let binary = repo
-                .find_blob(merged_blob.merged_blob_id)
-                .map(|blob| blob.data.iter().take(8000).any(|&b| b == 0))
-                .unwrap_or(false);
+            // As git decides: binary when either side is (the merge then keeps ours as it is,
+            // so the merged blob alone could look like text).
+            let is_binary = |id: &gix::oid| {
+                repo.find_blob(id).map(|blob| blob.data.iter().take(8000).any(|&b| b == 0)).unwrap_or(false)
+            };
+            let binary = [
+                merged_blob.merged_blob_id.as_ref(),
+                conflict.ours.entry_mode_and_id().1,
+                conflict.theirs.entry_mode_and_id().1,
+            ]
+            .into_iter()
+            .any(is_binary);
             if binary { ConflictKind::Binary } else { ConflictKind::Content }
         }
         _ => ConflictKind::Tree,

@@ -188,17 +188,22 @@ async fn renames_apply_to_the_base_and_main_before_merging() {
     let v1 = files([file("config/app.yaml", lines(10, &[]))]);
     let local = files([file("config/app.yaml", lines(10, &[(2, "line 2 changed here")]))]);
     let (f, demo) = provisioned(&v1, &local).await;
-    // v2 moved the file and changed its last line: too different from a 10-line file for
-    // rename detection to be sure, so the migration declares it.
-    let v2 = files([file("deploy/app.yaml", lines(10, &[(9, "line 9 changed upstream"), (10, "ten")]))]);
+    // v2 moved the file and rewrote its second half: too different for rename detection to
+    // pair the two, so the migration declares the rename.
+    let upstream: Vec<(usize, &str)> =
+        vec![(5, "5 up"), (6, "6 up"), (7, "7 up"), (8, "8 up"), (9, "9 up"), (10, "ten")];
+    let v2 = files([file("deploy/app.yaml", lines(10, &upstream))]);
     let renames = [(path("config/app.yaml"), path("deploy/app.yaml"))];
+
+    // Without the declaration, git sees a file removed upstream that was changed here.
+    let (g, undeclared) = provisioned(&v1, &local).await;
+    assert!(matches!(upgrade(&g, &undeclared, &v2, &[]).await, MergeState::Conflicted { .. }));
 
     assert_eq!(upgrade(&f, &demo, &v2, &renames).await, MergeState::Merged);
     assert_eq!(paths(&f, &demo, "main"), ["deploy/app.yaml"]);
-    assert_eq!(
-        show(&f, &demo, "main:deploy/app.yaml"),
-        lines(10, &[(2, "line 2 changed here"), (9, "line 9 changed upstream"), (10, "ten")]).trim_end()
-    );
+    let mut merged = upstream.clone();
+    merged.insert(0, (2, "line 2 changed here"));
+    assert_eq!(show(&f, &demo, "main:deploy/app.yaml"), lines(10, &merged).trim_end());
     assert_fsck_clean(&f.bare(&demo));
 }
 

@@ -6,10 +6,7 @@
 //! renames both ways, file/directory clashes).
 //!
 //! Deliberately absent: diffs that are ambiguous (repeated lines, where the fake's longest
-//! common subsequence may align hunks differently from git's diff, so markers can differ), and
-//! a text file edited here that became binary upstream, which gix keeps as it is here but the
-//! adapter names a `content` conflict although the file holds no markers (the port says
-//! `binary`, as the fake does).
+//! common subsequence may align hunks differently from git's diff, so markers can differ).
 
 use super::{CONFLICTS, Host, TEMPLATE, Upgrade, binary, commit, lines, tree};
 use crate::support::{exe, file, files, path, repo};
@@ -146,6 +143,13 @@ fn scenarios() -> Vec<Scenario> {
             files([file("a", "text\n")]),
             files([file("a", binary(5))]),
             files([file("a", "text upstream\n")]),
+        ),
+        scenario(
+            "text edited here against a binary upstream stays as it is here, named binary",
+            &[("a", Binary)],
+            files([file("a", "text\n")]),
+            files([file("a", "text here\n")]),
+            files([file("a", binary(5))]),
         ),
         scenario(
             "a binary changed upstream only arrives",
