@@ -8,6 +8,7 @@ pub use env::{ENV_VARS, EnvVar, Kind as EnvKind};
 pub use provision_sealed::CertificateSource;
 pub use workspaces::{MailSettings, Quota, WorkspaceSettings};
 
+use crate::error::{Classified, ErrorKind};
 use provision_core::problem::{Collector, Problem};
 use provision_core::{EnvName, Invalid, RepoName};
 use serde::Deserialize;
@@ -227,6 +228,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A configuration that cannot be used is the operator's to fix: a file or a variable.
+impl Classified for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Read { .. } => ErrorKind::Internal,
+            Error::Syntax { .. } | Error::Invalid { .. } => ErrorKind::Invalid,
+        }
+    }
+    fn code(&self) -> &'static str {
+        "configuration"
+    }
+    fn problems(&self) -> &[provision_core::Problem] {
+        match self {
+            Error::Invalid { invalid, .. } => invalid.problems(),
+            _ => &[],
+        }
+    }
 }
 
 impl Config {

@@ -223,9 +223,8 @@ impl Provisioning {
             description: run.request.description.clone(),
             repos: planned.repos.iter().map(|r| r.name.clone()).collect(),
         };
-        let request = RunRequest::CreateService(run);
+        let request = RunRequest::CreateService(run.clone());
         let (id, created) = self.runner.create(&request, Some(service), idempotency).await?;
-        let RunRequest::CreateService(run) = request else { unreachable!("made as a create-service request above") };
         match created {
             RunCreated::Created => {}
             RunCreated::Replayed { run } => return self.replay(&run).await,

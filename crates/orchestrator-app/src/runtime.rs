@@ -19,7 +19,6 @@ use crate::runs::Runner;
 use crate::upgrades::Upgrades;
 use crate::workspaces::{self, Workspaces};
 use async_trait::async_trait;
-use provision_core::RunId;
 use provision_core::engine::FaultHook;
 use provision_core::ports::{GitHost, Outbox, Pause, Store, Tokens};
 use provision_core::workspace::WorkspaceCluster;
@@ -73,25 +72,6 @@ impl Classified for Error {
     fn problems(&self) -> &[provision_core::Problem] {
         match self {
             Error::TokenFile(TokenFileError::Invalid { invalid, .. }) => invalid.problems(),
-            _ => &[],
-        }
-    }
-}
-
-/// The configuration, as an error a frontend can classify: a file or a variable to fix.
-impl Classified for crate::config::Error {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            crate::config::Error::Read { .. } => ErrorKind::Internal,
-            crate::config::Error::Syntax { .. } | crate::config::Error::Invalid { .. } => ErrorKind::Invalid,
-        }
-    }
-    fn code(&self) -> &'static str {
-        "configuration"
-    }
-    fn problems(&self) -> &[provision_core::Problem] {
-        match self {
-            crate::config::Error::Invalid { invalid, .. } => invalid.problems(),
             _ => &[],
         }
     }
@@ -297,10 +277,6 @@ impl Runtime {
         self.workspaces.as_ref().map_err(|why| workspaces::Error::NotConfigured(why.clone()))
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     /// The e-mail dispatcher over the outbox and the configured notifier.
     pub fn dispatcher(&self) -> Result<Arc<Dispatcher>, Error> {
         let notifier =
@@ -397,11 +373,6 @@ impl Runtime {
             Err(_) => None,
         };
         self.metrics.text(runs.as_deref(), workspaces.as_deref())
-    }
-
-    /// Resumes every unfinished run (after a crash); the runs resumed.
-    pub async fn resume_unfinished(&self) -> Result<Vec<RunId>, provisioning::Error> {
-        self.provisioning.resume_unfinished().await
     }
 }
 

@@ -195,14 +195,12 @@ impl Upgrades {
         for (upgrade, repos) in &ready {
             push_steps(&mut plan, upgrade, repos);
         }
-        let request = RunRequest::Upgrade(run);
-        let (id, created) = self.runner.create(&request, None, None).await?;
+        let (id, created) = self.runner.create(&RunRequest::Upgrade(run.clone()), None, None).await?;
         if created != RunCreated::Created {
             let error =
                 provision_core::ports::PortError::permanent(format!("run {id} could not be created: {created:?}"));
             return Err(RunError::Store(error).into());
         }
-        let RunRequest::Upgrade(run) = request else { unreachable!("made as an upgrade request above") };
         info!(run = %id, services = run.services.len(), "upgrade started");
         self.runner.execute(&id, &plan).await?;
         let record = self.runner.record(&id).await?;

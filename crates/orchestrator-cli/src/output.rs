@@ -377,10 +377,8 @@ impl Printer {
             });
             let _ = writeln!(stderr, "{body}");
         } else {
+            // The message lists the field problems already.
             let _ = writeln!(stderr, "error: {}", e.message);
-            for p in e.problems.iter().filter(|_| !e.message.contains("problem")) {
-                let _ = writeln!(stderr, "  - {p}");
-            }
         }
         e.exit_code()
     }
