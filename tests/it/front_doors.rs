@@ -19,6 +19,7 @@ const TABLE: &[(&str, u16, i32)] = &[
     ("not-found", 404, 3),
     ("conflict", 409, 4),
     ("unauthorized", 401, 5),
+    ("forbidden", 403, 7),
     ("unavailable", 503, 6),
     ("internal", 500, 1),
 ];
@@ -78,6 +79,8 @@ fn failure(error: &Value, problems: &str) -> Failure {
 struct Doors {
     env: Env,
     api: axum::Router,
+    /// An admin's `Authorization`: the API's answers here are about the request, not the caller.
+    bearer: String,
 }
 
 impl Doors {
@@ -85,12 +88,14 @@ impl Doors {
         let env = Env::new();
         let config = Config::load(&env.home(), &[], &|_| None).unwrap();
         let runtime = Runtime::open(config, None).await.unwrap();
-        Doors { api: router(AppState::new(Arc::new(runtime))), env }
+        let (token, _) = runtime.auth.issue_token("ops@example.org", provision_core::Role::Admin, false).await.unwrap();
+        let bearer = format!("Bearer {}", token.expose());
+        Doors { api: router(AppState::new(Arc::new(runtime))), env, bearer }
     }
 
     /// The API's answer to `method uri` with `body`: its status and its problem.
     async fn api(&self, method: &str, uri: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
+        let mut request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, &self.bearer);
         let body = match body {
             Some(body) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");

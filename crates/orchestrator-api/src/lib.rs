@@ -8,6 +8,7 @@
 //! client input yields a 5xx. The JSON types are this crate's (module [`wire`] names them all);
 //! the command line's remote mode reads them with the same types.
 
+pub mod access;
 pub mod extract;
 pub mod problem;
 pub mod routes;
@@ -22,9 +23,10 @@ use axum::routing::{get, post};
 use orchestrator_app::Runtime;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi as _;
 
+use access::Documented;
 pub use extract::BODY_LIMIT;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 
@@ -88,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
         .route("/metrics", get(metrics))
+        // Every routed request is checked against the access table before its handler runs.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorize))
         // Must follow the routes: it applies to those already added.
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
@@ -96,12 +100,18 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(ensure_problem))
         .layer(CatchPanicLayer::custom(panic_problem))
         .layer(
-            // Method, path and status only: never headers (Authorization) or bodies.
+            // Method, path and status only: never headers (Authorization), query strings
+            // (which may hold secrets sent by mistake) or bodies.
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO).include_headers(false))
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).include_headers(false)),
         )
         .with_state(state)
+}
+
+/// The span every request is logged in: its method and path, never its query or headers.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// Counts every answer by its matched route (`unmatched` for none), method and status.
@@ -120,8 +130,15 @@ async fn count_request(
     response
 }
 
-/// Metrics in the Prometheus text format.
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// Metrics in the Prometheus text format: requests by route, method and status; runs by
+/// state; workspaces by phase; reconcile durations; e-mails sent.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text format 0.0.4.", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String))
+)]
+pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let mut text = state.runtime.metrics_text().await;
     orchestrator_app::metrics::family(
         &mut text,
@@ -188,6 +205,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::healthz,
         routes::readyz,
         routes::openapi,
+        metrics,
         workspaces::create,
         workspaces::list,
         workspaces::show,
@@ -208,7 +226,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         workspaces::SeedSpecification,
         workspaces::SeedDelete
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Documented),
     tags(
         (name = "services", description = "Create and list services."),
         (name = "seed", description = "The seed's routes, kept for its clients."),

@@ -96,6 +96,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr().map_or(args.listen.clone(), |a| a.to_string()), "listening");
+    if runtime.auth.is_disabled() {
+        tracing::warn!(
+            "authentication is DISABLED ([auth] disabled, ORCHESTRATOR_AUTH_DISABLED): anyone who can reach this \
+             address may create, change and read everything; use this only on a trusted machine"
+        );
+    }
 
     let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await;
     background.stop().await;

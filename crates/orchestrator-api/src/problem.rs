@@ -20,8 +20,8 @@ pub struct Problem {
     #[serde(rename = "type")]
     #[schema(example = "urn:orchestrator:problem:validation")]
     pub problem_type: String,
-    /// The kind of failure: `invalid`, `not-found`, `conflict`, `unauthorized`, `unavailable`
-    /// or `internal` (the command line's exit code says the same).
+    /// The kind of failure: `invalid`, `not-found`, `conflict`, `unauthorized`, `forbidden`,
+    /// `unavailable` or `internal` (the command line's exit code says the same).
     #[schema(value_type = String, example = "invalid")]
     pub kind: ErrorKind,
     /// A short summary of the kind of problem (the same for every problem of this type).
@@ -90,6 +90,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -102,6 +103,7 @@ fn title_of(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound => "Not found",
         ErrorKind::Conflict => "Conflict",
         ErrorKind::Unauthorized => "Unauthorized",
+        ErrorKind::Forbidden => "Forbidden",
         ErrorKind::Unavailable => "Unavailable",
         ErrorKind::Internal => "Internal error",
     }
@@ -255,6 +257,7 @@ pub fn problem(status: StatusCode, code: &str, title: &str, detail: impl Into<St
         StatusCode::NOT_FOUND => ErrorKind::NotFound,
         StatusCode::CONFLICT => ErrorKind::Conflict,
         StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorKind::Forbidden,
         StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
         s if s.is_client_error() => ErrorKind::Invalid,
         _ => ErrorKind::Internal,
@@ -306,7 +309,7 @@ fn summary(errors: &[FieldProblem]) -> String {
 fn app_problem(failure: &Failure) -> Problem {
     let status = status_of(failure.kind);
     let detail = match failure.kind {
-        ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Conflict => {
+        ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Forbidden => {
             let errors: Vec<FieldProblem> = failure.problems.iter().map(FieldProblem::from).collect();
             if errors.is_empty() { failure.message() } else { summary(&errors) }
         }

@@ -1,30 +1,17 @@
 //! Workspace routes: `/v1/workspaces` (bearer token), and the seed's `/api/request`,
 //! `/api/delete` (only when enabled) and `/api/healthcheck`.
 
+use crate::access::Authenticated;
 use crate::extract::{Json, Path, Query};
 use crate::{ApiError, AppState, Problem};
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use orchestrator_app::auth::Caller;
 use orchestrator_app::workspaces::{AmountInput, WorkspaceInput, Workspaces};
 use provision_core::workspace::{Workspace, WorkspacePhase};
 use provision_core::{Bytes, Cpu};
 use serde::{Deserialize, Serialize};
-
-/// The caller, from `Authorization: Bearer <token>`.
-pub struct Authenticated(pub Caller);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
-        Ok(Authenticated(state.runtime().auth.authenticate(header).await?))
-    }
-}
 
 /// The workspaces capability, or 503 with why this server has none.
 fn workspaces(state: &AppState) -> Result<&Workspaces, ApiError> {

@@ -27,11 +27,21 @@ pub struct Config {
     pub workspaces: WorkspaceSettings,
     /// How e-mail is sent (`[smtp]`).
     pub mail: MailSettings,
-    /// A file of API token hashes besides those in the store (`[auth] tokens_file`).
-    pub tokens_file: Option<PathBuf>,
+    /// Who may call the API (`[auth]`).
+    pub auth: AuthSettings,
     /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
     /// environment (clusters differ) with a default for the others.
     pub sealing: SealingCertificates,
+}
+
+/// `[auth]`, parsed: where tokens come from besides the store, and whether they are needed.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// A file of API token hashes besides those in the store (`[auth] tokens_file`).
+    pub tokens_file: Option<PathBuf>,
+    /// Every route is served without a token (`[auth] disabled = true`): for a trusted local
+    /// set-up only. A token that is sent is still checked.
+    pub disabled: bool,
 }
 
 /// Where a service's repositories live and how it is deployed: everything planning a service
@@ -377,7 +387,10 @@ impl Config {
         let flux = flux_settings(&file.flux, &mut c);
         let workspaces = WorkspaceSettings::parse(&file.workspaces, &mut c);
         let mail = MailSettings::parse(&file.smtp, &home, &mut c);
-        let tokens_file = file.auth.tokens_file.as_ref().map(|f| home.join(f));
+        let auth = AuthSettings {
+            tokens_file: file.auth.tokens_file.as_ref().map(|f| home.join(f)),
+            disabled: file.auth.disabled,
+        };
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         let layout = Layout {
@@ -401,7 +414,7 @@ impl Config {
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
             flux,
         };
-        Ok(Config { home, blueprint_dirs: file.blueprints.paths, layout, workspaces, mail, tokens_file, sealing })
+        Ok(Config { home, blueprint_dirs: file.blueprints.paths, layout, workspaces, mail, auth, sealing })
     }
 
     /// Where the local git host keeps bare repositories.

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Conflict,
     /// The caller did not prove who they are.
     Unauthorized,
+    /// The caller proved who they are, and their role does not allow it.
+    Forbidden,
     /// This installation cannot do it now: not configured for it, or a system it needs is
     /// down. Nothing is wrong with the request.
     Unavailable,
@@ -29,11 +31,12 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Invalid,
         ErrorKind::NotFound,
         ErrorKind::Conflict,
         ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
     ];
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not-found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }

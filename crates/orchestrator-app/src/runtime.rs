@@ -199,7 +199,7 @@ impl Runtime {
             tokio::task::spawn_blocking(move || catalog::load(&dirs))
         );
         let store = Arc::new(store.map_err(|e| open_err(Box::new(e)))?);
-        let token_file = match &config.tokens_file {
+        let token_file = match &config.auth.tokens_file {
             Some(path) => {
                 let text = tokio::fs::read_to_string(path).await.map_err(|e| open_err(Box::new(e)))?;
                 Some(TokenFile::parse(&text, path)?)
@@ -231,7 +231,9 @@ impl Runtime {
             provisioning: Provisioning::new(planner.clone(), runner.clone()),
             upgrades: Upgrades::new(planner, runner),
             edits: MainEdits::new(layout, Arc::new(config.sealing.clone()), ports.git, ports.store.clone()),
-            auth: Auth::new(ports.tokens, token_file),
+            auth: Auth::new(ports.tokens, token_file)
+                .disabled(config.auth.disabled)
+                .allowlist(config.workspaces.allowed_domains.clone()),
             workspaces: Err(if off {
                 workspaces::OFF.to_owned()
             } else {

@@ -162,7 +162,7 @@ pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &Workspace
             for problem in invalid.into_problems() {
                 c.push(problem);
             }
-        } else if !caller.admin && email.normalized() != caller.email.normalized() {
+        } else if !caller.is_admin() && email.normalized() != caller.email.normalized() {
             c.push(Problem::new("email", "not-yours", "a workspace can be asked for only with your own address"));
         }
     }
@@ -276,7 +276,7 @@ impl Workspaces {
 
     /// The caller's workspaces; an admin's `all` lists everyone's.
     pub async fn workspaces(&self, caller: &Caller, all: bool) -> Result<Vec<Workspace>, Error> {
-        let owner = if all && caller.admin { None } else { Some(&caller.email) };
+        let owner = if all && caller.is_admin() { None } else { Some(&caller.email) };
         self.cluster.list(owner).await.map_err(Error::Cluster)
     }
 
@@ -286,7 +286,7 @@ impl Workspaces {
         let parsed = WorkspaceName::parse(name).map_err(|_| Error::WorkspaceNotFound(name.to_owned()))?;
         let found = self.cluster.get(&parsed).await.map_err(Error::Cluster)?;
         match found {
-            Some(w) if caller.admin || w.is_owned_by(&caller.email) => Ok(w),
+            Some(w) if caller.is_admin() || w.is_owned_by(&caller.email) => Ok(w),
             _ => Err(Error::WorkspaceNotFound(name.to_owned())),
         }
     }
@@ -310,7 +310,7 @@ impl Workspaces {
         if !self.auth.is_confirmed(&email).await? {
             return Err(auth::Error::Unauthorized(auth::tokens::TokenError::Unknown).into());
         }
-        let owner = Caller { email, admin: false };
+        let owner = Caller { email, role: provision_core::Role::Member };
         let mine = self.workspaces(&owner, false).await?;
         for w in &mine {
             self.cluster.delete(&w.name).await.map_err(Error::Cluster)?;

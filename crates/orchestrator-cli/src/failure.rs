@@ -26,6 +26,7 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::NotFound => 3,
         ErrorKind::Conflict => 4,
         ErrorKind::Unauthorized => 5,
+        ErrorKind::Forbidden => 7,
         ErrorKind::Unavailable => 6,
     }
 }

@@ -18,6 +18,7 @@ use orchestrator_app::upgrades::{UpgradeMode, UpgradeOptions, UpgradeTarget};
 use orchestrator_app::workspaces::{AmountInput, WorkspaceInput};
 use orchestrator_app::{ClusterUse, Config, Runtime, Start};
 use output::Printer;
+use provision_core::Role;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -303,19 +304,32 @@ impl CreateWorkspaceArgs {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Issue a token for EMAIL and print it (once: only its hash is kept). Send it to its
-    /// owner; they use it as `Authorization: Bearer <token>`.
+    /// Issue a token for EMAIL with a role and print it (once: only its hash is kept). Send it
+    /// to its owner; they use it as `Authorization: Bearer <token>`.
+    ///
+    /// Roles: `reader` reads services, runs, kinds and metrics; `member` (the default) also
+    /// creates services, sets image tags, retries runs and asks for workspaces of their own;
+    /// `admin` also upgrades services and acts on everyone's workspaces. When
+    /// `workspaces.allowed_email_domains` is set, tokens are issued only to addresses there; an
+    /// admin's token may go to another address with --outside-allowlist.
     #[command(
-        after_help = "Examples:\n  orchestrator token create --email alice@iiitm.ac.in\n  orchestrator token create --email ops@iiitm.ac.in --admin"
+        after_help = "Examples:\n  orchestrator token create --email alice@iiitm.ac.in\n  orchestrator token create --email dash@iiitm.ac.in --role reader\n  orchestrator token create --email ops@iiitm.ac.in --role admin\n  orchestrator token create --email oncall@vendor.example --role admin --outside-allowlist"
     )]
     Create {
         #[arg(long)]
         email: String,
-        /// May see and delete every workspace, and ask for others.
+        /// reader, member or admin.
+        #[arg(long, default_value = "member", value_parser = parse_role, conflicts_with = "admin")]
+        role: Role,
+        /// The same as --role admin.
         #[arg(long)]
         admin: bool,
+        /// Issue an admin's token to an address outside the allowed domains (admins only).
+        #[arg(long)]
+        outside_allowlist: bool,
     },
-    /// List tokens (ids, owners, when last used), never their secrets.
+    /// List tokens: id, owner, role, where it is configured, whether it was used or revoked,
+    /// never their secrets.
     List {
         #[arg(long)]
         email: Option<String>,
@@ -424,6 +438,11 @@ struct ServicesArgs {
 enum ServicesCommand {
     /// Show one service with its repositories.
     Show { name: String },
+}
+
+/// A role by its name, for `--role`.
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).map_err(|e| e.problems().iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; "))
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -646,8 +665,9 @@ async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Resu
         }
         // Answered before the runtime starts.
         Command::Kinds { .. } | Command::Crd => {}
-        Command::Token(TokenCommand::Create { email, admin }) => {
-            let (token, record) = runtime.auth.issue_token(&email, admin).await?;
+        Command::Token(TokenCommand::Create { email, role, admin, outside_allowlist }) => {
+            let role = if admin { Role::Admin } else { role };
+            let (token, record) = runtime.auth.issue_token(&email, role, outside_allowlist).await?;
             printer.token_issued(token.expose(), &record);
         }
         Command::Token(TokenCommand::List { email }) => printer.tokens(&runtime.auth.tokens(email.as_deref()).await?),
@@ -657,7 +677,7 @@ async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Resu
             let operator = |email: Option<&str>| -> Result<Caller, CliFailure> {
                 let email = email.unwrap_or(OPERATOR);
                 let email = provision_core::EmailAddress::parse(email).map_err(|e| e.within("email"))?;
-                Ok(Caller { email, admin: true })
+                Ok(Caller { email, role: Role::Admin })
             };
             match args.command {
                 WorkspaceCommand::Create(args) => {

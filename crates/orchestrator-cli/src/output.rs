@@ -253,15 +253,10 @@ impl Printer {
     pub fn token_issued(&self, token: &str, record: &provision_core::ports::TokenRecord) {
         if self.json {
             return self.json(&serde_json::json!({
-                "token": token, "id": record.id, "email": record.email, "admin": record.admin,
+                "token": token, "id": record.id, "email": record.email, "role": record.role,
             }));
         }
-        eprintln!(
-            "Token {} for {}{}; it is shown only now:",
-            record.id,
-            record.email,
-            if record.admin { " (admin)" } else { "" }
-        );
+        eprintln!("Token {} for {} ({}); it is shown only now:", record.id, record.email, record.role);
         out(&format!("{token}\n"));
     }
 
@@ -269,8 +264,7 @@ impl Printer {
         if self.json {
             return self.json(&tokens);
         }
-        let mut s = String::new();
-        for t in tokens {
+        let rows = tokens.iter().map(|t| {
             let state = if t.revoked_at.is_some() {
                 "revoked"
             } else if t.confirmed {
@@ -278,9 +272,14 @@ impl Printer {
             } else {
                 "unused"
             };
-            s.push_str(&format!("{}  {}{}  {state}\n", t.id, t.email, if t.admin { " (admin)" } else { "" }));
-        }
-        out(&s);
+            let source = match t.source {
+                orchestrator_app::auth::tokens::TokenSource::Store => "store",
+                orchestrator_app::auth::tokens::TokenSource::File => "file",
+            };
+            let last_used = t.last_used_at.map_or_else(|| "-".to_owned(), |at| at.to_string());
+            [t.id.clone(), t.email.clone(), t.role.to_string(), source.to_owned(), state.to_owned(), last_used]
+        });
+        out(&table(["ID", "EMAIL", "ROLE", "SOURCE", "STATE", "LAST USED"], rows));
     }
 
     pub fn revoked(&self, live: bool) {
@@ -385,6 +384,24 @@ impl Printer {
 }
 
 /// An upgrade report for people: per service, per repository, what happened or would.
+/// Rows under a header, each column as wide as its widest cell, two spaces apart.
+fn table<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
+    let rows: Vec<[String; N]> = std::iter::once(header.map(str::to_owned)).chain(rows).collect();
+    let mut widths = [0; N];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
 fn upgrade_text(r: &UpgradeReport) -> String {
     let mut s = String::new();
     if r.mode == UpgradeMode::DryRun {

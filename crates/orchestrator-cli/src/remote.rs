@@ -198,6 +198,7 @@ impl Error {
             Error::Unreachable { .. } | Error::NoAnswer { .. } => ErrorKind::Unavailable,
             Error::Answered { status, .. } => match *status {
                 StatusCode::UNAUTHORIZED => ErrorKind::Unauthorized,
+                StatusCode::FORBIDDEN => ErrorKind::Forbidden,
                 StatusCode::NOT_FOUND => ErrorKind::NotFound,
                 StatusCode::CONFLICT => ErrorKind::Conflict,
                 StatusCode::REQUEST_TIMEOUT
@@ -450,6 +451,7 @@ mod tests {
         for (status, kind) in [
             (400, ErrorKind::Invalid),
             (401, ErrorKind::Unauthorized),
+            (403, ErrorKind::Forbidden),
             (404, ErrorKind::NotFound),
             (408, ErrorKind::Unavailable),
             (429, ErrorKind::Unavailable),

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod ports;
 pub mod problem;
 pub mod quantity;
+pub mod role;
 pub mod ssh;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -26,5 +27,6 @@ pub use names::{BlueprintName, BranchName, EnvName, OwnerName, RepoName, Service
 pub use plan::{Effect, Plan, RunId, Step, TreeMode};
 pub use problem::{Invalid, Problem};
 pub use quantity::{Amount, Bytes, Cpu, ResourceBounds};
+pub use role::Role;
 pub use ssh::{SshKeyKind, SshPublicKey};
 pub use tier::Tier;

@@ -657,8 +657,8 @@ pub struct TokenRecord {
     pub id: String,
     /// The holder's address, normalized ([`crate::EmailAddress::normalized`]).
     pub email: String,
-    /// May see and act on everyone's things.
-    pub admin: bool,
+    /// What the holder may do.
+    pub role: crate::Role,
     pub created_at: Timestamp,
     /// The last time the token was presented, if ever: a token that was used reached its holder.
     pub last_used_at: Option<Timestamp>,
@@ -687,7 +687,7 @@ pub trait Tokens: Send + Sync {
         id: &str,
         sha256_hex: &str,
         email: &crate::EmailAddress,
-        admin: bool,
+        role: crate::Role,
         now: Timestamp,
     ) -> Result<TokenRecord, PortError>;
     /// The token whose SHA-256 is `sha256_hex`, revoked or not.

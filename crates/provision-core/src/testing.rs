@@ -1071,7 +1071,7 @@ impl Tokens for MemoryStore {
         id: &str,
         sha256_hex: &str,
         email: &crate::EmailAddress,
-        admin: bool,
+        role: crate::Role,
         now: Timestamp,
     ) -> Result<TokenRecord, PortError> {
         if !is_sha256_hex(sha256_hex) {
@@ -1088,7 +1088,7 @@ impl Tokens for MemoryStore {
         let record = TokenRecord {
             id: id.to_owned(),
             email: email.normalized(),
-            admin,
+            role,
             created_at: now,
             last_used_at: None,
             revoked_at: None,

@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite/0001_initial.sql"),
     include_str!("sqlite/0002_outbox.sql"),
     include_str!("sqlite/0003_tokens.sql"),
+    include_str!("sqlite/0004_token_roles.sql"),
 ];
 
 /// Prepared statements kept per connection: more than the store has, so none is prepared twice.

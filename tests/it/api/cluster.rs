@@ -6,6 +6,7 @@
 use crate::api::process::{Running, address, http, start, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use orchestrator_app::{Config, Runtime};
+use provision_core::Role;
 use serde_json::Value;
 use test_harness::TestCluster;
 
@@ -41,8 +42,8 @@ mod on_any_cluster {
         )
         .unwrap();
         let app = Runtime::open(Config::load(home.path(), &[], &|_| None).unwrap(), None).await.unwrap();
-        let (alice, _) = app.auth.issue_token("alice@iiitm.ac.in", false).await.unwrap();
-        let (bob, _) = app.auth.issue_token("bob@iiitm.ac.in", false).await.unwrap();
+        let (alice, _) = app.auth.issue_token("alice@iiitm.ac.in", Role::Member, false).await.unwrap();
+        let (bob, _) = app.auth.issue_token("bob@iiitm.ac.in", Role::Member, false).await.unwrap();
         app.close().await;
         let (alice, bob) = (alice.expose().to_owned(), bob.expose().to_owned());
 
@@ -91,7 +92,7 @@ mod on_any_cluster {
         let mail = home.path().join("mail/new");
         let messages = cluster
             .eventually("the access e-mail is delivered", || async {
-                let (_, text) = call(&addr, "GET", "/metrics", None, None).await;
+                let (_, text) = call(&addr, "GET", "/metrics", Some(&alice), None).await;
                 let sent = text.as_str().unwrap().contains("orchestrator_emails_total{result=\"sent\"} 1");
                 let messages: Vec<_> =
                     std::fs::read_dir(&mail).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
@@ -101,7 +102,7 @@ mod on_any_cluster {
         assert_eq!(messages.len(), 1, "{messages:?}");
         let message = std::fs::read_to_string(&messages[0]).unwrap();
         assert!(message.contains(&format!("ssh -p {port} alice@ws.example.com")), "{message}");
-        let (_, metrics) = call(&addr, "GET", "/metrics", None, None).await;
+        let (_, metrics) = call(&addr, "GET", "/metrics", Some(&alice), None).await;
         let metrics = metrics.as_str().unwrap();
         assert!(metrics.contains("orchestrator_workspaces{phase=\"Ready\"} 1"), "{metrics}");
         assert!(metrics.contains("route=\"/v1/workspaces\""), "{metrics}");

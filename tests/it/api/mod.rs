@@ -1,6 +1,7 @@
-//! The `orchestrator-api` binary as a process: killed mid-run and restarted, and serving
-//! workspaces on a cluster.
+//! The `orchestrator-api` binary as a process: who may call it, killed mid-run and restarted,
+//! and serving workspaces on a cluster.
 
+mod auth;
 mod cluster;
 pub mod process;
 mod restart;

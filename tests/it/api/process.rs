@@ -24,6 +24,20 @@ pub fn start(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, BufRea
     (child, stderr)
 }
 
+/// A new admin's token for the data directory `home`, issued by `orchestrator token create`
+/// as an operator would (the server finds it in the store it shares).
+pub fn admin_token(home: &Path) -> String {
+    let out = Command::new(crate::binaries::orchestrator())
+        .args(["token", "create", "--email", "ops@example.org", "--role", "admin", "--output", "json"])
+        .env("ORCHESTRATOR_HOME", home)
+        .env_remove("ORCHESTRATOR_BLUEPRINTS")
+        .output()
+        .expect("the command line runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let issued: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    issued["token"].as_str().expect("the token is printed").to_owned()
+}
+
 /// Reads log lines until one contains `needle`; returns that line.
 pub fn wait_for(stderr: &mut BufReader<ChildStderr>, needle: &str) -> String {
     let mut seen = String::new();

@@ -1,7 +1,7 @@
 //! The `orchestrator-api` binary killed (SIGKILL) in the middle of a create-service run: the
 //! next start resumes the run before it listens, and the result has no duplicate.
 
-use crate::api::process::{address, http, start, wait_for};
+use crate::api::process::{address, admin_token, http, start, wait_for};
 use std::path::Path;
 use std::process::Command;
 
@@ -14,12 +14,20 @@ fn git_log(bare: &Path, branch: &str) -> Vec<String> {
 #[test]
 fn a_killed_server_resumes_the_run_on_its_next_start() {
     let home = tempfile::tempdir().expect("a temporary directory");
+    let token = admin_token(home.path());
     let (mut server, mut stderr) = start(home.path(), &[], &[("ORCHESTRATOR_FAULT", "after-effect:4")]);
     let addr = address(&wait_for(&mut stderr, "listening"));
 
     // The request hangs where the fault hook froze the run; the server is then killed there.
+    let bearer = token.clone();
     let request = std::thread::spawn(move || {
-        http(&addr, "POST", "/create-service", None, Some(r#"{"kind":"ms","name":"resumed","description":"d"}"#))
+        http(
+            &addr,
+            "POST",
+            "/create-service",
+            Some(&bearer),
+            Some(r#"{"kind":"ms","name":"resumed","description":"d"}"#),
+        )
     });
     wait_for(&mut stderr, "fault-hook: reached AfterEffect(4)");
     server.kill().expect("SIGKILL");
@@ -32,17 +40,22 @@ fn a_killed_server_resumes_the_run_on_its_next_start() {
     // The next start finishes the run before listening.
     let (mut server, mut stderr) = start(home.path(), &[], &[]);
     let addr = address(&wait_for(&mut stderr, "listening"));
-    let (status, body) = http(&addr, "GET", "/v1/runs", None, None).expect("the server answers");
+    let (status, body) = http(&addr, "GET", "/v1/runs", Some(&token), None).expect("the server answers");
     assert_eq!(status, 200, "{body}");
     let runs: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs:#}");
     assert_eq!(runs[0]["state"], "succeeded", "{runs:#}");
-    let (status, body) = http(&addr, "GET", "/v1/services/resumed", None, None).expect("the server answers");
+    let (status, body) = http(&addr, "GET", "/v1/services/resumed", Some(&token), None).expect("the server answers");
     assert_eq!(status, 200, "{body}");
     // The same create again is a conflict naming the service, not a second set of repos.
-    let (status, body) =
-        http(&addr, "POST", "/create-service", None, Some(r#"{"kind":"ms","name":"resumed","description":"d"}"#))
-            .expect("answer");
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/create-service",
+        Some(&token),
+        Some(r#"{"kind":"ms","name":"resumed","description":"d"}"#),
+    )
+    .expect("answer");
     assert_eq!(status, 409, "{body}");
     server.kill().expect("SIGKILL");
     server.wait().expect("the server is reaped");

@@ -10,9 +10,9 @@ use orchestrator_app::auth::Caller;
 use orchestrator_app::runtime::Ports;
 use orchestrator_app::workspaces::{AmountInput, WorkspaceInput};
 use orchestrator_app::{Config, Runtime};
-use provision_core::EmailAddress;
 use provision_core::testing::{MemoryGitHost, MemoryStore, MemoryWorkspaces};
 use provision_core::workspace::{ShortName, WorkspaceName, WorkspacePhase};
+use provision_core::{EmailAddress, Role};
 use serde_json::Value;
 use std::process::Command;
 use std::sync::Arc;
@@ -65,7 +65,14 @@ async fn output(cmd: Command) -> (i32, String, String) {
 
 impl Api {
     async fn token(&self, email: &str, admin: bool) -> String {
-        self.app.auth.issue_token(email, admin).await.unwrap().0.expose().to_owned()
+        self.app
+            .auth
+            .issue_token(email, if admin { Role::Admin } else { Role::Member }, false)
+            .await
+            .unwrap()
+            .0
+            .expose()
+            .to_owned()
     }
 
     /// `orchestrator workspace --api URL ARGS` with `token` in ORCHESTRATOR_TOKEN.
@@ -95,7 +102,7 @@ impl Api {
 
     /// A workspace made by the application itself, as its owner would ask for it.
     async fn create(&self, owner: &str, name: &str) -> String {
-        let caller = Caller { email: EmailAddress::parse(owner).unwrap(), admin: false };
+        let caller = Caller { email: EmailAddress::parse(owner).unwrap(), role: Role::Member };
         let input = WorkspaceInput {
             email: owner.into(),
             name: name.into(),
@@ -109,7 +116,7 @@ impl Api {
 
     /// What direct mode prints for `name`.
     async fn view(&self, name: &str) -> WorkspaceResponse {
-        let operator = Caller { email: EmailAddress::parse("operator@orchestrator.local").unwrap(), admin: true };
+        let operator = Caller { email: EmailAddress::parse("operator@orchestrator.local").unwrap(), role: Role::Admin };
         self.app.workspaces().unwrap().workspace(&operator, name).await.unwrap().into()
     }
 }

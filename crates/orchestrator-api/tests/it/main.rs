@@ -2,6 +2,7 @@
 //! failures, the OpenAPI document and a fuzz-style sweep of random bodies. The binary as a
 //! process is tested end to end, in the top-level `tests/`.
 
+mod access;
 mod bad_input;
 mod failures;
 mod fuzz;

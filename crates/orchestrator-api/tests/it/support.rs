@@ -1,4 +1,8 @@
 //! Test support: an API on the in-memory fakes, requests, and answers read back as JSON.
+//!
+//! Every request goes with an admin's token unless it carries its own `Authorization` (or is
+//! sent with [`Api::send_raw`]): the routes' rules are tested here, who may call them in
+//! `access.rs`.
 
 use axum::Router;
 use axum::body::Body;
@@ -6,6 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use orchestrator_api::{AppState, router};
 use orchestrator_app::runtime::Ports;
 use orchestrator_app::{Config, Runtime};
+use provision_core::Role;
 use provision_core::ports::{GitHost, Store};
 use provision_core::testing::{MemoryGitHost, MemoryStore};
 use serde_json::Value;
@@ -15,6 +20,8 @@ use tower::ServiceExt as _;
 /// An API whose app runs on the given ports; the temporary directory lives as long as it.
 pub struct Api {
     pub router: Router,
+    runtime: Arc<Runtime>,
+    admin: tokio::sync::OnceCell<String>,
     _home: tempfile::TempDir,
 }
 
@@ -32,6 +39,14 @@ impl Api {
         Api::from_state(AppState::new(Arc::new(runtime)), home)
     }
 
+    /// On the in-memory fakes, with `config.toml` holding `text`.
+    pub fn configured(text: &str) -> Api {
+        let home = tempfile::tempdir().expect("a temporary directory");
+        let config = Config::from_toml(home.path(), text, std::path::Path::new("config.toml")).expect("a valid config");
+        let ports = Ports::new(Arc::new(MemoryGitHost::new()), Arc::new(MemoryStore::new()));
+        Api::from_state(AppState::new(Arc::new(Runtime::with_ports(config, ports))), home)
+    }
+
     /// On the real adapters: bare repositories and SQLite under a temporary directory.
     pub async fn real() -> Api {
         let home = tempfile::tempdir().expect("a temporary directory");
@@ -40,10 +55,27 @@ impl Api {
     }
 
     pub fn from_state(state: AppState, home: tempfile::TempDir) -> Api {
-        Api { router: router(state), _home: home }
+        let runtime = state.runtime().clone();
+        Api { router: router(state), runtime, admin: tokio::sync::OnceCell::new(), _home: home }
     }
 
-    pub async fn send(&self, request: Request<Body>) -> Answer {
+    /// `Authorization: Bearer <token>` for a new token of `email` with `role`.
+    pub async fn bearer(&self, email: &str, role: Role) -> String {
+        let (token, _) = self.runtime.auth.issue_token(email, role, false).await.expect("a token is issued");
+        format!("Bearer {}", token.expose())
+    }
+
+    /// Sends `request`, with an admin's token unless it has an `Authorization` header.
+    pub async fn send(&self, mut request: Request<Body>) -> Answer {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            let admin = self.admin.get_or_init(|| self.bearer("admin@example.org", Role::Admin)).await;
+            request.headers_mut().insert(header::AUTHORIZATION, admin.parse().expect("a token is a header value"));
+        }
+        self.send_raw(request).await
+    }
+
+    /// Sends `request` exactly as it is.
+    pub async fn send_raw(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.expect("the router never fails");
         let status = response.status();
         let headers = response.headers().clone();

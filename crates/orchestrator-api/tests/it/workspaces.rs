@@ -9,6 +9,7 @@ use axum::http::{Request, header};
 use orchestrator_api::AppState;
 use orchestrator_app::runtime::Ports;
 use orchestrator_app::{Config, Runtime};
+use provision_core::Role;
 use provision_core::testing::{MemoryGitHost, MemoryStore, MemoryWorkspaces};
 use provision_core::workspace::WorkspacePhase;
 use serde_json::{Value, json};
@@ -18,7 +19,6 @@ const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519
 
 struct Setup {
     api: Api,
-    app: Arc<Runtime>,
     cluster: Arc<MemoryWorkspaces>,
 }
 
@@ -31,14 +31,13 @@ async fn setup(extra: &str) -> Setup {
     let app = Arc::new(
         Runtime::with_ports(config, Ports::new(Arc::new(MemoryGitHost::new()), store)).with_workspaces(cluster.clone()),
     );
-    let api = Api::from_state(AppState::new(app.clone()), home);
-    Setup { api, app, cluster }
+    let api = Api::from_state(AppState::new(app), home);
+    Setup { api, cluster }
 }
 
 impl Setup {
     async fn token(&self, email: &str, admin: bool) -> String {
-        let (token, _) = self.app.auth.issue_token(email, admin).await.unwrap();
-        format!("Bearer {}", token.expose())
+        self.api.bearer(email, if admin { Role::Admin } else { Role::Member }).await
     }
 
     async fn call(&self, method: &str, uri: &str, auth: Option<&str>, body: Option<&Value>) -> Answer {
@@ -53,7 +52,7 @@ impl Setup {
             }
             None => Body::empty(),
         };
-        self.api.send(builder.body(body).unwrap()).await
+        self.api.send_raw(builder.body(body).unwrap()).await
     }
 }
 
@@ -183,7 +182,9 @@ async fn metrics_count_requests_by_route_and_workspaces_by_phase() {
     s.call("POST", "/v1/workspaces", Some(&alice), Some(&request("alice@iiitm.ac.in", "devbox"))).await;
     s.call("GET", "/v1/workspaces/alice-nope-00000000", None, None).await;
     s.call("GET", "/no/such/route", None, None).await;
-    let answer = s.call("GET", "/metrics", None, None).await;
+    s.call("GET", "/metrics", None, None).await.problem(401);
+    let reader = s.api.bearer("rita@iiitm.ac.in", Role::Reader).await;
+    let answer = s.call("GET", "/metrics", Some(&reader), None).await;
     assert_eq!(answer.status, 200);
     assert!(answer.content_type().starts_with("text/plain; version=0.0.4"), "{}", answer.content_type());
     let text = String::from_utf8(answer.bytes).unwrap();
@@ -192,6 +193,7 @@ async fn metrics_count_requests_by_route_and_workspaces_by_phase() {
         "orchestrator_http_requests_total{route=\"/v1/workspaces\",method=\"POST\",status=\"409\"} 1",
         "orchestrator_http_requests_total{route=\"/v1/workspaces/{name}\",method=\"GET\",status=\"401\"} 1",
         "orchestrator_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+        "orchestrator_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"} 1",
         "orchestrator_workspaces{phase=\"Pending\"} 1",
         "orchestrator_workspaces{phase=\"Ready\"} 0",
         "orchestrator_runs{state=\"succeeded\"} 0",

@@ -1,4 +1,4 @@
-//! API bearer tokens: who is calling, and whether they are an admin.
+//! API bearer tokens: who is calling, and in which role.
 //!
 //! A token reads `orc_<id>_<secret>`: `id` is 12 lowercase hex digits (6 random bytes), the
 //! token's public name, which may be shown, logged and typed (`token revoke <id>`); `secret` is
@@ -26,9 +26,9 @@
 
 use super::Caller;
 use jiff::{SignedDuration, Timestamp};
-use provision_core::EmailAddress;
 use provision_core::ports::{PortError, PortErrorKind, TokenRecord, Tokens, is_sha256_hex};
 use provision_core::problem::{Invalid, Problem};
+use provision_core::{EmailAddress, Role};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -191,20 +191,20 @@ fn is_token_id(value: &str) -> bool {
 pub struct Principal {
     /// The holder's address, normalized.
     pub email: EmailAddress,
-    pub admin: bool,
+    pub role: Role,
     pub token_id: String,
 }
 
 impl Principal {
     /// The caller as the workspace use cases take it.
     pub fn caller(&self) -> Caller {
-        Caller { email: self.email.clone(), admin: self.admin }
+        Caller { email: self.email.clone(), role: self.role }
     }
 
     /// Whose tokens this principal may list and revoke: everyone's (`None`) for an admin,
     /// else their own. The argument [`list`] and [`revoke`] take as `owner`.
     pub fn scope(&self) -> Option<&EmailAddress> {
-        if self.admin { None } else { Some(&self.email) }
+        if self.role == Role::Admin { None } else { Some(&self.email) }
     }
 }
 
@@ -214,7 +214,7 @@ pub struct FileToken {
     pub id: String,
     /// Normalized.
     pub email: EmailAddress,
-    pub admin: bool,
+    pub role: Role,
     /// The operator vouches that the holder has the token (see the module documentation).
     pub confirmed: bool,
     sha256: [u8; 32],
@@ -225,7 +225,7 @@ impl fmt::Debug for FileToken {
         f.debug_struct("FileToken")
             .field("id", &self.id)
             .field("email", &self.email)
-            .field("admin", &self.admin)
+            .field("role", &self.role)
             .field("confirmed", &self.confirmed)
             .finish_non_exhaustive()
     }
@@ -237,7 +237,7 @@ impl fmt::Debug for FileToken {
 /// [[tokens]]
 /// id = "a1b2c3d4e5f6"          # the token's id: 12 lowercase hex digits
 /// email = "ann@example.org"
-/// admin = false                # optional, false by default
+/// role = "member"              # optional: reader, member (the default) or admin
 /// sha256 = "…"                 # SHA-256 of the whole token: 64 lowercase hex digits
 /// confirmed = true             # optional, false by default: counts for the legacy delete
 /// ```
@@ -258,7 +258,7 @@ pub enum TokenFileError {
     Invalid { path: PathBuf, invalid: Invalid },
 }
 
-const FILE_KEYS: &[&str] = &["id", "email", "admin", "sha256", "confirmed"];
+const FILE_KEYS: &[&str] = &["id", "email", "role", "admin", "sha256", "confirmed"];
 
 impl TokenFile {
     /// Parses the text of the tokens file (`path` names it in errors), reporting every problem
@@ -341,12 +341,13 @@ impl TokenFile {
     }
 
     /// The `[[tokens]]` entry that configures `token` in the file, for an operator to paste.
-    pub fn entry_for(token: &Token, email: &EmailAddress, admin: bool, confirmed: bool) -> String {
+    pub fn entry_for(token: &Token, email: &EmailAddress, role: Role, confirmed: bool) -> String {
         let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
         format!(
-            "[[tokens]]\nid = {}\nemail = {}\nadmin = {admin}\nsha256 = {}\nconfirmed = {confirmed}\n",
+            "[[tokens]]\nid = {}\nemail = {}\nrole = {}\nsha256 = {}\nconfirmed = {confirmed}\n",
             quoted(token.id()),
             quoted(&email.normalized()),
+            quoted(role.as_str()),
             quoted(&token.sha256_hex()),
         )
     }
@@ -384,6 +385,7 @@ fn file_entry(
     let (id, email, sha256) = (string("id"), string("email"), string("sha256"));
     let mut flag = |key: &str| optional_flag(table, key).map_err(|(rule, m)| problem(key, rule, m)).unwrap_or(false);
     let (admin, confirmed) = (flag("admin"), flag("confirmed"));
+    let role = file_role(table, admin).map_err(|(rule, m)| problem("role", rule, m)).ok();
 
     if let Some(id) = &id {
         if id.starts_with(PREFIX) {
@@ -419,7 +421,7 @@ fn file_entry(
     if problems.len() > before {
         return None;
     }
-    Some(FileToken { id: id?, email: email?, admin, confirmed, sha256: hash })
+    Some(FileToken { id: id?, email: email?, role: role?, confirmed, sha256: hash })
 }
 
 const PLAIN_TOKEN: &str = "this is a token itself, now exposed in the file: make a new token and put only its \
@@ -434,6 +436,21 @@ fn required_string(table: &DeTable<'_>, key: &str) -> Result<String, Broken> {
         Some(DeValue::String(s)) => Ok(s.as_ref().to_owned()),
         Some(other) => Err(("type", format!("{key} must be a string, found {}", other.type_str()))),
     }
+}
+
+/// An entry's role: `role = "…"`, or `admin = true` (the spelling before roles) for `admin`;
+/// `member` when neither is given.
+fn file_role(table: &DeTable<'_>, admin: bool) -> Result<Role, Broken> {
+    let role = match table.get("role").map(|v| v.get_ref()) {
+        None => return Ok(if admin { Role::Admin } else { Role::Member }),
+        Some(DeValue::String(s)) => Role::parse(s)
+            .map_err(|_| ("unknown-role", format!("role must be reader, member or admin, not {:?}", s.as_ref())))?,
+        Some(other) => return Err(("type", format!("role must be a string, found {}", other.type_str()))),
+    };
+    if table.get("admin").is_some() && admin != (role == Role::Admin) {
+        return Err(("conflict", format!("role = \"{role}\" contradicts admin = {admin}; keep only role")));
+    }
+    Ok(role)
 }
 
 /// `false` when absent.
@@ -458,7 +475,9 @@ pub enum TokenSource {
 pub struct TokenView {
     pub id: String,
     pub email: String,
-    pub admin: bool,
+    /// `reader`, `member` or `admin`.
+    #[schema(value_type = String)]
+    pub role: Role,
     pub source: TokenSource,
     /// Counts for the legacy delete: used and not revoked (store), or vouched for (file).
     pub confirmed: bool,
@@ -477,7 +496,7 @@ impl TokenView {
             confirmed: r.is_confirmed(),
             id: r.id,
             email: r.email,
-            admin: r.admin,
+            role: r.role,
             source: TokenSource::Store,
             created_at: Some(r.created_at),
             last_used_at: r.last_used_at,
@@ -489,7 +508,7 @@ impl TokenView {
         TokenView {
             id: t.id.clone(),
             email: t.email.normalized(),
-            admin: t.admin,
+            role: t.role,
             source: TokenSource::File,
             confirmed: t.confirmed,
             created_at: None,
@@ -505,15 +524,15 @@ impl TokenView {
 pub async fn issue(
     tokens: &dyn Tokens,
     email: &EmailAddress,
-    admin: bool,
+    role: Role,
     now: Timestamp,
     random: &mut dyn FnMut(&mut [u8]),
 ) -> Result<(Token, TokenRecord), TokenError> {
     for _ in 0..ISSUE_ATTEMPTS {
         let token = Token::generate(random);
-        match tokens.add_token(token.id(), &token.sha256_hex(), email, admin, now).await {
+        match tokens.add_token(token.id(), &token.sha256_hex(), email, role, now).await {
             Ok(record) => {
-                info!(token = %token.id(), email = %record.email, admin, "token issued");
+                info!(token = %token.id(), email = %record.email, role = %role, "token issued");
                 return Ok((token, record));
             }
             Err(e) if e.kind == PortErrorKind::AlreadyExists => {
@@ -545,7 +564,7 @@ pub async fn authenticate(
             return Err(TokenError::Unknown);
         }
         debug!(token = %entry.id, source = "file", "authenticated");
-        return Ok(Principal { email: entry.email.clone(), admin: entry.admin, token_id: entry.id.clone() });
+        return Ok(Principal { email: entry.email.clone(), role: entry.role, token_id: entry.id.clone() });
     }
     let record = tokens.token_by_hash(&hex::encode(hash)).await.map_err(TokenError::Store)?;
     let Some(record) = record.filter(|r| r.id == token.id()) else {
@@ -562,7 +581,7 @@ pub async fn authenticate(
         TokenError::Store(PortError::permanent(format!("token {} has an invalid address: {e}", record.id)))
     })?;
     debug!(token = %record.id, source = "store", "authenticated");
-    Ok(Principal { email, admin: record.admin, token_id: record.id })
+    Ok(Principal { email, role: record.role, token_id: record.id })
 }
 
 /// The token in an `Authorization` value `Bearer <token>`.

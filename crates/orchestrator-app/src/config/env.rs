@@ -81,6 +81,7 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("ORCHESTRATOR_SMTP_FROM", "smtp", "from", Kind::Text),
     var("ORCHESTRATOR_MAIL_TEMPLATES", "smtp", "templates", Kind::Text),
     var("ORCHESTRATOR_TOKENS_FILE", "auth", "tokens_file", Kind::Text),
+    var("ORCHESTRATOR_AUTH_DISABLED", "auth", "disabled", Kind::Bool),
 ];
 
 /// Puts every variable `lookup` knows into `table`; the names of those it used, or the

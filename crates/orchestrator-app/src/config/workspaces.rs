@@ -47,6 +47,10 @@ pub struct SmtpSection {
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     pub tokens_file: Option<String>,
+    /// Serve every route without a token (a trusted local set-up only; the server says so
+    /// when it starts).
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// What one owner may hold at once.

@@ -6,9 +6,9 @@ use crate::auth::tokens::{
     Principal, Token, TokenError, TokenFile, TokenFileError, TokenSource, authenticate, confirmed, issue, list, revoke,
 };
 use jiff::Timestamp;
-use provision_core::EmailAddress;
 use provision_core::ports::Tokens;
 use provision_core::testing::MemoryStore;
+use provision_core::{DomainAllowlist, EmailAddress, Role};
 use std::path::Path;
 
 fn at(seconds: i64) -> Timestamp {
@@ -41,8 +41,8 @@ fn secret(token: &Token) -> String {
     token.expose().rsplit('_').next().unwrap().to_owned()
 }
 
-async fn issued(store: &MemoryStore, address: &str, admin: bool, seed: u64) -> Token {
-    issue(store, &email(address), admin, at(0), &mut random(seed)).await.unwrap().0
+async fn issued(store: &MemoryStore, address: &str, role: Role, seed: u64) -> Token {
+    issue(store, &email(address), role, at(0), &mut random(seed)).await.unwrap().0
 }
 
 fn file(text: &str) -> TokenFile {
@@ -63,8 +63,12 @@ fn problems(text: &str) -> (Vec<(String, String)>, String) {
 #[tokio::test]
 async fn an_issued_token_authenticates_its_holder() {
     let store = MemoryStore::new();
-    let (token, record) = issue(&store, &email("Ann.Lee@Example.ORG"), false, at(0), &mut random(1)).await.unwrap();
-    assert_eq!((record.id.as_str(), record.email.as_str(), record.admin), (token.id(), "ann.lee@example.org", false));
+    let (token, record) =
+        issue(&store, &email("Ann.Lee@Example.ORG"), Role::Member, at(0), &mut random(1)).await.unwrap();
+    assert_eq!(
+        (record.id.as_str(), record.email.as_str(), record.role),
+        (token.id(), "ann.lee@example.org", Role::Member)
+    );
     assert_eq!((record.created_at, record.last_used_at, record.revoked_at), (at(0), None, None));
     assert!(token.expose().starts_with(&format!("orc_{}_", token.id())));
     assert_eq!(token.id().len(), 12);
@@ -73,13 +77,13 @@ async fn an_issued_token_authenticates_its_holder() {
     let principal = authenticate(&store, None, &bearer(&token), at(5)).await.unwrap();
     assert_eq!(
         principal,
-        Principal { email: email("ann.lee@example.org"), admin: false, token_id: token.id().to_owned() }
+        Principal { email: email("ann.lee@example.org"), role: Role::Member, token_id: token.id().to_owned() }
     );
     assert_eq!(principal.caller().email, email("ann.lee@example.org"));
     assert_eq!(principal.scope(), Some(&email("ann.lee@example.org")));
-    let admin = issued(&store, "root@example.org", true, 2).await;
+    let admin = issued(&store, "root@example.org", Role::Admin, 2).await;
     let root = authenticate(&store, None, &bearer(&admin), at(5)).await.unwrap();
-    assert!(root.admin && root.caller().admin);
+    assert!(root.role == Role::Admin && root.caller().is_admin());
     assert_eq!(root.scope(), None, "an admin sees everyone's");
 
     // The store holds the hash of the whole text, never the text.
@@ -90,7 +94,7 @@ async fn an_issued_token_authenticates_its_holder() {
 #[tokio::test]
 async fn a_wrong_secret_for_a_real_id_is_unauthorized() {
     let store = MemoryStore::new();
-    let token = issued(&store, "ann@example.org", false, 1).await;
+    let token = issued(&store, "ann@example.org", Role::Member, 1).await;
     let text = token.expose();
     let last = if text.ends_with('0') { "1" } else { "0" };
     let forged = format!("Bearer {}{last}", &text[..text.len() - 1]);
@@ -107,13 +111,13 @@ async fn a_wrong_secret_for_a_real_id_is_unauthorized() {
 #[tokio::test]
 async fn every_header_but_bearer_and_the_token_is_unauthorized() {
     let store = MemoryStore::new();
-    let token = issued(&store, "ann@example.org", false, 1).await;
+    let token = issued(&store, "ann@example.org", Role::Member, 1).await;
     let text = token.expose();
     for ok in [format!("Bearer {text}"), format!("bearer {text}"), format!("bEaReR {text}")] {
         assert_eq!(authenticate(&store, None, &ok, at(1)).await.unwrap().token_id, token.id(), "{ok}");
     }
     let store = MemoryStore::new();
-    let token = issued(&store, "ann@example.org", false, 1).await;
+    let token = issued(&store, "ann@example.org", Role::Member, 1).await;
     let text = token.expose();
     let not_bearer = [
         ("empty", String::new()),
@@ -152,7 +156,7 @@ async fn every_header_but_bearer_and_the_token_is_unauthorized() {
 #[tokio::test]
 async fn a_revoked_token_is_unauthorized_and_unconfirmed() {
     let store = MemoryStore::new();
-    let token = issued(&store, "ann@example.org", false, 1).await;
+    let token = issued(&store, "ann@example.org", Role::Member, 1).await;
     authenticate(&store, None, &bearer(&token), at(1)).await.unwrap();
     assert!(confirmed(&store, None, &email("ann@example.org")).await.unwrap());
 
@@ -176,7 +180,7 @@ async fn a_revoked_token_is_unauthorized_and_unconfirmed() {
 #[tokio::test]
 async fn a_leaked_token_is_revoked_by_its_text_too() {
     let store = MemoryStore::new();
-    let token = issued(&store, "ann@example.org", false, 1).await;
+    let token = issued(&store, "ann@example.org", Role::Member, 1).await;
     assert!(revoke(&store, None, token.expose(), None, at(1)).await.unwrap());
     assert!(matches!(authenticate(&store, None, &bearer(&token), at(2)).await, Err(TokenError::Revoked { .. })));
     let other = Token::generate(&mut random(9));
@@ -188,8 +192,8 @@ async fn a_leaked_token_is_revoked_by_its_text_too() {
 #[tokio::test]
 async fn a_used_token_confirms_its_holder_for_the_legacy_delete() {
     let store = MemoryStore::new();
-    let token = issued(&store, "Ann@example.org", false, 1).await;
-    issued(&store, "bob@example.org", false, 2).await;
+    let token = issued(&store, "Ann@example.org", Role::Member, 1).await;
+    issued(&store, "bob@example.org", Role::Member, 2).await;
     assert!(!confirmed(&store, None, &email("ann@example.org")).await.unwrap(), "issued, never presented");
     authenticate(&store, None, &bearer(&token), at(1)).await.unwrap();
     assert!(confirmed(&store, None, &email("ANN@example.org")).await.unwrap(), "any case");
@@ -200,7 +204,7 @@ async fn a_used_token_confirms_its_holder_for_the_legacy_delete() {
 #[tokio::test]
 async fn a_use_is_recorded_at_most_once_a_minute() {
     let store = MemoryStore::new();
-    let token = issued(&store, "ann@example.org", false, 1).await;
+    let token = issued(&store, "ann@example.org", Role::Member, 1).await;
     let last_use = async |now| {
         authenticate(&store, None, &bearer(&token), at(now)).await.unwrap();
         store.tokens(None).await.unwrap()[0].last_used_at
@@ -214,7 +218,7 @@ async fn a_use_is_recorded_at_most_once_a_minute() {
 #[tokio::test]
 async fn issuing_draws_again_when_an_id_is_taken() {
     let store = MemoryStore::new();
-    let first = issued(&store, "ann@example.org", false, 7).await;
+    let first = issued(&store, "ann@example.org", Role::Member, 7).await;
     // The same bytes as the first token, then others.
     let mut calls = 0;
     let mut replay = random(7);
@@ -223,21 +227,21 @@ async fn issuing_draws_again_when_an_id_is_taken() {
         calls += 1;
         if calls == 1 { replay(buf) } else { fresh(buf) }
     };
-    let (second, _) = issue(&store, &email("bob@example.org"), false, at(1), &mut once_the_same).await.unwrap();
+    let (second, _) = issue(&store, &email("bob@example.org"), Role::Member, at(1), &mut once_the_same).await.unwrap();
     assert_ne!(second.id(), first.id());
     assert_eq!(store.tokens(None).await.unwrap().len(), 2);
 
     let mut always_the_same = |buf: &mut [u8]| random(7)(buf);
-    let e = issue(&store, &email("bob@example.org"), false, at(2), &mut always_the_same).await.unwrap_err();
+    let e = issue(&store, &email("bob@example.org"), Role::Member, at(2), &mut always_the_same).await.unwrap_err();
     assert!(matches!(e, TokenError::Collision), "a source that repeats itself is reported: {e:?}");
 }
 
 #[tokio::test]
 async fn users_list_and_revoke_only_their_own_tokens() {
     let store = MemoryStore::new();
-    let ann = issued(&store, "ann@example.org", false, 1).await;
-    let bob = issued(&store, "bob@example.org", false, 2).await;
-    let root = issued(&store, "root@example.org", true, 3).await;
+    let ann = issued(&store, "ann@example.org", Role::Member, 1).await;
+    let bob = issued(&store, "bob@example.org", Role::Member, 2).await;
+    let root = issued(&store, "root@example.org", Role::Admin, 3).await;
     let who = async |token: &Token| authenticate(&store, None, &bearer(token), at(1)).await.unwrap();
     let (ann_p, root_p) = (who(&ann).await, who(&root).await);
 
@@ -260,8 +264,8 @@ fn file_tokens() -> (Token, Token, String) {
     let (carol, dave) = (Token::generate(&mut random(11)), Token::generate(&mut random(12)));
     let text = format!(
         "# Tokens of the people without a store token.\n{}\n{}",
-        TokenFile::entry_for(&carol, &email("Carol@Example.org"), true, true),
-        TokenFile::entry_for(&dave, &email("dave@example.org"), false, false),
+        TokenFile::entry_for(&carol, &email("Carol@Example.org"), Role::Admin, true),
+        TokenFile::entry_for(&dave, &email("dave@example.org"), Role::Member, false),
     );
     (carol, dave, text)
 }
@@ -274,9 +278,9 @@ async fn file_tokens_authenticate_write_nothing_and_confirm_only_when_marked() {
     assert_eq!(tokens.entries().len(), 2);
 
     let p = authenticate(&store, Some(&tokens), &bearer(&carol), at(1)).await.unwrap();
-    assert_eq!(p, Principal { email: email("carol@example.org"), admin: true, token_id: carol.id().to_owned() });
+    assert_eq!(p, Principal { email: email("carol@example.org"), role: Role::Admin, token_id: carol.id().to_owned() });
     let p = authenticate(&store, Some(&tokens), &format!("bearer {}", dave.expose()), at(1)).await.unwrap();
-    assert_eq!((p.email.as_str(), p.admin), ("dave@example.org", false));
+    assert_eq!((p.email.as_str(), p.role), ("dave@example.org", Role::Member));
     assert_eq!(store.tokens(None).await.unwrap(), [], "nothing was written to the store");
 
     assert!(confirmed(&store, Some(&tokens), &email("carol@example.org")).await.unwrap(), "confirmed = true");
@@ -284,7 +288,7 @@ async fn file_tokens_authenticate_write_nothing_and_confirm_only_when_marked() {
     assert!(!confirmed(&store, None, &email("carol@example.org")).await.unwrap(), "without the file");
 
     // Store tokens still work beside the file, and a file token is revoked only in the file.
-    let ann = issued(&store, "ann@example.org", false, 1).await;
+    let ann = issued(&store, "ann@example.org", Role::Member, 1).await;
     assert_eq!(authenticate(&store, Some(&tokens), &bearer(&ann), at(2)).await.unwrap().token_id, ann.id());
     let e = revoke(&store, Some(&tokens), carol.id(), None, at(3)).await.unwrap_err();
     assert!(matches!(e, TokenError::InFile { .. }), "{e:?}");
@@ -398,7 +402,7 @@ fn a_tokens_file_that_is_not_toml_names_the_place_but_not_the_line() {
 #[tokio::test]
 async fn no_formatted_value_shows_a_secret() {
     let store = MemoryStore::new();
-    let (token, record) = issue(&store, &email("ann@example.org"), false, at(0), &mut random(1)).await.unwrap();
+    let (token, record) = issue(&store, &email("ann@example.org"), Role::Member, at(0), &mut random(1)).await.unwrap();
     let hidden = secret(&token);
     assert_eq!(token.to_string(), format!("orc_{}_***", token.id()));
     assert_eq!(format!("{token:?}"), format!("orc_{}_***", token.id()));
@@ -440,4 +444,94 @@ async fn no_formatted_value_shows_a_secret() {
         }
     }
     assert!(shown.iter().any(|s| s.contains(token.id())), "ids are shown: {shown:#?}");
+}
+
+#[test]
+fn a_file_token_has_a_role_and_the_old_admin_flag_still_reads() {
+    let hash = |n: u64| Token::generate(&mut random(40 + n)).sha256_hex();
+    let entry = |id: &str, n: u64, extra: &str| {
+        format!("[[tokens]]\nid = \"{id}\"\nemail = \"a{n}@example.org\"\nsha256 = \"{}\"\n{extra}\n", hash(n))
+    };
+    let text = [
+        entry("a00000000001", 1, "role = \"reader\""),
+        entry("a00000000002", 2, ""),
+        entry("a00000000003", 3, "admin = true"),
+        entry("a00000000004", 4, "role = \"admin\"\nadmin = true"),
+    ]
+    .concat();
+    let roles: Vec<Role> = file(&text).entries().iter().map(|t| t.role).collect();
+    assert_eq!(roles, [Role::Reader, Role::Member, Role::Admin, Role::Admin]);
+
+    let bad =
+        [entry("a00000000005", 5, "role = \"root\""), entry("a00000000006", 6, "role = \"reader\"\nadmin = true")]
+            .concat();
+    let (fields, message) = problems(&bad);
+    assert_eq!(
+        fields,
+        [
+            ("tokens[0].role".to_owned(), "unknown-role".to_owned()),
+            ("tokens[1].role".to_owned(), "conflict".to_owned())
+        ]
+    );
+    assert!(message.contains("reader, member or admin"), "{message}");
+}
+
+fn auth(store: &MemoryStore) -> crate::auth::Auth {
+    crate::auth::Auth::new(std::sync::Arc::new(store.clone()), None)
+}
+
+#[tokio::test]
+async fn a_request_needs_a_token_whose_role_allows_it() {
+    use crate::auth::Error;
+    let store = MemoryStore::new();
+    let reader = issued(&store, "rita@example.org", Role::Reader, 51).await;
+    let member = issued(&store, "max@example.org", Role::Member, 52).await;
+    let auth = auth(&store);
+
+    let e = auth.authorize(None, Role::Reader).await.unwrap_err();
+    assert!(matches!(e, Error::Unauthorized(TokenError::NotBearer)), "{e:?}");
+    let caller = auth.authorize(Some(&bearer(&reader)), Role::Reader).await.unwrap().unwrap();
+    assert_eq!((caller.email.as_str(), caller.role), ("rita@example.org", Role::Reader));
+    let e = auth.authorize(Some(&bearer(&reader)), Role::Member).await.unwrap_err();
+    let Error::Forbidden { has, needed, .. } = &e else { panic!("{e:?}") };
+    assert_eq!((*has, *needed), (Role::Reader, Role::Member));
+    assert!(e.to_string().contains("reader") && !e.to_string().contains(&secret(&reader)), "{e}");
+    assert!(auth.authorize(Some(&bearer(&member)), Role::Member).await.unwrap().is_some());
+    assert!(matches!(auth.authorize(Some(&bearer(&member)), Role::Admin).await, Err(Error::Forbidden { .. })));
+
+    // Disabled: no token passes as nobody; a token sent is still checked.
+    let open = auth.disabled(true);
+    assert_eq!(open.authorize(None, Role::Admin).await.unwrap(), None);
+    let unknown = Token::generate(&mut random(53));
+    assert!(matches!(open.authorize(Some(&bearer(&unknown)), Role::Reader).await, Err(Error::Unauthorized(_))));
+    assert!(matches!(open.authorize(Some(&bearer(&reader)), Role::Admin).await, Err(Error::Forbidden { .. })));
+}
+
+#[tokio::test]
+async fn tokens_are_issued_inside_the_allowlist_and_an_admin_s_outside_only_when_asked() {
+    use crate::auth::Error;
+    let store = MemoryStore::new();
+    let allowlist = DomainAllowlist::parse(["iiitm.ac.in"]).unwrap();
+    let auth = auth(&store).allowlist(Some(allowlist));
+
+    let (_, record) = auth.issue_token("ann@iiitm.ac.in", Role::Member, false).await.unwrap();
+    assert_eq!(record.role, Role::Member);
+    for role in Role::ALL {
+        let e = auth.issue_token("eve@evil.com", role, false).await.unwrap_err();
+        let Error::Invalid(invalid) = &e else { panic!("{e:?}") };
+        let problem = &invalid.problems()[0];
+        assert_eq!((problem.field.as_str(), problem.rule), ("email", "domain-not-allowed"));
+        assert!(problem.message.contains("iiitm.ac.in"), "{}", problem.message);
+        assert_eq!(problem.message.contains("--outside-allowlist"), role == Role::Admin, "{}", problem.message);
+    }
+    let e = auth.issue_token("eve@evil.com", Role::Member, true).await.unwrap_err();
+    let Error::Invalid(invalid) = &e else { panic!("{e:?}") };
+    assert_eq!(invalid.problems()[0].rule, "admin-only");
+    let (_, record) = auth.issue_token("ops@contractor.example", Role::Admin, true).await.unwrap();
+    assert_eq!((record.email.as_str(), record.role), ("ops@contractor.example", Role::Admin));
+    let emails: Vec<String> = store.tokens(None).await.unwrap().into_iter().map(|r| r.email).collect();
+    assert_eq!(emails, ["ann@iiitm.ac.in", "ops@contractor.example"], "nothing else was issued");
+
+    let anywhere = self::auth(&store);
+    assert!(anywhere.issue_token("bob@anywhere.example", Role::Reader, false).await.is_ok(), "no allowlist");
 }

@@ -4,9 +4,9 @@
 use super::*;
 use crate::auth::Caller;
 use crate::workspaces::{AmountInput, Error, WorkspaceInput, Workspaces};
-use provision_core::EmailAddress;
 use provision_core::testing::MemoryWorkspaces;
 use provision_core::workspace::WorkspacePhase;
+use provision_core::{EmailAddress, Role};
 
 const KEY: &str = include_str!("../../../provision-core/src/ssh/fixtures/ed25519.pub");
 const RSA_1024: &str = include_str!("../../../provision-core/src/ssh/fixtures/rsa1024.pub");
@@ -27,7 +27,7 @@ fn setup(extra: &str) -> Setup {
 }
 
 fn caller(email: &str, admin: bool) -> Caller {
-    Caller { email: EmailAddress::parse(email).unwrap(), admin }
+    Caller { email: EmailAddress::parse(email).unwrap(), role: if admin { Role::Admin } else { Role::Member } }
 }
 
 fn request(email: &str, name: &str) -> WorkspaceInput {

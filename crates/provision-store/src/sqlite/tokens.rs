@@ -8,13 +8,13 @@ use super::{SqliteStore, db_error, execute, fixed_width, get, is_unique_violatio
 use super::{query_all, query_first};
 use async_trait::async_trait;
 use jiff::Timestamp;
-use provision_core::EmailAddress;
 use provision_core::ports::{PortError, PortErrorKind, TokenRecord, Tokens, is_sha256_hex};
+use provision_core::{EmailAddress, Role};
 use rusqlite::{Connection, Row, params};
 
 macro_rules! select_tokens {
     ($tail:literal) => {
-        concat!("SELECT id, email, admin, created_at, last_used_at, revoked_at FROM tokens ", $tail)
+        concat!("SELECT id, email, role, created_at, last_used_at, revoked_at FROM tokens ", $tail)
     };
 }
 
@@ -22,7 +22,7 @@ fn record(row: &Row<'_>) -> Result<TokenRecord, PortError> {
     Ok(TokenRecord {
         id: get(row, "id")?,
         email: get(row, "email")?,
-        admin: get(row, "admin")?,
+        role: parsed(row, "role", Role::parse)?,
         created_at: parsed(row, "created_at", str::parse::<Timestamp>)?,
         last_used_at: optional_parsed(row, "last_used_at", str::parse::<Timestamp>)?,
         revoked_at: optional_parsed(row, "revoked_at", str::parse::<Timestamp>)?,
@@ -46,7 +46,7 @@ impl Tokens for SqliteStore {
         id: &str,
         sha256_hex: &str,
         email: &EmailAddress,
-        admin: bool,
+        role: Role,
         now: Timestamp,
     ) -> Result<TokenRecord, PortError> {
         // The CHECK constraint refuses it too; this says why, in the fake's words.
@@ -58,7 +58,7 @@ impl Tokens for SqliteStore {
         let record = TokenRecord {
             id: id.to_owned(),
             email: email.normalized(),
-            admin,
+            role,
             created_at,
             last_used_at: None,
             revoked_at: None,
@@ -68,8 +68,8 @@ impl Tokens for SqliteStore {
             let r = &inserted;
             execute(
                 db,
-                "INSERT INTO tokens (id, sha256, email, admin, created_at) VALUES (?, ?, ?, ?, ?)",
-                params![r.id, hash, r.email, r.admin, at],
+                "INSERT INTO tokens (id, sha256, email, role, created_at) VALUES (?, ?, ?, ?, ?)",
+                params![r.id, hash, r.email, r.role.as_str(), at],
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {

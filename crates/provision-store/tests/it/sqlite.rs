@@ -1,9 +1,11 @@
 //! What only the SQLite store promises: durability across reopening (the outbox's too),
-//! versioned migrations (a version-1 database gains the outbox, a version-2 one the tokens),
+//! versioned migrations (a version-1 database gains the outbox, a version-2 one the tokens, a
+//! version-3 one token roles),
 //! a busy database reported as transient, claims that die with their process, every runtime
 //! flavour served, a close that checkpoints the log.
 
 use crate::support::{at, db_path, email, id, message, msg_key, new_run, service_name};
+use provision_core::Role;
 use provision_core::ports::{JournalEvent, Outbox, PortErrorKind, RunCreated, RunState, StepState, Store, Tokens};
 use provision_store::{Error, Options, SqliteStore};
 use rusqlite::{Connection, TransactionBehavior};
@@ -22,8 +24,9 @@ fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
 
-/// The newest schema version: 1 runs, journal, services and keys; 2 the outbox; 3 tokens.
-const SCHEMA_VERSION: i64 = 3;
+/// The newest schema version: 1 runs, journal, services and keys; 2 the outbox; 3 tokens;
+/// 4 token roles.
+const SCHEMA_VERSION: i64 = 4;
 
 fn pragma<T: rusqlite::types::FromSql>(path: &Path, name: &str) -> T {
     raw(path).query_row(&format!("PRAGMA {name}"), [], |row| row.get(0)).unwrap()
@@ -142,9 +145,47 @@ async fn a_database_of_schema_version_2_gains_the_tokens_and_keeps_its_data() {
     assert_eq!(store.run(&id("r1")).await.unwrap().unwrap().state, RunState::Succeeded);
     assert_eq!(store.message(&msg_key("k")).await.unwrap().unwrap().state, provision_core::ports::MessageState::Sent);
     let hash = "ab".repeat(32);
-    store.add_token("a1b2c3d4e5f6", &hash, &email("ann@example.org"), false, at(0)).await.unwrap();
+    store.add_token("a1b2c3d4e5f6", &hash, &email("ann@example.org"), Role::Member, at(0)).await.unwrap();
     store.mark_token_used("a1b2c3d4e5f6", at(1)).await.unwrap();
     assert!(store.has_confirmed_token(&email("ann@example.org")).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_database_of_schema_version_3_gives_its_tokens_roles_that_keep_their_rights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    // A database as the release with tokens but no roles left it: an admin and a plain token.
+    let old = raw(&path);
+    for script in [
+        include_str!("../../src/sqlite/0001_initial.sql"),
+        include_str!("../../src/sqlite/0002_outbox.sql"),
+        include_str!("../../src/sqlite/0003_tokens.sql"),
+    ] {
+        old.execute_batch(script).unwrap();
+    }
+    old.execute_batch(&format!(
+        "PRAGMA user_version = 3; \
+         INSERT INTO tokens (id, sha256, email, admin, created_at, last_used_at) \
+         VALUES ('a1b2c3d4e5f6', '{}', 'ops@example.org', 1, '2026-01-01T00:00:00.000000Z', \
+                 '2026-01-02T00:00:00.000000Z'), \
+                ('0123456789ab', '{}', 'ann@example.org', 0, '2026-01-01T00:00:00.000000Z', NULL);",
+        "ab".repeat(32),
+        "cd".repeat(32)
+    ))
+    .unwrap();
+    drop(old);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(pragma::<i64>(&path, "user_version"), SCHEMA_VERSION);
+    let roles: Vec<(String, Role, bool)> =
+        store.tokens(None).await.unwrap().into_iter().map(|r| (r.id.clone(), r.role, r.is_confirmed())).collect();
+    assert_eq!(
+        roles,
+        [("a1b2c3d4e5f6".to_owned(), Role::Admin, true), ("0123456789ab".to_owned(), Role::Member, false)],
+        "an admin stays admin, any other token may still do what it could: a member's rights"
+    );
+    let e = raw(&path).execute("UPDATE tokens SET role = 'root'", []).unwrap_err();
+    assert!(e.to_string().contains("CHECK"), "only the three roles: {e}");
 }
 
 #[tokio::test]
@@ -153,9 +194,9 @@ async fn tokens_survive_reopening_and_only_their_hash_is_written() {
     let path = db_path(&dir);
     let store = SqliteStore::open(&path).await.unwrap();
     let hash = "cd".repeat(32);
-    store.add_token("a1b2c3d4e5f6", &hash, &email("Ann@Example.org"), true, at(0)).await.unwrap();
+    store.add_token("a1b2c3d4e5f6", &hash, &email("Ann@Example.org"), Role::Admin, at(0)).await.unwrap();
     store.mark_token_used("a1b2c3d4e5f6", at(1)).await.unwrap();
-    store.add_token("0123456789ab", &"ef".repeat(32), &email("bob@example.org"), false, at(2)).await.unwrap();
+    store.add_token("0123456789ab", &"ef".repeat(32), &email("bob@example.org"), Role::Member, at(2)).await.unwrap();
     store.revoke_token("0123456789ab", at(3)).await.unwrap();
     let before = store.tokens(None).await.unwrap();
     store.close().await;
@@ -171,11 +212,11 @@ async fn tokens_survive_reopening_and_only_their_hash_is_written() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(columns, ["seq", "id", "sha256", "email", "admin", "created_at", "last_used_at", "revoked_at"]);
+    assert_eq!(columns, ["seq", "id", "sha256", "email", "created_at", "last_used_at", "revoked_at", "role"]);
     // The CHECK refuses a plain token even from a program that bypasses the store.
     let e = raw(&path)
         .execute(
-            "INSERT INTO tokens (id, sha256, email, admin, created_at) VALUES ('x', ?, 'a@b.c', 0, 'now')",
+            "INSERT INTO tokens (id, sha256, email, role, created_at) VALUES ('x', ?, 'a@b.c', 'member', 'now')",
             [format!("orc_a1b2c3d4e5f6_{}", "0".repeat(60))],
         )
         .unwrap_err();

@@ -2,6 +2,7 @@
 //! SHA-256 ever stored, "confirmed" meaning used and not revoked, revocations kept for ever.
 
 use crate::support::{Backend, at, email};
+use provision_core::Role;
 use provision_core::ports::{PortErrorKind, TokenRecord, Tokens};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ fn hash(n: u8) -> String {
 }
 
 async fn add(tokens: &dyn Tokens, id: &str, n: u8, address: &str, now: i64) -> TokenRecord {
-    tokens.add_token(id, &hash(n), &email(address), false, at(now)).await.unwrap()
+    tokens.add_token(id, &hash(n), &email(address), Role::Member, at(now)).await.unwrap()
 }
 
 fn ids(records: &[TokenRecord]) -> Vec<&str> {
@@ -23,13 +24,14 @@ fn ids(records: &[TokenRecord]) -> Vec<&str> {
 
 pub async fn a_token_is_found_by_its_hash(b: &Backend) {
     let tokens = b.tokens().await;
-    let added = tokens.add_token("a1b2c3d4e5f6", &hash(1), &email("Ann.Lee@Example.ORG"), true, at(0)).await.unwrap();
+    let added =
+        tokens.add_token("a1b2c3d4e5f6", &hash(1), &email("Ann.Lee@Example.ORG"), Role::Admin, at(0)).await.unwrap();
     assert_eq!(
         added,
         TokenRecord {
             id: "a1b2c3d4e5f6".into(),
             email: "ann.lee@example.org".into(),
-            admin: true,
+            role: Role::Admin,
             created_at: at(0),
             last_used_at: None,
             revoked_at: None,
@@ -48,7 +50,8 @@ pub async fn a_duplicate_id_or_hash_is_refused(b: &Backend) {
     let tokens = b.tokens().await;
     let first = add(&*tokens, "t1", 1, "ann@example.org", 0).await;
     for (id, n) in [("t1", 2), ("t2", 1), ("t1", 1)] {
-        let e = b.tokens().await.add_token(id, &hash(n), &email("bob@example.org"), true, at(1)).await.unwrap_err();
+        let e =
+            b.tokens().await.add_token(id, &hash(n), &email("bob@example.org"), Role::Admin, at(1)).await.unwrap_err();
         assert_eq!(e.kind, PortErrorKind::AlreadyExists, "{id} {n}: {e}");
         assert!(!e.to_string().contains(&hash(n)), "the hash is not repeated: {e}");
     }
@@ -63,7 +66,7 @@ pub async fn only_a_sha256_in_lowercase_hex_is_stored(b: &Backend) {
     for bad in
         [plain.as_str(), &hash(0xab).to_uppercase(), &hash(1)[1..], &format!("{}0", hash(1)), "", &"g".repeat(64)]
     {
-        let e = tokens.add_token("t1", bad, &email("ann@example.org"), false, at(0)).await.unwrap_err();
+        let e = tokens.add_token("t1", bad, &email("ann@example.org"), Role::Member, at(0)).await.unwrap_err();
         assert_eq!(e.kind, PortErrorKind::Permanent, "{bad:?}: {e}");
         assert!(!e.to_string().contains(bad) || bad.is_empty(), "the value is not repeated: {e}");
     }
@@ -150,7 +153,7 @@ pub async fn token_times_are_kept_to_the_microsecond(b: &Backend) {
     let tokens = b.tokens().await;
     let precise = |s| at(s).checked_add(Duration::from_nanos(1_234_567)).unwrap();
     let micro = |s| at(s).checked_add(Duration::from_micros(1_234)).unwrap();
-    tokens.add_token("t1", &hash(1), &email("ann@example.org"), false, precise(0)).await.unwrap();
+    tokens.add_token("t1", &hash(1), &email("ann@example.org"), Role::Member, precise(0)).await.unwrap();
     tokens.mark_token_used("t1", precise(1)).await.unwrap();
     tokens.revoke_token("t1", precise(2)).await.unwrap();
     let r = tokens.token_by_hash(&hash(1)).await.unwrap().unwrap();
@@ -166,7 +169,7 @@ pub async fn concurrent_additions_of_one_hash_keep_one(b: &Backend) {
         let (tokens, start) = (handles[i % 2].clone(), start.clone());
         tasks.spawn(async move {
             start.wait().await;
-            tokens.add_token(&format!("t{i}"), &hash(7), &email("ann@example.org"), false, at(0)).await
+            tokens.add_token(&format!("t{i}"), &hash(7), &email("ann@example.org"), Role::Member, at(0)).await
         });
     }
     let outcomes = tasks.join_all().await;
