@@ -2,5 +2,6 @@
 //! workspaces on a cluster.
 
 mod cluster;
+mod names;
 pub mod process;
 mod restart;

@@ -110,7 +110,8 @@ impl Api {
     /// What direct mode prints for `name`.
     async fn view(&self, name: &str) -> WorkspaceResponse {
         let operator = Caller { email: EmailAddress::parse("operator@orchestrator.local").unwrap(), admin: true };
-        self.app.workspaces().unwrap().workspace(&operator, name).await.unwrap().into()
+        let name = WorkspaceName::parse(name).unwrap();
+        self.app.workspaces().unwrap().workspace(&operator, &name).await.unwrap().into()
     }
 }
 
