@@ -321,6 +321,22 @@ fn cases() -> Vec<Case> {
         case("malformed run id", || get("/v1/runs/..%2F..%2Fetc"), 404, None),
         case("unknown service", || get("/v1/services/nope"), 404, None),
         case("invalid service name", || get("/v1/services/NOPE"), 404, None),
+        case(
+            "go module with a .. element",
+            || v1(json!({"kind": "ms", "name": "gomod", "parameters": {"go_module": "example.com/../x"}})),
+            422,
+            Some(("parameters.go_module", "dot-dot")),
+        ),
+        case(
+            "go module far too long",
+            || {
+                v1(
+                    json!({"kind": "ms", "name": "gomod", "parameters": {"go_module": format!("example.com/{}", "a".repeat(300))}}),
+                )
+            },
+            422,
+            Some(("parameters.go_module", "too-long")),
+        ),
         // Path parameters are parsed into their types before anything is asked: a value that
         // cannot be a service name or a run id names none.
         case("service name escaping its path", || get("/v1/services/..%2F..%2Fetc%2Fpasswd"), 404, None),
