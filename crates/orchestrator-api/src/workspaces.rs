@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use orchestrator_app::workspaces::{AmountInput, WorkspaceInput, Workspaces};
+use orchestrator_app::workspaces::{AmountInput, WorkspaceInput, Workspaces, workspace_name};
 use provision_core::workspace::{Workspace, WorkspacePhase};
 use provision_core::{Bytes, Cpu};
 use serde::{Deserialize, Serialize};
@@ -163,6 +163,7 @@ pub async fn show(
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<axum::Json<WorkspaceResponse>, ApiError> {
+    let name = workspace_name(&name)?;
     Ok(axum::Json(workspaces(&state)?.workspace(&caller, &name).await?.into()))
 }
 
@@ -184,6 +185,7 @@ pub async fn delete(
     Authenticated(caller): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    let name = workspace_name(&name)?;
     Ok(accepted(workspaces(&state)?.delete_workspace(&caller, &name).await?))
 }
 

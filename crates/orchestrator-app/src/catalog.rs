@@ -119,7 +119,7 @@ pub struct ParameterView {
     #[schema(value_type = Object)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
-    /// The other rules: pattern, bounds, choices.
+    /// The other rules: format, length, pattern, bounds, choices.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<String>,
 }
@@ -140,10 +140,19 @@ impl From<&provision_template::Parameter> for ParameterView {
     fn from(p: &provision_template::Parameter) -> Self {
         use provision_template::ParameterKind as K;
         let (kind, constraints) = match &p.kind {
-            K::String { pattern: Some(pattern) } => {
-                (ParameterType::String, vec![format!("matches {}", pattern.as_str())])
+            K::String { pattern, format, max_length } => {
+                let mut c = Vec::new();
+                if let Some(format) = format {
+                    c.push(format!("{} ({})", format.describe(), format.name()));
+                }
+                if let Some(max) = max_length {
+                    c.push(format!("at most {max} characters"));
+                }
+                if let Some(pattern) = pattern {
+                    c.push(format!("matches {}", pattern.as_str()));
+                }
+                (ParameterType::String, c)
             }
-            K::String { pattern: None } => (ParameterType::String, Vec::new()),
             K::Bool => (ParameterType::Bool, Vec::new()),
             K::Integer { min, max } => {
                 let mut c = Vec::new();
@@ -165,5 +174,38 @@ impl From<&provision_template::Parameter> for ParameterView {
             default: p.default.as_ref().map(|d| serde_json::to_value(d).expect("an answer serializes")),
             constraints,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_lists_every_rule_it_follows() {
+        let ms = load(&[]).unwrap();
+        let ms = ms.list().find(|b| b.manifest().name.as_str() == "ms").unwrap();
+        let view = KindView::from_blueprint(ms);
+        let go_module = view.parameters.iter().find(|p| p.name == "go_module").unwrap();
+        assert_eq!(go_module.constraints, ["a Go module path (go-module)"]);
+
+        let b = provision_template::Blueprint::from_files(
+            "test",
+            vec![
+                (
+                    "blueprint.toml".to_owned(),
+                    std::sync::Arc::from(
+                        &b"name = \"t\"\nversion = \"1.0.0\"\ndescription = \"t\"\n[deploy]\nport = 1\nhealth_path = \"/\"\nready_path = \"/\"\n[[parameters]]\nname = \"p\"\ntype = \"string\"\nformat = \"go-module\"\nmax_length = 40\npattern = \"^a\"\n"[..],
+                    ),
+                ),
+                ("app/x".to_owned(), std::sync::Arc::from(&b"x"[..])),
+            ],
+        )
+        .unwrap();
+        let view = KindView::from_blueprint(&b);
+        assert_eq!(
+            view.parameters[0].constraints,
+            ["a Go module path (go-module)", "at most 40 characters", "matches ^a"]
+        );
     }
 }

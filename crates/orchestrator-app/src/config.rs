@@ -356,6 +356,27 @@ impl Config {
                 format!("{url:?} must start with https://, http:// or ssh://"),
             ));
         }
+        // Both land in generated files (CI workflows, Makefiles, Dockerfiles) where a quote, a
+        // `$`, a `#` or a newline would change what the file says.
+        if let Some(url) = &remote_url
+            && let Some(bad) = url.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._~:/@%+!,;=[]".contains(*c)))
+        {
+            c.push(Problem::new(
+                "git.remote_url",
+                "invalid-character",
+                format!("{url:?} contains {bad:?}; only letters, digits and - . _ ~ : / @ % + ! , ; = [ ] are allowed"),
+            ));
+        }
+        if let Some(registry) = &file.deploy.image_registry
+            && (registry.is_empty()
+                || !registry.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._:/".contains(c)))
+        {
+            c.push(Problem::new(
+                "deploy.image_registry",
+                "invalid-character",
+                format!("{registry:?} is not an image repository prefix (a-z, 0-9, '-', '.', '_', ':' and '/')"),
+            ));
+        }
         let mut sealing = SealingCertificates::default();
         if let Some(value) = &file.sealed_secrets.certificate {
             match CertificateSource::parse(value, &home) {
@@ -529,6 +550,25 @@ mod tests {
         assert_eq!(c.layout.tls_issuer.as_deref(), Some("letsencrypt.prod"));
         let err = Config::from_toml("/d", "[deploy]\ntls_issuer = \"Lets Encrypt\"\n", Path::new("c")).unwrap_err();
         assert!(err.to_string().contains("deploy.tls_issuer"), "{err}");
+        // What lands in generated files holds nothing that changes their meaning.
+        let ok = "[git]\nremote_url = \"ssh://git@git.example.com:2222/team-a/\"\n[deploy]\nimage_registry = \"registry.example.com:5000/team_a\"\n";
+        let c = Config::from_toml("/d", ok, Path::new("c")).unwrap();
+        assert_eq!(c.layout.remote_url.as_deref(), Some("ssh://git@git.example.com:2222/team-a"));
+        for (toml, field) in [
+            ("[git]\nremote_url = \"https://git.example.com/a#b\"\n", "git.remote_url"),
+            ("[git]\nremote_url = \"https://git.example.com/a: b\"\n", "git.remote_url"),
+            ("[git]\nremote_url = \"https://git.example.com/a\\nmodule x\"\n", "git.remote_url"),
+            ("[git]\nremote_url = \"https://git.example.com/$(id)\"\n", "git.remote_url"),
+            ("[deploy]\nimage_registry = \"registry.example.com/a b\"\n", "deploy.image_registry"),
+            ("[deploy]\nimage_registry = \"registry.example.com/a\\\"#\"\n", "deploy.image_registry"),
+            ("[deploy]\nimage_registry = \"\"\n", "deploy.image_registry"),
+        ] {
+            let Err(Error::Invalid { invalid, .. }) = Config::from_toml("/d", toml, Path::new("c")) else {
+                panic!("{toml} was accepted")
+            };
+            let rules: Vec<(&str, &str)> = invalid.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
+            assert_eq!(rules, [(field, "invalid-character")], "{toml}");
+        }
     }
 
     #[test]

@@ -108,20 +108,86 @@ async fn every_problem_of_every_field_is_reported_at_once() {
     assert!(f.git.repo_names().is_empty());
 }
 
+/// The `(rule, message)` of each problem creating `name` meets on `config`; nothing is created.
+async fn name_problems(config: &Config, name: &str) -> Vec<(&'static str, String)> {
+    let f = Fixture { config: config.clone(), ..Fixture::new() };
+    let result =
+        f.app().provisioning.create_service(&input(name), &CreateOptions { dry_run: true, ..Default::default() }).await;
+    assert!(f.git.repo_names().is_empty());
+    match result {
+        Ok(_) => Vec::new(),
+        Err(Error::Invalid(invalid)) => {
+            invalid.problems().iter().filter(|p| p.field == "name").map(|p| (p.rule, p.message.clone())).collect()
+        }
+        Err(other) => panic!("{name}: {other}"),
+    }
+}
+
 #[tokio::test]
 async fn the_repositories_the_system_keeps_are_not_service_names() {
-    let f = Fixture::new();
-    for name in ["argo-gitdir-services", "ms-charts"] {
-        let Err(Error::Invalid(invalid)) =
-            f.app().provisioning.create_service(&input(name), &CreateOptions::default()).await
-        else {
-            panic!("{name} was taken")
-        };
-        let problem = &invalid.problems()[0];
-        assert_eq!((problem.field.as_str(), problem.rule), ("name", "reserved"), "{name}");
-        assert!(problem.message.contains(name), "{}", problem.message);
+    let config = Config::from_toml(
+        "/data",
+        "[git]\ngitops_repo = \"deploys\"\nchart_repo = \"charts-infra\"\n",
+        std::path::Path::new("config.toml"),
+    )
+    .unwrap();
+    for (name, repo) in [("deploys", "deploys"), ("charts", "charts-infra")] {
+        let problems = name_problems(&config, name).await;
+        assert_eq!(problems.len(), 1, "{name}: {problems:?}");
+        let (rule, message) = &problems[0];
+        assert_eq!(*rule, "reserved", "{name}");
+        assert!(message.contains(name) && message.contains(repo), "{message}");
     }
-    assert!(f.git.repo_names().is_empty());
+    // Both defaults, and the base chart every service's chart depends on.
+    for (name, what) in [
+        ("argo-gitdir-services", "GitOps repository"),
+        ("ms-charts", "chart repository"),
+        ("ms-base-chart", "base chart"),
+    ] {
+        let problems = name_problems(&Config::defaults("/data"), name).await;
+        assert!(
+            problems.iter().any(|(rule, message)| *rule == "reserved" && message.contains(what)),
+            "{name}: {problems:?}"
+        );
+    }
+    // `<name>-infra` is another service's infra repository, whichever comes first.
+    let problems = name_problems(&Config::defaults("/data"), "payments-infra").await;
+    assert_eq!(problems.iter().map(|(rule, _)| *rule).collect::<Vec<_>>(), ["reserved-suffix"]);
+}
+
+#[tokio::test]
+async fn no_name_a_service_takes_in_an_environment_is_the_system_s_or_another_service_s() {
+    let config = Config::from_toml(
+        "/data",
+        "[deploy]\nenvironments = [\"qa\", \"prod\", \"eu-prod\", \"system\"]\n[flux]\ndepends_on = [\"infra-{env}\", \"shared-qa\"]\n",
+        std::path::Path::new("config.toml"),
+    )
+    .unwrap();
+    let check = |name: &'static str, rule: &'static str, mentions: &'static [&'static str]| {
+        let config = config.clone();
+        async move {
+            let problems = name_problems(&config, name).await;
+            assert!(
+                problems.iter().any(|(r, message)| *r == rule && mentions.iter().all(|m| message.contains(m))),
+                "{name}: expected {rule} mentioning {mentions:?} among {problems:?}"
+            );
+        }
+    };
+    // Namespaces and objects the cluster, Argo CD and Flux keep.
+    check("kube", "reserved", &["kube-system", "namespace"]).await;
+    check("flux", "reserved", &["flux-system", "Flux"]).await;
+    check("infra", "reserved", &["infra-qa", "Kustomization"]).await;
+    check("shared", "reserved", &["shared-qa", "Kustomization"]).await;
+    // Two services' names meet: the one ending like an environment is refused.
+    check("pay-eu", "environment-suffix", &["pay-eu-prod", "pay", "eu-prod"]).await;
+    check("eu", "environment-suffix", &["eu-prod", "environment eu-prod itself"]).await;
+    check("pay-qa", "environment-suffix", &["-qa", "service-pay-qa"]).await;
+    check("pay-eu-prod", "environment-suffix", &["-eu-prod"]).await;
+    check("qa", "environment-suffix", &["service-qa"]).await;
+    // The names they would meet stay free.
+    for name in ["pay", "service", "pay-production", "kube-x", "eu-pay", "infrastructure"] {
+        assert_eq!(name_problems(&config, name).await, [], "{name}");
+    }
 }
 
 #[tokio::test]

@@ -233,6 +233,23 @@ fn check_quota(settings: &WorkspaceSettings, new: &Workspace, existing: &[Worksp
     c.finish().map_err(Error::Quota)
 }
 
+/// The workspace a client names (a URL path, a command line): a name no workspace can have
+/// names none, so it is "not found" here, the same answer as for a workspace that does not
+/// exist, and nothing asks the cluster about it.
+pub fn workspace_name(name: &str) -> Result<WorkspaceName, Error> {
+    WorkspaceName::parse(name).map_err(|_| Error::WorkspaceNotFound(shown(name)))
+}
+
+/// `name` as an answer may repeat it: escaped, and cut after the longest real name.
+fn shown(name: &str) -> String {
+    const LONGEST: usize = 63;
+    let mut cut: String = name.chars().take(LONGEST).collect();
+    if name.chars().nth(LONGEST).is_some() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}
+
 /// Why workspaces are off when no e-mail domain may ask for one.
 pub const OFF: &str = "no e-mail domain may ask for a workspace (set workspaces.allowed_email_domains)";
 
@@ -281,21 +298,19 @@ impl Workspaces {
     }
 
     /// One workspace the caller may see; another's is "not found", as if it did not exist.
-    pub async fn workspace(&self, caller: &Caller, name: &str) -> Result<Workspace, Error> {
-        // A name no workspace can have names none: not found, before the cluster is asked.
-        let parsed = WorkspaceName::parse(name).map_err(|_| Error::WorkspaceNotFound(name.to_owned()))?;
-        let found = self.cluster.get(&parsed).await.map_err(Error::Cluster)?;
+    pub async fn workspace(&self, caller: &Caller, name: &WorkspaceName) -> Result<Workspace, Error> {
+        let found = self.cluster.get(name).await.map_err(Error::Cluster)?;
         match found {
             Some(w) if caller.is_admin() || w.is_owned_by(&caller.email) => Ok(w),
-            _ => Err(Error::WorkspaceNotFound(name.to_owned())),
+            _ => Err(Error::WorkspaceNotFound(name.to_string())),
         }
     }
 
     /// Deletes a workspace the caller may see (its objects go with it).
-    pub async fn delete_workspace(&self, caller: &Caller, name: &str) -> Result<Workspace, Error> {
+    pub async fn delete_workspace(&self, caller: &Caller, name: &WorkspaceName) -> Result<Workspace, Error> {
         let view = self.workspace(caller, name).await?;
         if !self.cluster.delete(&view.name).await.map_err(Error::Cluster)? {
-            return Err(Error::WorkspaceNotFound(name.to_owned()));
+            return Err(Error::WorkspaceNotFound(name.to_string()));
         }
         Ok(view)
     }

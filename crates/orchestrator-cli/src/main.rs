@@ -15,7 +15,7 @@ use orchestrator_app::edits::{SealInput, SecretValue};
 use orchestrator_app::provisioning::CreateOptions;
 use orchestrator_app::provisioning::request::CreateServiceInput;
 use orchestrator_app::upgrades::{UpgradeMode, UpgradeOptions, UpgradeTarget};
-use orchestrator_app::workspaces::{AmountInput, WorkspaceInput};
+use orchestrator_app::workspaces::{AmountInput, WorkspaceInput, workspace_name};
 use orchestrator_app::{ClusterUse, Config, Runtime, Start};
 use output::Printer;
 use provision_core::Role;
@@ -693,9 +693,11 @@ async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Resu
                     printer.workspaces(&all.into_iter().map(Into::into).collect::<Vec<_>>());
                 }
                 WorkspaceCommand::Show { name } => {
+                    let name = workspace_name(&name)?;
                     printer.workspace(&workspaces.workspace(&operator(None)?, &name).await?.into())
                 }
                 WorkspaceCommand::Delete { name } => {
+                    let name = workspace_name(&name)?;
                     printer.workspace(&workspaces.delete_workspace(&operator(None)?, &name).await?.into())
                 }
             }

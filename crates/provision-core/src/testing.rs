@@ -1248,10 +1248,12 @@ pub fn sample_plan() -> Plan {
     plan
 }
 
-/// Workspaces in memory, as a cluster would keep them; tests move them between phases.
+/// Workspaces in memory, as a cluster would keep them; tests move them between phases and
+/// read back every call the cluster was asked ([`MemoryWorkspaces::calls`]).
 #[derive(Default)]
 pub struct MemoryWorkspaces {
     workspaces: Mutex<BTreeMap<crate::workspace::WorkspaceName, crate::workspace::Workspace>>,
+    calls: Mutex<Vec<String>>,
 }
 
 impl MemoryWorkspaces {
@@ -1275,11 +1277,22 @@ impl MemoryWorkspaces {
     pub fn names(&self) -> Vec<String> {
         self.lock().keys().map(ToString::to_string).collect()
     }
+
+    /// Every call made through the port so far, oldest first: `create <name>`, `list`,
+    /// `get <name>`, `delete <name>`.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn record(&self, call: String) {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(call);
+    }
 }
 
 #[async_trait]
 impl crate::workspace::WorkspaceCluster for MemoryWorkspaces {
     async fn create(&self, w: &crate::workspace::Workspace) -> Result<crate::workspace::Workspace, PortError> {
+        self.record(format!("create {}", w.name));
         let mut all = self.lock();
         if all.contains_key(&w.name) {
             return Err(PortError::new(PortErrorKind::AlreadyExists, format!("workspace {} exists", w.name)));
@@ -1295,6 +1308,7 @@ impl crate::workspace::WorkspaceCluster for MemoryWorkspaces {
         &self,
         owner: Option<&crate::email::EmailAddress>,
     ) -> Result<Vec<crate::workspace::Workspace>, PortError> {
+        self.record("list".to_owned());
         Ok(self.lock().values().filter(|w| owner.is_none_or(|o| w.is_owned_by(o))).cloned().collect())
     }
 
@@ -1302,10 +1316,12 @@ impl crate::workspace::WorkspaceCluster for MemoryWorkspaces {
         &self,
         name: &crate::workspace::WorkspaceName,
     ) -> Result<Option<crate::workspace::Workspace>, PortError> {
+        self.record(format!("get {name}"));
         Ok(self.lock().get(name).cloned())
     }
 
     async fn delete(&self, name: &crate::workspace::WorkspaceName) -> Result<bool, PortError> {
+        self.record(format!("delete {name}"));
         Ok(self.lock().remove(name).is_some())
     }
 }

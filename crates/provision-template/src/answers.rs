@@ -190,7 +190,9 @@ pub(crate) fn resolve(
             Ok(()) => {
                 answers.insert(name.clone(), value);
             }
-            Err((rule, message)) => problems.push(Problem::new(field(name), rule, message)),
+            Err(broken) => {
+                problems.extend(broken.into_iter().map(|(rule, message)| Problem::new(field(name), rule, message)));
+            }
         }
     }
     if problems.is_empty() { Ok(answers) } else { Err(Invalid::new(problems)) }
@@ -236,22 +238,37 @@ fn describe(value: &serde_json::Value) -> String {
     }
 }
 
-/// Checks a value against a parameter type's constraints. `subject` names the value in
-/// messages (`parameter "port"`, `default`).
-pub(crate) fn check(kind: &ParameterKind, subject: &str, value: &AnswerValue) -> Result<(), (&'static str, String)> {
+/// Checks a value against a parameter type's constraints, every broken one as `(rule,
+/// message)`. `subject` names the value in messages (`parameter "port"`, `default`).
+pub(crate) fn check(
+    kind: &ParameterKind,
+    subject: &str,
+    value: &AnswerValue,
+) -> Result<(), Vec<(&'static str, String)>> {
+    let one = |rule: &'static str, message: String| Err(vec![(rule, message)]);
     match (kind, value) {
-        (ParameterKind::String { pattern }, AnswerValue::String(s)) => match pattern {
-            Some(p) if !p.is_match(s) => {
-                Err(("pattern", format!("{subject} is {s:?}, which does not match the pattern {}", p.as_str())))
+        (ParameterKind::String { pattern, format, max_length }, AnswerValue::String(s)) => {
+            let mut problems = Vec::new();
+            let length = s.chars().count();
+            if let Some(max) = max_length.filter(|max| length > *max) {
+                problems
+                    .push(("too-long", format!("{subject} is {length} characters long; at most {max} are allowed")));
             }
-            _ => Ok(()),
-        },
+            if let Some(format) = format {
+                problems.extend(format.check(subject, s));
+            }
+            if let Some(p) = pattern.as_ref().filter(|p| !p.is_match(s)) {
+                problems
+                    .push(("pattern", format!("{subject} is {s:?}, which does not match the pattern {}", p.as_str())));
+            }
+            if problems.is_empty() { Ok(()) } else { Err(problems) }
+        }
         (ParameterKind::Bool, AnswerValue::Bool(_)) => Ok(()),
         (ParameterKind::Integer { min, max }, AnswerValue::Integer(i)) => {
             if let Some(min) = min.filter(|min| i < min) {
-                Err(("minimum", format!("{subject} is {i}, less than the minimum {min}")))
+                one("minimum", format!("{subject} is {i}, less than the minimum {min}"))
             } else if let Some(max) = max.filter(|max| i > max) {
-                Err(("maximum", format!("{subject} is {i}, more than the maximum {max}")))
+                one("maximum", format!("{subject} is {i}, more than the maximum {max}"))
             } else {
                 Ok(())
             }
@@ -260,9 +277,9 @@ pub(crate) fn check(kind: &ParameterKind, subject: &str, value: &AnswerValue) ->
             if choices.contains(s) {
                 Ok(())
             } else {
-                Err(("choice", format!("{subject} is {s:?}; it must be one of: {}", choices.join(", "))))
+                one("choice", format!("{subject} is {s:?}; it must be one of: {}", choices.join(", ")))
             }
         }
-        (kind, value) => Err(("type", format!("{subject} is a {}, not a {}", value.type_name(), kind.type_name()))),
+        (kind, value) => one("type", format!("{subject} is a {}, not a {}", value.type_name(), kind.type_name())),
     }
 }

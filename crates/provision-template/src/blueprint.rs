@@ -366,6 +366,7 @@ fn new_environment() -> Environment<'static> {
     // Copier's rendering: no autoescape, trailing newlines kept. Strict: a typo is an error.
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    crate::quote::register(&mut env);
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
     if let Ok(syntax) = syntax.build() {
@@ -526,8 +527,7 @@ pub(crate) fn assemble(origin: &str, mut files: Vec<(String, FileEntry)>) -> (Op
     let example = RenderContext::example();
     let example_vars = Value::from(example.variables(&manifest));
     for (parameter, line) in manifest.parameters.iter().zip(parsed.default_lines) {
-        let (ParameterKind::String { pattern }, Some(AnswerValue::String(default))) =
-            (&parameter.kind, &parameter.default)
+        let (ParameterKind::String { .. }, Some(AnswerValue::String(default))) = (&parameter.kind, &parameter.default)
         else {
             continue;
         };
@@ -551,12 +551,11 @@ pub(crate) fn assemble(origin: &str, mut files: Vec<(String, FileEntry)>) -> (Op
         match template.render(&example_vars) {
             Err(e) => problem(format!("{label} does not render: {}", describe(&e))),
             Ok(value) => {
-                if let Some(p) = pattern.as_ref().filter(|p| !p.is_match(&value)) {
-                    problem(format!(
-                        "{label} renders to {value:?} for a service named {:?}, which does not match the pattern {}",
-                        example.builtins.name.as_str(),
-                        p.as_str()
-                    ));
+                let subject = format!("{label} for a service named {:?}", example.builtins.name.as_str());
+                if let Err(broken) = crate::answers::check(&parameter.kind, &subject, &AnswerValue::String(value)) {
+                    for (_, message) in broken {
+                        problem(message);
+                    }
                 }
             }
         }

@@ -17,11 +17,14 @@ pub mod builtin;
 mod catalog;
 mod check;
 mod error;
+mod format;
 mod manifest;
+mod quote;
 
 pub use answers::{AnswerValue, Answers, BUILTIN_VARIABLES, Builtins, RenderContext};
 pub use blueprint::{Blueprint, TEMPLATE_SUFFIX, Target};
 pub use catalog::Catalog;
 pub use check::check_dir;
 pub use error::{Diagnostic, Error, RenderError};
+pub use format::{Format, GO_MODULE_MAX};
 pub use manifest::{Deploy, MANIFEST_FILE, Manifest, Migration, Parameter, ParameterKind, Pattern, parse_version};

@@ -5,6 +5,7 @@
 //! problem (not only the first) is reported, each with its line.
 
 use crate::answers::{AnswerValue, BUILTIN_VARIABLES};
+use crate::format::Format;
 use provision_core::{BlueprintName, RepoPath};
 use serde::{Serialize, Serializer};
 use std::ops::Range;
@@ -104,6 +105,12 @@ pub enum ParameterKind {
     String {
         #[serde(skip_serializing_if = "Option::is_none")]
         pattern: Option<Pattern>,
+        /// A built-in rule the value follows (`format = "go-module"`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        format: Option<Format>,
+        /// The most characters the value may have.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_length: Option<usize>,
     },
     Bool,
     Integer {
@@ -527,7 +534,19 @@ impl Walker {
         let within = format!("{label}: ");
         self.unknown_keys(
             table,
-            &["name", "type", "description", "default", "required", "pattern", "min", "max", "choices"],
+            &[
+                "name",
+                "type",
+                "description",
+                "default",
+                "required",
+                "pattern",
+                "format",
+                "max_length",
+                "min",
+                "max",
+                "choices",
+            ],
             &within,
         );
         if let Some((n, s)) = &name {
@@ -563,12 +582,12 @@ impl Walker {
         // Constraints that do not belong to the declared type.
         if let Some(kind) = &kind {
             let allowed: &[&str] = match kind {
-                ParameterKind::String { .. } => &["pattern"],
+                ParameterKind::String { .. } => &["pattern", "format", "max_length"],
                 ParameterKind::Integer { .. } => &["min", "max"],
                 ParameterKind::Choice { .. } => &["choices"],
                 ParameterKind::Bool => &[],
             };
-            for key in ["pattern", "min", "max", "choices"] {
+            for key in ["pattern", "format", "max_length", "min", "max", "choices"] {
                 if let Some(s) = for_type(key).filter(|_| !allowed.contains(&key)) {
                     self.at(&s, format!("{within}{key} does not apply to a {} parameter", kind.type_name()));
                 }
@@ -621,7 +640,28 @@ impl Walker {
                         }
                     },
                 };
-                Some(ParameterKind::String { pattern })
+                let format = match self.optional_string(table, "format", within)? {
+                    None => None,
+                    Some((name, s)) => match Format::parse(&name) {
+                        Some(format) => Some(format),
+                        None => {
+                            let known: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                            self.at(&s, format!("{within}unknown format {name:?}; known: {}", known.join(", ")));
+                            return None;
+                        }
+                    },
+                };
+                let max_length = match Self::get(table, "max_length") {
+                    None => None,
+                    Some((_, v)) => match self.integer(v, &format!("{within}max_length"))? {
+                        n if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                        n => {
+                            self.at(&v.span(), format!("{within}max_length is {n}; it must be at least 1"));
+                            return None;
+                        }
+                    },
+                };
+                Some(ParameterKind::String { pattern, format, max_length })
             }
             "bool" => Some(ParameterKind::Bool),
             "integer" => {
@@ -695,9 +735,11 @@ impl Walker {
             _ => return mismatch(self),
         };
         if !matches!(kind, ParameterKind::String { .. })
-            && let Err((_, message)) = crate::answers::check(kind, "default", &answer)
+            && let Err(problems) = crate::answers::check(kind, "default", &answer)
         {
-            self.at(&span, format!("{within}{message}"));
+            for (_, message) in problems {
+                self.at(&span, format!("{within}{message}"));
+            }
             return None;
         }
         Some(answer)

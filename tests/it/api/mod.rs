@@ -3,5 +3,6 @@
 
 mod auth;
 mod cluster;
+mod names;
 pub mod process;
 mod restart;

@@ -117,7 +117,8 @@ impl Api {
     /// What direct mode prints for `name`.
     async fn view(&self, name: &str) -> WorkspaceResponse {
         let operator = Caller { email: EmailAddress::parse("operator@orchestrator.local").unwrap(), role: Role::Admin };
-        self.app.workspaces().unwrap().workspace(&operator, name).await.unwrap().into()
+        let name = WorkspaceName::parse(name).unwrap();
+        self.app.workspaces().unwrap().workspace(&operator, &name).await.unwrap().into()
     }
 }
 
@@ -234,10 +235,12 @@ async fn only_the_owner_sees_and_deletes_a_workspace_and_others_get_404_with_exi
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("404 Not Found"), "{stderr}");
 
-    // A name is one path segment, whatever it holds: the API looked it up, no route was missed.
+    // A name is one path segment, whatever it holds: the API read it whole (no route was
+    // missed) and, since no workspace can be named so, answered "not found", quoting it.
     let (code, _, stderr) = api.run(Some(&alice), &["show", "a/b c?d"]).await;
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("workspace a/b c?d does not exist"), "{stderr}");
+    assert!(stderr.contains("workspace \"a/b c?d\" does not exist"), "{stderr}");
+    assert_eq!(api.cluster.calls().iter().filter(|c| c.contains("a/b")).count(), 0, "never asked the cluster");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -321,6 +321,82 @@ fn cases() -> Vec<Case> {
         case("malformed run id", || get("/v1/runs/..%2F..%2Fetc"), 404, None),
         case("unknown service", || get("/v1/services/nope"), 404, None),
         case("invalid service name", || get("/v1/services/NOPE"), 404, None),
+        case(
+            "go module with a .. element",
+            || v1(json!({"kind": "ms", "name": "gomod", "parameters": {"go_module": "example.com/../x"}})),
+            422,
+            Some(("parameters.go_module", "dot-dot")),
+        ),
+        case(
+            "go module far too long",
+            || {
+                v1(
+                    json!({"kind": "ms", "name": "gomod", "parameters": {"go_module": format!("example.com/{}", "a".repeat(300))}}),
+                )
+            },
+            422,
+            Some(("parameters.go_module", "too-long")),
+        ),
+        // Path parameters are parsed into their types before anything is asked: a value that
+        // cannot be a service name or a run id names none.
+        case("service name escaping its path", || get("/v1/services/..%2F..%2Fetc%2Fpasswd"), 404, None),
+        case("service name with a query", || get("/v1/services/x%3FlabelSelector%3Da"), 404, None),
+        case("service name with a space", || get("/v1/services/x%20y"), 404, None),
+        case("service name with a NUL", || get("/v1/services/%00"), 404, None),
+        case("service name with invalid UTF-8", || get("/v1/services/%ff"), 400, None),
+        case("a very long service name", || get(&format!("/v1/services/{}", "a".repeat(5000))), 404, None),
+        case("run id escaping its path", || get("/v1/runs/..%2F..%2Fapi%2Fv1"), 404, None),
+        case("run id with a space", || get("/v1/runs/x%20y"), 404, None),
+        case("run id with a NUL", || get("/v1/runs/%00"), 404, None),
+        case("a very long run id", || get(&format!("/v1/runs/{}", "0".repeat(5000))), 404, None),
+        case(
+            "image of a service name escaping its path",
+            || json_to("/v1/services/..%2F..%2Fx/image", json!({"tag": "v1"})),
+            404,
+            None,
+        ),
+        case(
+            "image of a service name with a NUL",
+            || json_to("/v1/services/%00/image", json!({"tag": "v1"})),
+            404,
+            None,
+        ),
+        case(
+            "image tag with a NUL",
+            || json_to("/v1/services/svc/image", json!({"tag": "v1\0"})),
+            422,
+            Some(("tag", "invalid")),
+        ),
+        case(
+            "image tag escaping a path",
+            || json_to("/v1/services/svc/image", json!({"tag": "../../x"})),
+            422,
+            Some(("tag", "invalid")),
+        ),
+        case(
+            "image tag with a space and a colon",
+            || json_to("/v1/services/svc/image", json!({"tag": "v1: x"})),
+            422,
+            Some(("tag", "invalid")),
+        ),
+        case(
+            "a very long image tag",
+            || json_to("/v1/services/svc/image", json!({"tag": "v".repeat(5000)})),
+            422,
+            Some(("tag", "invalid")),
+        ),
+        case(
+            "environment escaping a path",
+            || json_to("/v1/services/svc/image", json!({"tag": "v1", "env": "../qa"})),
+            422,
+            Some(("env", "unknown-environment")),
+        ),
+        case(
+            "environment with a NUL",
+            || json_to("/v1/services/svc/image", json!({"tag": "v1", "env": "qa\0"})),
+            422,
+            Some(("env", "unknown-environment")),
+        ),
         case("GET on a create route", || get("/create-service"), 405, None),
         case("DELETE services", || method("DELETE", "/v1/services"), 405, None),
         case("PUT create-repo", || method("PUT", "/create-repo"), 405, None),

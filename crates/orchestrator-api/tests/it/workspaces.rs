@@ -124,6 +124,51 @@ async fn a_workspace_is_accepted_shown_and_deleted_by_its_owner_only() {
     assert!(!s.cluster.names().contains(&name));
 }
 
+/// The paths of the issue whose names reached the cluster's URLs unparsed, and their kin.
+fn hostile_paths() -> Vec<String> {
+    let mut paths: Vec<String> = [
+        "..%2F..%2F..%2Fapi%2Fv1%2Fnamespaces%2Fkube-system%2Fsecrets%2Fx",
+        "x%3FlabelSelector%3Da",
+        "x%20y",
+        "%00",
+        "..",
+        "%2e%2e",
+        "a%2Fb",
+        "Alice-devbox-0a1b2c3d",
+        "alice-devbox-0a1b2c3d%0A",
+        "alice-d%C3%A9vbox",
+        "x%23y",
+    ]
+    .iter()
+    .map(|p| format!("/v1/workspaces/{p}"))
+    .collect();
+    paths.push(format!("/v1/workspaces/{}", "x".repeat(5000)));
+    paths
+}
+
+#[tokio::test]
+async fn a_path_no_workspace_can_have_is_404_and_never_reaches_the_cluster() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    let admin = s.token("root@iiitm.ac.in", true).await;
+    for path in hostile_paths() {
+        for method in ["GET", "DELETE"] {
+            for auth in [&alice, &admin] {
+                let answer = s.call(method, &path, Some(auth), None).await;
+                let problem = answer.problem(404);
+                assert_eq!(problem["type"], "urn:orchestrator:problem:not-found", "{problem}");
+                let detail = problem["detail"].as_str().unwrap();
+                assert!(detail.chars().count() < 100, "{method} {path}: the answer is bounded: {detail}");
+            }
+        }
+    }
+    assert_eq!(s.cluster.calls(), Vec::<String>::new(), "no hostile name reached the cluster");
+
+    // A well-formed name nobody has is looked up, by that name alone.
+    s.call("GET", "/v1/workspaces/alice-devbox-0a1b2c3d", Some(&alice), None).await.problem(404);
+    assert_eq!(s.cluster.calls(), ["get alice-devbox-0a1b2c3d"]);
+}
+
 #[tokio::test]
 async fn invalid_requests_name_every_field_and_asking_for_someone_else_is_refused() {
     let s = setup("").await;

@@ -173,15 +173,120 @@ pub(crate) fn validate(
     Ok((run, blueprint))
 }
 
+/// Namespaces every cluster has, which no service may deploy into.
+const CLUSTER_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The names a service takes are its own: none is one the system keeps, and none is a name
+/// another service takes. A service `<name>` takes the repositories `<name>` and
+/// `<name>-infra`, the chart `<name>`, and in every configured environment `<env>` the name
+/// `<name>-<env>` (its namespace, its host label, its Argo CD Application and Flux objects);
+/// the Argo CD ApplicationSet names its directory's Application `service-<name>`.
+///
+/// `<name>-infra` is refused by [`ServiceName`] itself. Names the configuration makes are
+/// refused here (`reserved`), and so are the ones that would make two services' names meet
+/// (`environment-suffix`): `<name>-<env>` of one service is another's only if one name ends in
+/// `-<x>` where `<x>` is an environment or `<x>-<env>` is one (`pay-eu` in `prod` and `pay` in
+/// `eu-prod`; `service-pay`'s Application in `qa` and `pay-qa`'s `service-pay-qa`), or is `<x>`
+/// itself (a service `eu` in `prod` would be named like the environment `eu-prod`). So the one
+/// ending in or equal to `<x>` is refused, always, whichever comes first.
+fn check_names_the_system_keeps(layout: &Layout, name: &ServiceName, c: &mut Collector) {
+    for (repo, what) in layout.reserved_repos() {
+        if *repo == name.repo() {
+            c.push(Problem::new("name", "reserved", format!("{name} would take {repo}, {what}'s name")));
+        } else if *repo == name.infra_repo() {
+            c.push(Problem::new(
+                "name",
+                "reserved",
+                format!("{name} would take {repo}, {what}'s name, as its infra repository"),
+            ));
+        }
+    }
+    if name.as_str() == layout.chart.name {
+        c.push(Problem::new(
+            "name",
+            "reserved",
+            format!("{name} would name its chart like the base chart {name} every service's chart depends on"),
+        ));
+    }
+    let flux_namespace = provision_gitops::flux::DEFAULT_NAMESPACE;
+    let mut kept: Vec<(String, String)> = CLUSTER_NAMESPACES
+        .iter()
+        .map(|ns| (ns.to_string(), format!("the cluster's namespace {ns}")))
+        .chain([
+            (layout.argocd_namespace.clone(), format!("Argo CD's namespace {}", layout.argocd_namespace)),
+            (flux_namespace.to_owned(), format!("Flux's namespace {flux_namespace}")),
+            (
+                provision_gitops::flux::DEFAULT_SOURCE_NAME.to_owned(),
+                "the Flux GitRepository of the GitOps repository".to_owned(),
+            ),
+        ])
+        .collect();
+    for dependency in &layout.flux.depends_on {
+        use provision_gitops::flux::Dependency;
+        match dependency {
+            Dependency::Shared(kustomization) => kept.push((
+                kustomization.clone(),
+                format!("the Flux Kustomization {kustomization} every service waits for"),
+            )),
+            Dependency::PerEnvironment(prefix) => kept.extend(layout.environments.iter().map(|env| {
+                let kustomization = format!("{prefix}-{env}");
+                let what = format!("the Flux Kustomization {kustomization} every service in {env} waits for");
+                (kustomization, what)
+            })),
+        }
+    }
+    for env in &layout.environments {
+        let derived = name.namespace(env);
+        if let Some((_, what)) = kept.iter().find(|(kept, _)| *kept == derived) {
+            c.push(Problem::new("name", "reserved", format!("{name} in {env} would be named {derived}, {what}")));
+        }
+    }
+    let suffix = |x: &str| name.as_str().strip_suffix(x).and_then(|rest| rest.strip_suffix('-'));
+    for env in &layout.environments {
+        if name.as_str() == env.as_str() {
+            c.push(Problem::new(
+                "name",
+                "environment-suffix",
+                format!(
+                    "{name} is environment {env}'s name: its Argo CD Application service-{name} would be named like service service's in {env}"
+                ),
+            ));
+        } else if let Some(other) = suffix(env.as_str()) {
+            c.push(Problem::new(
+                "name",
+                "environment-suffix",
+                format!(
+                    "{name} ends in -{env}, as every name of service {other} in environment {env} does ({other}-{env}); its Argo CD Application service-{name} would be named like service service-{other}'s in {env}"
+                ),
+            ));
+        }
+        for longer in &layout.environments {
+            let Some(x) = longer.as_str().strip_suffix(env.as_str()).and_then(|x| x.strip_suffix('-')) else {
+                continue;
+            };
+            if name.as_str() == x {
+                c.push(Problem::new(
+                    "name",
+                    "environment-suffix",
+                    format!("{name} in environment {env} would be named {longer}, like environment {longer} itself"),
+                ));
+            } else if let Some(other) = suffix(x) {
+                c.push(Problem::new(
+                    "name",
+                    "environment-suffix",
+                    format!(
+                        "{name} in environment {env} would be named {name}-{env}, as service {other} is in environment {longer}"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 /// The rules the configured layout sets for a request.
 fn check_against_layout(layout: &Layout, request: &CreateService, c: &mut Collector) {
     let name = &request.name;
-    // The repositories the system keeps for itself cannot be a service's.
-    for (repo, what) in layout.reserved_repos() {
-        if [name.repo(), name.infra_repo()].contains(repo) {
-            c.push(Problem::new("name", "reserved", format!("{name} would take {repo}, {what}'s name")));
-        }
-    }
+    check_names_the_system_keeps(layout, name, c);
     // `<name>-<env>` names the environment's namespace and host label: a DNS label.
     let envs = if request.environments.is_empty() { &layout.environments } else { &request.environments };
     if let Some(env) = envs.iter().find(|e| name.as_str().len() + 1 + e.as_str().len() > 63) {

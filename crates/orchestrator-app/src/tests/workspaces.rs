@@ -136,14 +136,51 @@ async fn others_see_no_workspace_of_yours_and_admins_see_all() {
 
     assert_eq!(s.app.workspaces(&alice, true).await.unwrap().len(), 1, "`all` means nothing to a user");
     assert_eq!(s.app.workspaces(&admin, true).await.unwrap().len(), 2);
-    let shown = s.app.workspace(&alice, a.name.as_str()).await.unwrap();
+    let shown = s.app.workspace(&alice, &a.name).await.unwrap();
     assert_eq!(shown.status.access_command.as_deref(), Some("ssh -p 30001 alice@localhost"));
-    for attempt in [s.app.workspace(&bob, a.name.as_str()).await, s.app.delete_workspace(&bob, a.name.as_str()).await] {
+    for attempt in [s.app.workspace(&bob, &a.name).await, s.app.delete_workspace(&bob, &a.name).await] {
         assert!(matches!(attempt, Err(Error::WorkspaceNotFound(_))), "{attempt:?}");
     }
     assert!(s.cluster.names().contains(&a.name.to_string()), "bob deleted nothing");
-    s.app.delete_workspace(&admin, a.name.as_str()).await.unwrap();
+    s.app.delete_workspace(&admin, &a.name).await.unwrap();
     assert!(!s.cluster.names().contains(&a.name.to_string()));
-    let gone = s.app.delete_workspace(&alice, a.name.as_str()).await;
+    let gone = s.app.delete_workspace(&alice, &a.name).await;
     assert!(matches!(gone, Err(Error::WorkspaceNotFound(_))), "{gone:?}");
+}
+
+/// The names of the issue that reached the cluster's URLs unparsed, and their kin.
+pub(crate) const HOSTILE_NAMES: &[&str] = &[
+    "../../../api/v1/namespaces/kube-system/secrets/x",
+    "x?labelSelector=a",
+    "x y",
+    "\0",
+    "a/b",
+    "..",
+    "Alice-devbox-0a1b2c3d",
+    "alice-devbox-0a1b2c3d\n",
+    "alice-dévbox",
+];
+
+#[tokio::test]
+async fn a_name_no_workspace_can_have_is_not_found_and_shown_bounded() {
+    use crate::error::{Classified as _, ErrorKind};
+    use crate::workspaces::workspace_name;
+    let long = "x".repeat(10_000);
+    for name in HOSTILE_NAMES.iter().copied().chain([long.as_str()]) {
+        let err = workspace_name(name).unwrap_err();
+        assert!(matches!(&err, Error::WorkspaceNotFound(_)), "{name:?}: {err:?}");
+        assert_eq!((err.kind(), err.code()), (ErrorKind::NotFound, "not-found"), "{name:?}");
+        let message = err.to_string();
+        assert!(message.chars().count() < 100, "the answer repeats at most a name's worth: {message}");
+        assert!(!message.contains('\0') && !message.contains('\n'), "escaped: {message:?}");
+    }
+    // The same answer as for a well-formed name nobody has.
+    let s = setup("");
+    let admin = caller("root@iiitm.ac.in", true);
+    let nobody = workspace_name("alice-devbox-0a1b2c3d").unwrap();
+    let missing = s.app.workspace(&admin, &nobody).await.unwrap_err();
+    assert_eq!(
+        missing.to_string().replace("alice-devbox-0a1b2c3d", "X"),
+        workspace_name("a/b").unwrap_err().to_string().replace("\"a/b\"", "X")
+    );
 }

@@ -164,6 +164,13 @@ pattern = "^[a-z./]+$"
 name = "path"
 type = "string"
 default = "{{{{ parameters_cannot_see_each_other }}}}"
+
+[[parameters]]
+name = "go_module"
+type = "string"
+default = "example.com/{{{{ name }}}}/v1"
+format = "go-module"
+max_length = 10
 "#
     );
     write_tree(dir.path(), &[("blueprint.toml", &manifest), ("app/x", "x")]);
@@ -171,8 +178,39 @@ default = "{{{{ parameters_cannot_see_each_other }}}}"
     check(
         dir.path(),
         &[
-            (m, Some(13), "renders to \"Example.com/example\" for a service named \"example\", which does not match"),
+            (m, Some(13), "default for a service named \"example\" is \"Example.com/example\", which does not match"),
             (m, Some(19), "may use only built-in variables, not parameters_cannot_see_each_other"),
+            (m, Some(24), "default for a service named \"example\" ends in /v1"),
+            (m, Some(24), "default for a service named \"example\" is 22 characters long; at most 10"),
+        ],
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"{MANIFEST}
+[[parameters]]
+name = "email"
+type = "string"
+format = "email"
+
+[[parameters]]
+name = "empty"
+type = "string"
+max_length = 0
+
+[[parameters]]
+name = "flag"
+type = "bool"
+format = "go-module"
+"#
+    );
+    write_tree(dir.path(), &[("blueprint.toml", &manifest), ("app/x", "x")]);
+    check(
+        dir.path(),
+        &[
+            (m, Some(13), "unknown format \"email\"; known: go-module"),
+            (m, Some(18), "max_length is 0; it must be at least 1"),
+            (m, Some(23), "format does not apply to a bool parameter"),
         ],
     );
 }

@@ -6,6 +6,7 @@
 mod answers;
 mod catalog;
 mod check;
+mod hostile;
 mod ms;
 mod render;
 mod support;

@@ -60,9 +60,9 @@ fn run(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &Path)]) {
 fn the_go_service_vets_builds_and_tests() {
     let go = tool("go", None);
     let gofmt = go.parent().map(|d| d.join("gofmt")).filter(|p| p.is_file()).unwrap_or_else(|| tool("gofmt", None));
-    // A description that must be escaped in Go source.
+    // A description that must be escaped in Go source (the template quotes it with go_string).
     let mut c = ctx("payments");
-    c.builtins.description = "Takes \"payments\" \\ refunds\nand more".into();
+    c.builtins.description = "Takes \"payments\" \\ refunds\nand more: `raw` {{ x }} # ü \u{0} \u{feff}".into();
     let app = render(Target::App, &c, json!({"go_module": "git.example.com/team-a/payments", "port": 9090}));
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
@@ -109,13 +109,13 @@ fn ci_pushes_the_image_and_bumps_this_services_infra_repo() {
     let ci = text(&app, ".github/workflows/ci.yaml");
     assert!(ci.contains("branches: [main]"), "{ci}");
     assert!(ci.contains("go-version-file: go.mod") && ci.contains("make test"), "{ci}");
-    assert!(ci.contains("IMAGE: registry.example.com/team-a/demo"), "{ci}");
+    assert!(ci.contains("IMAGE: \"registry.example.com/team-a/demo\""), "{ci}");
     assert!(ci.contains("tags=\"$IMAGE:$GITHUB_SHA ") && ci.contains("docker push \"$tag\""), "{ci}");
     assert!(ci.contains("TAGS: ${{ steps.tags.outputs.tags }}"), "{ci}");
-    assert!(ci.contains("INFRA_REPO_URL: https://git.example.com/team-a/demo-infra.git"), "{ci}");
+    assert!(ci.contains("INFRA_REPO_URL: \"https://git.example.com/team-a/demo-infra.git\""), "{ci}");
     assert!(ci.contains("INFRA_REPO_TOKEN: ${{ secrets.INFRA_REPO_TOKEN }}"), "{ci}");
     assert!(ci.contains("values.yaml") && ci.contains("tag:"), "{ci}");
-    assert!(ci.contains("group: bump-demo-infra"), "{ci}");
+    assert!(ci.contains("group: \"bump-demo-infra\"") && ci.contains("SERVICE: \"demo\""), "{ci}");
     assert!(!ci.contains("{%") && !ci.contains("{{ name"), "template syntax left in:\n{ci}");
 }
 
@@ -167,4 +167,35 @@ fn parsing_the_builtins_is_cheap() {
     // Generous for an unoptimized build on a busy machine; typically a few milliseconds.
     assert!(elapsed < std::time::Duration::from_millis(500), "{elapsed:?}");
     eprintln!("parsed {} built-in blueprints in {elapsed:?}", all.len());
+}
+
+#[test]
+fn go_module_answers_follow_go_s_rules_each_named() {
+    let b = ms();
+    let c = ctx("demo");
+    let long = format!("example.com/{}", "a".repeat(provision_template::GO_MODULE_MAX));
+    for (value, rule) in [
+        ("example.com/../x", "dot-dot"),
+        ("example.com/x/..", "dot-dot"),
+        ("example.com//x", "empty-element"),
+        ("example.com/x/", "empty-element"),
+        (long.as_str(), "too-long"),
+        ("Example.com/x", "uppercase"),
+        ("example.com/x y", "invalid-character"),
+        ("example.com/x\"\nmodule evil", "invalid-character"),
+        ("example.com/x/v1", "major-version"),
+        ("", "required"),
+    ] {
+        let given = BTreeMap::from([("go_module".to_owned(), json!(value))]);
+        let problems = b.resolve_answers(&given, &c).unwrap_err();
+        let found: Vec<(&str, &str)> = problems.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
+        assert!(found.contains(&("parameters.go_module", rule)), "{value:?}: {found:?}");
+        assert!(problems.problems().iter().all(|p| p.message.contains("go_module")), "{problems}");
+    }
+    let given = BTreeMap::from([("go_module".to_owned(), json!("git.example.com/Team_A/pay~ments/v2"))]);
+    let answers = b.resolve_answers(&given, &c).unwrap();
+    assert_eq!(
+        text(&b.render(Target::App, &c, &answers).unwrap(), "go.mod"),
+        "module git.example.com/Team_A/pay~ments/v2\n\ngo 1.19\n"
+    );
 }
