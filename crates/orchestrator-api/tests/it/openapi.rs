@@ -13,6 +13,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/upgrades", &["post"]),
     ("/v1/runs", &["get"]),
     ("/v1/runs/{id}", &["get"]),
+    ("/v1/runs/{id}/retry", &["post"]),
     ("/v1/kinds", &["get"]),
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),
