@@ -346,11 +346,14 @@ impl Runner {
 pub struct RunSummary {
     pub id: String,
     pub operation: Operation,
-    /// `pending`, `running`, `succeeded` or `failed`.
+    /// `pending` (not started yet, or waiting for the server to retry it), `running`,
+    /// `succeeded` or `failed`.
     #[schema(value_type = String)]
     pub state: RunState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Why the run failed; on a `pending` run, why its last attempt failed before it was
+    /// reopened for a retry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub created_at: String,
