@@ -223,15 +223,14 @@ async fn past_the_deadline_a_registration_fails_as_retryable_and_writes_nothing(
     };
     let writer = shared(&host, contention, Arc::new(Sleep));
     host.races.store(usize::MAX, Ordering::SeqCst);
-    let started = Instant::now();
     let error = register(&writer, "c").await.unwrap().unwrap_err();
 
-    assert!(started.elapsed() >= Duration::from_millis(60), "it kept trying until the deadline");
     assert!(error.is_retryable(), "{error:?}");
     assert_eq!(error.kind, PortErrorKind::Conflict);
     assert!(error.message.starts_with("gave up committing to branch main of gitops after "), "{}", error.message);
     let lost = host.commits.load(Ordering::SeqCst);
-    assert!(lost > 2, "{lost} attempts");
+    assert!(lost > 2, "it tried again and again before giving up: {lost} attempts");
+    assert!(error.message.contains(&format!("after {lost} attempts")), "{}", error.message);
     assert!(host.history().iter().all(|m| m == "elsewhere"), "nothing of c was committed");
     // The writer stopped; the next request starts another.
     host.races.store(0, Ordering::SeqCst);
