@@ -48,6 +48,7 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("/create-service", "POST", Needs(Role::Member)),
     ("/create-repo", "POST", Needs(Role::Member)),
     ("/v1/services/{name}/image", "POST", Needs(Role::Member)),
+    ("/v1/runs/{id}/retry", "POST", Needs(Role::Member)),
     ("/v1/workspaces", "POST", Needs(Role::Member)),
     ("/v1/workspaces/{name}", "DELETE", Needs(Role::Member)),
     ("/api/request", "POST", Needs(Role::Member)),

@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/upgrades", post(routes::upgrade))
         .route("/v1/runs", get(routes::list_runs))
         .route("/v1/runs/{id}", get(routes::get_run))
+        .route("/v1/runs/{id}/retry", post(routes::retry_run))
         .route("/v1/kinds", get(routes::list_kinds))
         .route("/v1/workspaces", post(workspaces::create).get(workspaces::list))
         .route("/v1/workspaces/{name}", get(workspaces::show).delete(workspaces::delete))
@@ -201,6 +202,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::create_repo_seed,
         routes::list_runs,
         routes::get_run,
+        routes::retry_run,
         routes::list_kinds,
         routes::healthz,
         routes::readyz,

@@ -88,6 +88,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         cluster: ClusterUse::WhenConfigured,
         kube_url: args.kube_url.clone(),
         fault: orchestrator_app::fault::from_env(),
+        retry_in_background: true,
     };
     let runtime = Arc::new(Runtime::start(config, start).await.context("cannot start")?);
     let background = runtime.background(args.controller);

@@ -73,10 +73,18 @@ fn service_location(name: &str) -> String {
     format!("/v1/services/{name}")
 }
 
+/// Where a run can be followed.
+fn run_location(id: &str) -> String {
+    format!("/v1/runs/{id}")
+}
+
 /// Creates (or, with `dry_run`, plans) a service and answers with its report.
 ///
-/// A run that failed while executing is the server's failure, not the client's: 500 with the
-/// run's id, whose steps `GET /v1/runs/{id}` shows.
+/// A run that has not finished (the replay of a request whose run is still going, or a run
+/// that failed for a transient reason and waits for the server to retry it) is 202 with the
+/// run's `Location`: the service is not created yet. A run that failed while executing is the
+/// server's failure, not the client's: 500 with the run's id, whose steps `GET /v1/runs/{id}`
+/// shows.
 async fn create(
     state: &AppState,
     input: CreateServiceInput,
@@ -89,15 +97,28 @@ async fn create(
     if dry_run {
         return Ok((StatusCode::OK, axum::Json(report)).into_response());
     }
+    if let Some(run) = report.run.as_ref().filter(|run| !run.state.is_finished()) {
+        let location = run_location(&run.id);
+        return accepted(&location, report);
+    }
     report.outcome()?;
     created(&service_location(&report.service), report)
 }
 
 /// 201 Created with `location`, answering `body`.
 fn created(location: &str, body: impl Serialize) -> Result<Response, ApiError> {
+    with_location(StatusCode::CREATED, location, body)
+}
+
+/// 202 Accepted: the work goes on, `location` follows it; answering `body`.
+fn accepted(location: &str, body: impl Serialize) -> Result<Response, ApiError> {
+    with_location(StatusCode::ACCEPTED, location, body)
+}
+
+fn with_location(status: StatusCode, location: &str, body: impl Serialize) -> Result<Response, ApiError> {
     let value = HeaderValue::from_str(location)
         .map_err(|_| ApiError::Internal(format!("{location:?} is not a valid header value")))?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, value)], axum::Json(body)).into_response())
+    Ok((status, [(header::LOCATION, value)], axum::Json(body)).into_response())
 }
 
 /// The three create routes differ only in path, tag and body; one macro writes each with its
@@ -117,6 +138,8 @@ macro_rules! create_route {
             responses(
                 (status = 201, description = "Created; the run succeeded.", body = ServiceReport,
                     headers(("Location" = String, description = "`/v1/services/{name}`"))),
+                (status = 202, description = "Accepted, not created yet: the run has not finished. The replay of a request whose run is still going, or a run that failed for a transient reason (another server won the race for the GitOps repository too long, say) and that the server retries. Follow the run at `Location`.", body = ServiceReport,
+                    headers(("Location" = String, description = "`/v1/runs/{id}`"))),
                 (status = 200, description = "Dry run: the plan and the files, nothing written.", body = ServiceReport),
                 (status = 400, description = "Malformed JSON, a bad query parameter or Idempotency-Key.", body = Problem, content_type = "application/problem+json"),
                 (status = 409, description = "The service (or one of its repositories) already exists.", body = Problem, content_type = "application/problem+json"),
@@ -201,8 +224,7 @@ pub async fn upgrade(State(state): State<AppState>, Json(request): Json<UpgradeR
     let Some(run) = &report.run else {
         return Ok((StatusCode::OK, axum::Json(report)).into_response());
     };
-    let location = format!("/v1/runs/{}", run.id);
-    created(&location, report)
+    created(&run_location(&run.id), report)
 }
 
 /// The body of `POST /v1/services/{name}/image`.
@@ -320,6 +342,30 @@ pub async fn list_runs(
 )]
 pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<axum::Json<RunView>, ApiError> {
     Ok(axum::Json(state.runtime().provisioning.run(&id).await?))
+}
+
+/// Retry a run that failed: it resumes from its failed step, in the background.
+///
+/// Steps that were done stay done, and every step first looks for what it may have done
+/// already (a commit carrying the run's trailer), so a retry never makes anything twice. A run
+/// that is `pending` or `running` with nobody executing it (its server died, or it waits for
+/// a background retry) is resumed now. Follow it at `Location`.
+#[utoipa::path(
+    post,
+    path = "/v1/runs/{id}/retry",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 202, description = "The retry started: the run as it stands.", body = RunView,
+            headers(("Location" = String, description = "`/v1/runs/{id}`"))),
+        (status = 404, description = "No such run.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The run is running (`urn:orchestrator:problem:run-running`) or succeeded already (`urn:orchestrator:problem:run-succeeded`).", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retry_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let view = state.runtime().provisioning.start_retry(&id).await?;
+    accepted(&run_location(&view.run.id), view)
 }
 
 /// List the blueprints (service kinds) and the parameters each asks for.

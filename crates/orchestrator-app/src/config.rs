@@ -13,6 +13,7 @@ use provision_core::problem::{Collector, Problem};
 use provision_core::{EnvName, Invalid, RepoName};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The settings the application runs with, all parsed, in the pieces the capabilities take.
 #[derive(Debug, Clone)]
@@ -32,6 +33,35 @@ pub struct Config {
     /// The sealed-secrets controller's certificate `secret seal` encrypts with, per
     /// environment (clusters differ) with a default for the others.
     pub sealing: SealingCertificates,
+    /// How runs hold up when servers contend for a shared repository, and when they fail for
+    /// a passing reason (`[runs]`).
+    pub runs: RunSettings,
+}
+
+/// `[runs]`, parsed: contention and retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSettings {
+    /// How long a commit into a shared repository (the GitOps one, which every registration
+    /// writes) keeps trying, with jittered backoff, while other processes keep moving its
+    /// branch, before its step fails as transient.
+    pub contention_deadline: Duration,
+    /// How many times a server retries, in the background, a run that failed for a transient
+    /// reason; 0 leaves such runs failed.
+    pub retries: u32,
+    /// The first background retry waits up to this long (a random part of it), each next one
+    /// up to twice as long as the one before, at most [`RunSettings::MAX_RETRY_DELAY`].
+    pub retry_delay: Duration,
+}
+
+impl RunSettings {
+    /// The longest a background retry waits.
+    pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings { contention_deadline: Duration::from_secs(30), retries: 5, retry_delay: Duration::from_secs(2) }
+    }
 }
 
 /// `[auth]`, parsed: where tokens come from besides the store, and whether they are needed.
@@ -168,6 +198,17 @@ pub struct ConfigFile {
     pub smtp: workspaces::SmtpSection,
     #[serde(default)]
     pub auth: workspaces::AuthSection,
+    #[serde(default)]
+    pub runs: RunsSection,
+}
+
+/// `[runs]`: `contention_deadline = 30` (seconds), `retries = 5`, `retry_delay = 2` (seconds).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsSection {
+    pub contention_deadline: Option<i64>,
+    pub retries: Option<i64>,
+    pub retry_delay: Option<i64>,
 }
 
 /// `[flux]`: `git_secret = "flux-system"`, `depends_on = ["infrastructure", "infra-{env}"]`
@@ -412,6 +453,7 @@ impl Config {
             tokens_file: file.auth.tokens_file.as_ref().map(|f| home.join(f)),
             disabled: file.auth.disabled,
         };
+        let runs = run_settings(&file.runs, &mut c);
         c.finish().map_err(|invalid| Error::Invalid { file: path.to_owned(), invalid })?;
         let d = file.deploy;
         let layout = Layout {
@@ -435,7 +477,7 @@ impl Config {
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
             flux,
         };
-        Ok(Config { home, blueprint_dirs: file.blueprints.paths, layout, workspaces, mail, auth, sealing })
+        Ok(Config { home, blueprint_dirs: file.blueprints.paths, layout, workspaces, mail, auth, sealing, runs })
     }
 
     /// Where the local git host keeps bare repositories.
@@ -445,6 +487,31 @@ impl Config {
 
     pub fn database(&self) -> PathBuf {
         self.home.join("orchestrator.db")
+    }
+}
+
+fn run_settings(section: &RunsSection, c: &mut Collector) -> RunSettings {
+    let defaults = RunSettings::default();
+    let mut within = |key: &str, value: Option<i64>, range: std::ops::RangeInclusive<i64>, unit: &str| {
+        let value = value?;
+        if range.contains(&value) {
+            u64::try_from(value).ok()
+        } else {
+            c.push(Problem::new(
+                format!("runs.{key}"),
+                "out-of-range",
+                format!("runs.{key} must be between {} and {}{unit}, not {value}", range.start(), range.end()),
+            ));
+            None
+        }
+    };
+    let deadline = within("contention_deadline", section.contention_deadline, 1..=3600, " seconds");
+    let retries = within("retries", section.retries, 0..=100, "");
+    let delay = within("retry_delay", section.retry_delay, 0..=300, " seconds");
+    RunSettings {
+        contention_deadline: deadline.map_or(defaults.contention_deadline, Duration::from_secs),
+        retries: retries.and_then(|n| u32::try_from(n).ok()).unwrap_or(defaults.retries),
+        retry_delay: delay.map_or(defaults.retry_delay, Duration::from_secs),
     }
 }
 
@@ -612,6 +679,28 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("ORCHESTRATOR_WORKSPACE_SSH_PORT"), "{err}");
+    }
+
+    #[test]
+    fn run_settings_have_defaults_and_bounds() {
+        assert_eq!(Config::defaults("/d").runs, RunSettings::default());
+        let c = Config::from_toml("/d", "[runs]\ncontention_deadline = 5\nretries = 0\n", Path::new("c")).unwrap();
+        assert_eq!(
+            c.runs,
+            RunSettings {
+                contention_deadline: Duration::from_secs(5),
+                retries: 0,
+                retry_delay: Duration::from_secs(2)
+            }
+        );
+        let env = |name: &str| (name == "ORCHESTRATOR_RUN_RETRY_DELAY").then(|| "7".to_owned());
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(dir.path(), &[], &env).unwrap().runs.retry_delay, Duration::from_secs(7));
+        let bad = "[runs]\ncontention_deadline = 0\nretries = -1\nretry_delay = 301\n";
+        let err = Config::from_toml("/d", bad, Path::new("c.toml")).unwrap_err().to_string();
+        for field in ["runs.contention_deadline", "runs.retries", "runs.retry_delay"] {
+            assert!(err.contains(field), "{field}: {err}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! kind, never the variant. Frontends parse and print; every rule lives here or below.
 
 pub mod auth;
+pub(crate) mod backoff;
 pub mod catalog;
 pub mod config;
 pub mod edits;

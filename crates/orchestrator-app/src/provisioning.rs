@@ -9,16 +9,17 @@ pub mod request;
 use crate::catalog::{self, Blueprints, KindView};
 use crate::config::Layout;
 use crate::error::{Classified, ErrorKind, Subject};
-use crate::runs::{RunError, RunRequest, RunSummary, RunView, Runner};
+use crate::runs::{Retries, RunError, RunRequest, RunSummary, RunView, Runner};
 use crate::upgrades;
 use plan::{CreateServiceRun, PlannedService, RepoRole};
-use provision_core::ports::{GitHost, IdempotencyKey, NewService, PortError, RunCreated, Store};
+use provision_core::ports::{GitHost, IdempotencyKey, NewService, PortError, RunCreated, RunState, Store};
 use provision_core::{Invalid, RepoName, RunId, ServiceName};
 use provision_template::Blueprint;
 use report::{ServiceReport, ServiceView};
 use request::{CreateService, CreateServiceInput};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::{info, warn};
 
 /// Why provisioning refused or failed.
@@ -280,12 +281,83 @@ impl Provisioning {
         self.runner.execute(id, &plan).await
     }
 
-    /// Makes a failed run resumable and resumes it.
+    /// Makes a failed run resumable and resumes it; answers once it has stopped.
+    ///
+    /// Refused for a run that is running ([`RunError::Running`]) or succeeded
+    /// ([`RunError::Succeeded`]). A run that is `pending` or `running` in the store but held
+    /// by no live process (its process died, or it waits for a background retry) is resumed.
     pub async fn retry_run(&self, id: &str) -> Result<RunView, Error> {
-        let id = self.run_id(id).await?;
-        self.store().reopen_run(&id).await.map_err(RunError::Store)?;
+        let id = self.reopen(id).await?;
         self.resume(&id).await?;
         self.run(id.as_str()).await
+    }
+
+    /// [`Self::retry_run`], answering at once: the run is reopened, and resumed by a task of
+    /// its own. The view is the run as it stands when the retry starts.
+    pub async fn start_retry(&self, id: &str) -> Result<RunView, Error> {
+        let id = self.reopen(id).await?;
+        let provisioning = self.clone();
+        let run = id.clone();
+        tokio::spawn(async move {
+            match provisioning.resume(&run).await {
+                Ok(()) => info!(run = %run, "retried run stopped"),
+                // Someone else took it up meanwhile (a background retry, another process).
+                Err(RunError::Busy(_)) => info!(run = %run, "retried run was taken up elsewhere"),
+                Err(e) => warn!(run = %run, error = %e, "cannot retry run"),
+            }
+        });
+        self.run(id.as_str()).await
+    }
+
+    /// Checks that run `id` may be retried and makes it resumable.
+    async fn reopen(&self, id: &str) -> Result<RunId, RunError> {
+        let id = self.run_id(id).await?;
+        if self.runner.record(&id).await?.state == RunState::Succeeded {
+            return Err(RunError::Succeeded(id));
+        }
+        // Running is holding the run's claim, in this process or another; a run whose process
+        // died holds none. (Taken and let go at once: the engine takes its own.)
+        if self.store().try_claim(&id).await.map_err(RunError::Store)?.is_none() {
+            return Err(RunError::Running(id));
+        }
+        self.store().reopen_run(&id).await.map_err(RunError::Store)?;
+        Ok(id)
+    }
+
+    /// The runs queued for a background retry, for the one task that retries them: `None`
+    /// without background retries, or once taken.
+    pub(crate) fn retry_queue(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<(RunId, Duration)>> {
+        match &self.runner.retries {
+            Retries::Background(queue) => queue.take_receiver(),
+            Retries::Off => None,
+        }
+    }
+
+    /// A background retry of run `id`, after waiting `wait`: resumed if it still waits for
+    /// one (`pending`), left alone if something else took it up meanwhile (`runs retry`,
+    /// another process's start, which resumes pending runs).
+    pub(crate) async fn retry_due(&self, id: RunId, wait: Duration) {
+        self.runner.pause.pause(wait).await;
+        match self.runner.record(&id).await {
+            Ok(record) if record.state == RunState::Pending => {}
+            Ok(record) => {
+                info!(run = %id, state = record.state.as_str(), "background retry not needed");
+                return;
+            }
+            Err(e) => {
+                warn!(run = %id, error = %e, "cannot retry run in the background");
+                return;
+            }
+        }
+        info!(run = %id, "retrying run in the background");
+        match self.resume(&id).await {
+            Ok(()) => match self.runner.record(&id).await {
+                Ok(record) => info!(run = %id, state = record.state.as_str(), "background retry stopped"),
+                Err(e) => warn!(run = %id, error = %e, "cannot read the retried run"),
+            },
+            Err(RunError::Busy(_)) => info!(run = %id, "run was taken up elsewhere"),
+            Err(e) => warn!(run = %id, error = %e, "cannot retry run in the background"),
+        }
     }
 
     async fn run_id(&self, id: &str) -> Result<RunId, RunError> {

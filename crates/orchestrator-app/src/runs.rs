@@ -2,21 +2,30 @@
 //! a resumed run plans exactly the same again, and so the journals of older versions still
 //! load), the [`Runner`] that records and executes them on the engine, the errors every run
 //! can meet, and the views of runs clients read.
+//!
+//! A run that fails for a transient reason (its step ran out of retries on a lost race, a
+//! lock, a blip) is, in a server, reopened and retried in the background ([`Retries`]);
+//! commits into shared repositories go through one writer per branch ([`shared`]).
 
+pub(crate) mod shared;
+
+use crate::backoff::{self, Backoff};
 use crate::catalog;
 use crate::error::{Classified, ErrorKind, Subject};
 use crate::provisioning::plan::CreateServiceRun;
 use crate::upgrades::UpgradeRun;
 use crate::upgrades::report::UpgradeReport;
 use provision_core::RunId;
-use provision_core::engine::{self, Engine, FaultHook};
+use provision_core::engine::{self, Engine, FaultHook, RetryPolicy, StepFailure};
 use provision_core::plan::Plan;
 use provision_core::ports::{
     GitHost, IdempotencyKey, JournalEvent, NewRun, NewService, Pause, PortError, RunCreated, RunRecord, RunState,
     StepRecord, StepState, Store,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// The version written with every run request. Version 1 (before there was one) stored the
 /// bare request and named its kind only in the run's `operation`.
@@ -110,6 +119,10 @@ pub enum RunError {
     NotFound(String),
     #[error("run {0} is being executed by another process")]
     Busy(RunId),
+    #[error("run {0} is running; it can be retried once it has stopped")]
+    Running(RunId),
+    #[error("run {0} succeeded already; there is nothing to retry")]
+    Succeeded(RunId),
     #[error("run {run} cannot resume: blueprint {kind} changed since it started; `runs retry {run}` plans it again")]
     BlueprintChanged { run: RunId, kind: String },
     #[error("run {run} cannot resume: its blueprint {kind} is no longer configured")]
@@ -143,9 +156,11 @@ impl Classified for RunError {
     fn kind(&self) -> ErrorKind {
         match self {
             RunError::NotFound(_) => ErrorKind::NotFound,
-            RunError::Busy(_) | RunError::BlueprintChanged { .. } | RunError::BlueprintGone { .. } => {
-                ErrorKind::Conflict
-            }
+            RunError::Busy(_)
+            | RunError::Running(_)
+            | RunError::Succeeded(_)
+            | RunError::BlueprintChanged { .. }
+            | RunError::BlueprintGone { .. } => ErrorKind::Conflict,
             RunError::UnknownOperation(_)
             | RunError::Replan { .. }
             | RunError::Blueprints(_)
@@ -158,6 +173,8 @@ impl Classified for RunError {
         match self {
             RunError::NotFound(_) => "not-found",
             RunError::Busy(_) => "busy",
+            RunError::Running(_) => "run-running",
+            RunError::Succeeded(_) => "run-succeeded",
             RunError::BlueprintChanged { .. } | RunError::BlueprintGone { .. } => "blueprint-changed",
             RunError::Blueprints(e) => e.code(),
             RunError::UnknownOperation(_) | RunError::Replan { .. } | RunError::Store(_) | RunError::Engine(_) => {
@@ -169,6 +186,8 @@ impl Classified for RunError {
     fn subject(&self) -> Subject {
         let run = match self {
             RunError::Busy(run)
+            | RunError::Running(run)
+            | RunError::Succeeded(run)
             | RunError::BlueprintChanged { run, .. }
             | RunError::BlueprintGone { run, .. }
             | RunError::UnknownOperation(run)
@@ -179,18 +198,59 @@ impl Classified for RunError {
     }
 }
 
+/// What becomes of a run that fails for a transient reason.
+#[derive(Clone)]
+pub(crate) enum Retries {
+    /// It stays failed: a command's process ends; `runs retry` resumes it.
+    Off,
+    /// It is reopened (`pending`, its last error kept) and retried by this process's
+    /// background work, a bounded number of times, after a backoff.
+    Background(Arc<RetryQueue>),
+}
+
+/// Runs reopened for a background retry, each with how long to wait first; and how such
+/// retries go.
+pub(crate) struct RetryQueue {
+    /// How many background retries a run gets.
+    retries: u32,
+    /// The wait before the first, second, … background retry.
+    backoff: Backoff,
+    sender: mpsc::UnboundedSender<(RunId, Duration)>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<(RunId, Duration)>>>,
+}
+
+impl RetryQueue {
+    pub fn new(retries: u32, backoff: Backoff) -> Arc<Self> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        Arc::new(RetryQueue { retries, backoff, sender, receiver: Mutex::new(Some(receiver)) })
+    }
+
+    /// The runs to retry, as they are queued: for the one task that retries them (`None`
+    /// once taken).
+    pub fn take_receiver(&self) -> Option<mpsc::UnboundedReceiver<(RunId, Duration)>> {
+        self.receiver.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// How the engine retries a failing step within one execution of a run.
+const STEP_RETRY: RetryPolicy =
+    RetryPolicy { max_attempts: 5, base: Duration::from_millis(50), max_delay: Duration::from_secs(5) };
+
 /// Records runs and executes their plans on the engine, journaling every step in the store.
 #[derive(Clone)]
 pub(crate) struct Runner {
+    /// The git host runs write through: shared repositories' commits folded and held up under
+    /// contention ([`shared::SharedRepos`]).
     pub git: Arc<dyn GitHost>,
     pub store: Arc<dyn Store>,
     pub pause: Arc<dyn Pause>,
     pub fault: Option<Arc<dyn FaultHook>>,
+    pub retries: Retries,
 }
 
 impl Runner {
     fn engine(&self) -> Engine<'_> {
-        let engine = Engine::new(self.git.as_ref(), self.store.as_ref(), self.pause.as_ref());
+        let engine = Engine::new(self.git.as_ref(), self.store.as_ref(), self.pause.as_ref()).with_retry(STEP_RETRY);
         match &self.fault {
             Some(hook) => engine.with_fault_hook(hook.as_ref()),
             None => engine,
@@ -214,9 +274,48 @@ impl Runner {
         Ok((id, created))
     }
 
+    /// Executes (or resumes) run `id`. A run that fails for a transient reason is, with
+    /// background retries, reopened and queued for one ([`Self::retry_later`]).
     pub async fn execute(&self, id: &RunId, plan: &Plan) -> Result<(), RunError> {
-        self.engine().execute(id, plan).await?;
+        let outcome = self.engine().execute(id, plan).await?;
+        if let Some(failure) = outcome.failure.filter(|f| f.transient)
+            && let Retries::Background(queue) = &self.retries
+        {
+            self.retry_later(queue, id, &failure).await;
+        }
         Ok(())
+    }
+
+    /// Reopens run `id`, which failed at `failure` for a transient reason, and queues its
+    /// background retry, unless it had all its retries.
+    ///
+    /// The count is the journal's, so it holds across restarts: every execution of a run
+    /// attempts a failing step [`STEP_RETRY`]`.max_attempts` times before giving up, so a step
+    /// attempted `n` times in all has been through `n / max_attempts` executions (rounded up),
+    /// all but the first of them retries. A run left failed says why in the log; `runs retry`
+    /// resumes it by hand.
+    async fn retry_later(&self, queue: &RetryQueue, id: &RunId, failure: &StepFailure) {
+        let attempts = match self.store.steps(id).await {
+            Ok(steps) => steps.iter().find(|s| s.index == failure.index).map_or(1, |s| s.attempts),
+            Err(error) => {
+                tracing::warn!(run = %id, %error, "cannot read the journal: the run stays failed");
+                return;
+            }
+        };
+        let retried = attempts.div_ceil(STEP_RETRY.max_attempts.max(1)).saturating_sub(1);
+        if retried >= queue.retries {
+            tracing::warn!(run = %id, step = %failure.step, retried, "run failed for a transient reason after its last background retry: it stays failed");
+            return;
+        }
+        if let Err(error) = self.store.reopen_run(id).await {
+            tracing::warn!(run = %id, %error, "cannot reopen the run for a background retry: it stays failed");
+            return;
+        }
+        let wait = queue.backoff.delay(retried, backoff::unit());
+        tracing::info!(run = %id, step = %failure.step, retry = retried + 1, of = queue.retries, wait_ms = wait.as_millis(), "run failed for a transient reason; retrying it in the background");
+        // The receiving task lives as long as the process's background work; without it the
+        // run stays pending, and the next start resumes it.
+        let _ = queue.sender.send((id.clone(), wait));
     }
 
     pub async fn record(&self, id: &RunId) -> Result<RunRecord, RunError> {
@@ -247,11 +346,14 @@ impl Runner {
 pub struct RunSummary {
     pub id: String,
     pub operation: Operation,
-    /// `pending`, `running`, `succeeded` or `failed`.
+    /// `pending` (not started yet, or waiting for the server to retry it), `running`,
+    /// `succeeded` or `failed`.
     #[schema(value_type = String)]
     pub state: RunState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Why the run failed; on a `pending` run, why its last attempt failed before it was
+    /// reopened for a retry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub created_at: String,

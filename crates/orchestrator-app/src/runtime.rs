@@ -1,21 +1,24 @@
 //! The runtime: the capabilities the configuration makes possible, built once from it over
 //! the adapters it names, and the one start-up path both binaries take (open the data
 //! directory, resume interrupted runs, connect the cluster) and the work they run in the
-//! background (the workspace controller, the e-mail dispatcher).
+//! background (the workspace controller, the e-mail dispatcher, a server's retries of runs
+//! that failed for a transient reason).
 //!
 //! A capability that is not configured does not exist: without a cluster there is no
 //! [`Workspaces`], and [`Runtime::workspaces`] says why, once, for both front doors.
 
 use crate::auth::Auth;
 use crate::auth::tokens::{TokenFile, TokenFileError};
+use crate::backoff::Backoff;
 use crate::catalog::{self, Blueprints};
-use crate::config::Config;
+use crate::config::{Config, RunSettings};
 use crate::edits::MainEdits;
 use crate::error::{Classified, ErrorKind};
 use crate::mail::{self, MailAnnouncer};
 use crate::metrics::{CountingNotifier, Metrics};
 use crate::provisioning::{self, Planner, Provisioning};
-use crate::runs::Runner;
+use crate::runs::shared::{Contention, SharedRepos};
+use crate::runs::{Retries, RetryQueue, Runner};
 use crate::upgrades::Upgrades;
 use crate::workspaces::{self, Workspaces};
 use async_trait::async_trait;
@@ -97,6 +100,9 @@ pub struct Ports {
     pub pause: Arc<dyn Pause>,
     /// Stops runs at a step boundary (crash tests only).
     pub fault: Option<Arc<dyn FaultHook>>,
+    /// Runs that fail for a transient reason are reopened and retried by the runtime's
+    /// [`Runtime::background`] work (a server), rather than left failed (a command).
+    pub retry_in_background: bool,
 }
 
 impl Ports {
@@ -109,6 +115,7 @@ impl Ports {
             tokens: database,
             pause: Arc::new(TokioPause),
             fault: None,
+            retry_in_background: false,
         }
     }
 
@@ -118,6 +125,12 @@ impl Ports {
 
     pub fn with_fault_hook(self, hook: Option<Arc<dyn FaultHook>>) -> Self {
         Ports { fault: hook, ..self }
+    }
+
+    /// Runs that fail for a transient reason are retried in the background (see
+    /// [`Ports::retry_in_background`]).
+    pub fn with_background_retries(self) -> Self {
+        Ports { retry_in_background: true, ..self }
     }
 }
 
@@ -140,6 +153,9 @@ pub struct Start {
     pub kube_url: Option<String>,
     /// Stops runs at a step boundary (crash tests only; see [`crate::fault`]).
     pub fault: Option<Arc<dyn FaultHook>>,
+    /// A server: runs that fail for a transient reason are reopened and retried by
+    /// [`Runtime::background`] (`[runs] retries` times). A command leaves them failed.
+    pub retry_in_background: bool,
 }
 
 /// The capabilities of one process, and what they share.
@@ -162,7 +178,7 @@ impl Runtime {
     /// directory, interrupted runs resumed (before anything else happens, so a server that
     /// listens knows no half-made service), and the cluster connected as `start` says.
     pub async fn start(config: Config, start: Start) -> Result<Runtime, Error> {
-        let runtime = Self::open(config, start.fault).await?;
+        let runtime = Self::open_with(config, start.fault, start.retry_in_background).await?;
         for run in runtime.provisioning.resume_unfinished().await.map_err(Error::Resume)? {
             tracing::warn!(run = %run, "resumed an interrupted run");
         }
@@ -188,6 +204,14 @@ impl Runtime {
     /// load on a blocking thread while the database opens; if they cannot, the error comes
     /// with the first command that needs them.
     pub async fn open(config: Config, fault: Option<Arc<dyn FaultHook>>) -> Result<Runtime, Error> {
+        Self::open_with(config, fault, false).await
+    }
+
+    async fn open_with(
+        config: Config,
+        fault: Option<Arc<dyn FaultHook>>,
+        retry_in_background: bool,
+    ) -> Result<Runtime, Error> {
         let home = config.home.clone();
         let open_err =
             |source: Box<dyn std::error::Error + Send + Sync>| Error::Open { path: home.display().to_string(), source };
@@ -210,7 +234,7 @@ impl Runtime {
             Ok(Ok(catalog)) => Blueprints::loaded(config.blueprint_dirs.clone(), catalog),
             _ => Blueprints::new(config.blueprint_dirs.clone()),
         };
-        let ports = Ports::new(local_git(&config), store).with_fault_hook(fault);
+        let ports = Ports { retry_in_background, ..Ports::new(local_git(&config), store).with_fault_hook(fault) };
         Ok(Self::build(config, ports, blueprints, token_file))
     }
 
@@ -224,8 +248,24 @@ impl Runtime {
         let config = Arc::new(config);
         let layout = Arc::new(config.layout.clone());
         let planner = Planner::new(layout.clone(), blueprints, ports.git.clone());
-        let runner =
-            Runner { git: ports.git.clone(), store: ports.store.clone(), pause: ports.pause, fault: ports.fault };
+        // Every registration commits into the GitOps repository: one writer per process folds
+        // them together, and lost races with other processes are tried again until a deadline.
+        let contention = Contention::until(config.runs.contention_deadline);
+        let shared =
+            SharedRepos::new(ports.git.clone(), vec![layout.gitops_repo.clone()], contention, ports.pause.clone());
+        let retries = if ports.retry_in_background && config.runs.retries > 0 {
+            let backoff = Backoff { base: config.runs.retry_delay, cap: RunSettings::MAX_RETRY_DELAY };
+            Retries::Background(RetryQueue::new(config.runs.retries, backoff))
+        } else {
+            Retries::Off
+        };
+        let runner = Runner {
+            git: Arc::new(shared),
+            store: ports.store.clone(),
+            pause: ports.pause,
+            fault: ports.fault,
+            retries,
+        };
         let off = config.workspaces.allowed_domains.is_none();
         Runtime {
             provisioning: Provisioning::new(planner.clone(), runner.clone()),
@@ -325,7 +365,8 @@ impl Runtime {
 
     /// Starts the background work of a server: the workspace controller with its e-mail when
     /// `controller` is asked and a cluster is connected, else the e-mail dispatcher alone (so
-    /// e-mails queued by a controller elsewhere, or before a restart, still go out).
+    /// e-mails queued by a controller elsewhere, or before a restart, still go out); and, with
+    /// background retries, the retries of runs that failed for a transient reason.
     pub fn background(self: &Arc<Self>, controller: bool) -> Background {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = move || {
@@ -335,6 +376,9 @@ impl Runtime {
             }
         };
         let mut tasks = Vec::new();
+        if let Some(due) = self.provisioning.retry_queue() {
+            tasks.push(tokio::spawn(retry_runs(self.provisioning.clone(), due, until_stopped())));
+        }
         if controller && self.cluster.is_some() {
             let runtime = Arc::clone(self);
             let shutdown = until_stopped();
@@ -376,6 +420,32 @@ impl Runtime {
         };
         self.metrics.text(runs.as_deref(), workspaces.as_deref())
     }
+}
+
+/// Retries each run queued in `due` once its wait is over, several at a time, until
+/// `shutdown`. Runs still waiting then stay `pending` in the store, and the next start
+/// resumes them.
+async fn retry_runs(
+    provisioning: Provisioning,
+    mut due: tokio::sync::mpsc::UnboundedReceiver<(provision_core::RunId, Duration)>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut retrying = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            next = due.recv() => match next {
+                Some((run, wait)) => {
+                    let provisioning = provisioning.clone();
+                    retrying.spawn(async move { provisioning.retry_due(run, wait).await });
+                }
+                None => break,
+            },
+            Some(_) = retrying.join_next(), if !retrying.is_empty() => {}
+        }
+    }
+    retrying.abort_all();
 }
 
 /// The local git host of `config`: bare repositories under the data directory.

@@ -274,6 +274,89 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
     assert_eq!(f.git.history("flaky", "main").len(), 1);
 }
 
+/// Reads run `id` until `done` says so; gives up after ten seconds.
+async fn wait_for_run(
+    runtime: &Runtime,
+    id: &str,
+    done: impl Fn(&crate::runs::RunView) -> bool,
+) -> crate::runs::RunView {
+    let read = async {
+        loop {
+            let view = runtime.provisioning.run(id).await.unwrap();
+            if done(&view) {
+                return view;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), read).await {
+        Ok(view) => view,
+        Err(_) => panic!("run {id} never got there: {:#?}", runtime.provisioning.run(id).await.unwrap()),
+    }
+}
+
+/// Makes the first `times` creations of repository `repo` lose a race, as to another writer.
+fn lose_races(git: &MemoryGitHost, repo: &'static str, times: usize) {
+    let left = std::sync::atomic::AtomicUsize::new(times);
+    git.before_create_repo(Arc::new(move |r| {
+        use std::sync::atomic::Ordering::SeqCst;
+        let lose = r.as_str() == repo && left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        Box::pin(async move {
+            match lose {
+                true => Err(provision_core::ports::PortError::new(
+                    provision_core::ports::PortErrorKind::Conflict,
+                    "another writer got there first",
+                )),
+                false => Ok(()),
+            }
+        })
+    }));
+}
+
+#[tokio::test]
+async fn a_command_leaves_a_run_that_failed_for_a_transient_reason_failed() {
+    let f = Fixture::new();
+    lose_races(&f.git, "lost", 5);
+    let report = f.app().provisioning.create_service(&input("lost"), &CreateOptions::default()).await.unwrap();
+    let run = report.run.unwrap();
+    assert_eq!(run.state, RunState::Failed, "nobody would retry it: {run:?}");
+}
+
+#[tokio::test]
+async fn a_server_retries_a_run_that_failed_for_a_transient_reason_a_bounded_number_of_times() {
+    let home = tempfile::tempdir().unwrap();
+    let mut f = Fixture::new();
+    f.config = Config::defaults(home.path());
+    f.config.runs.retries = 2;
+    f.config.runs.retry_delay = std::time::Duration::ZERO;
+    let runtime = Arc::new(Runtime::with_ports(f.config.clone(), f.ports().with_background_retries()));
+    let background = runtime.background(false);
+    // The run's first step loses every race of its first execution and of both retries (the
+    // engine tries a step five times each).
+    lose_races(&f.git, "doomed", 15);
+    let report = runtime.provisioning.create_service(&input("doomed"), &CreateOptions::default()).await.unwrap();
+    let run = report.run.unwrap();
+    assert_eq!(run.state, RunState::Pending, "reopened for its first retry: {run:?}");
+
+    let view = wait_for_run(&runtime, &run.id, |v| v.run.state == RunState::Failed && v.steps[0].attempts == 15).await;
+    assert!(view.run.error.as_deref().is_some_and(|e| e.contains("another writer got there first")), "{view:?}");
+    background.stop().await;
+    // Stopped with nothing waiting: a third retry would have reopened it (and, with the
+    // failures used up, finished it).
+    let view = runtime.provisioning.run(&run.id).await.unwrap();
+    assert_eq!((view.run.state, view.steps[0].attempts), (RunState::Failed, 15), "{view:?}");
+    assert!(f.git.repo("doomed").is_none());
+
+    // By hand it goes on, from its failed step, and makes everything once.
+    let view = runtime.provisioning.retry_run(&run.id).await.unwrap();
+    assert_eq!(view.run.state, RunState::Succeeded);
+    assert_eq!(f.git.history("doomed", "main").len(), 1);
+    assert_eq!(f.git.history("argo-gitdir-services", "main").len(), 1);
+    let Err(Error::Run(RunError::Succeeded(_))) = runtime.provisioning.retry_run(&run.id).await else {
+        panic!("a run that succeeded has nothing to retry")
+    };
+}
+
 mod golden;
 mod tokens;
 mod upgrade;

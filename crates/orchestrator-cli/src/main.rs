@@ -632,7 +632,9 @@ async fn run(command: Command, config: Config, printer: &Printer) -> Result<Exit
         _ => {}
     }
     let (cluster, kube_url) = cluster_of(&command);
-    let start = Start { cluster, kube_url, fault: orchestrator_app::fault::from_env() };
+    // A command ends with its process: a run that fails for a transient reason stays failed
+    // (`runs retry` resumes it) rather than waiting for a retry nobody would make.
+    let start = Start { cluster, kube_url, fault: orchestrator_app::fault::from_env(), retry_in_background: false };
     let runtime = Runtime::start(config, start).await?;
     let result = execute(&runtime, command, printer).await;
     // The process ends now, so the runtime is not torn down: closing the database would

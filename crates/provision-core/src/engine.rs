@@ -108,6 +108,10 @@ pub struct StepFailure {
     pub index: usize,
     pub step: String,
     pub error: String,
+    /// The cause was one retrying may cure ([`PortError::is_retryable`]: a lost race, a lock,
+    /// a blip) and the engine gave up only because its retries ran out: trying the run again
+    /// later may finish it.
+    pub transient: bool,
 }
 
 /// Executes plans against the ports.
@@ -269,7 +273,7 @@ impl<'a> Engine<'a> {
                     .record(run, JournalEvent::StepFailed { index, error: error.clone() })
                     .await
                     .map_err(store_err)?;
-                Ok(Err(StepFailure { index, step: step.name.clone(), error }))
+                Ok(Err(StepFailure { index, step: step.name.clone(), error, transient: e.is_retryable() }))
             }
         }
     }

@@ -188,7 +188,7 @@ fn renamed(
 
 /// Merges `spec.from` into `spec.into`, unless that is done already (see [`state`]).
 pub(crate) fn merge(at: &Location<'_>, signature: &Signature, spec: &MergeSpec) -> Result<MergeState, Error> {
-    let mut repo = at.open()?.with_object_memory();
+    let mut repo = at.open_for_writing()?.with_object_memory();
     let (into, from) = tips(&repo, at, spec)?;
     match state_of(&repo, at, spec, into, from)? {
         MergeState::Pending => {}

@@ -9,6 +9,8 @@
 
 use crate::pack;
 use gix::odb::memory::Storage;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 /// Below this many new objects they are written loose. One pack is two files however many
 /// objects it holds, while each loose object is a file (and often a directory): on disks
@@ -92,6 +94,73 @@ pub(crate) fn consolidate(repo: &gix::Repository) -> Result<usize, gix::Error> {
     Ok(indices.len())
 }
 
+/// The name prefix of the temporary files [`write_pack`] writes a pack and its index to
+/// before renaming them into place.
+const PACK_TEMPORARY: &str = ".tmp-pack-";
+
+/// The name prefix of the temporary files gix writes a loose object to (in `objects/`, the
+/// `tempfile` crate's default) before renaming it into place.
+const LOOSE_TEMPORARY: &str = ".tmp";
+
+/// How long a temporary file of the object database may stay untouched before it counts as
+/// left by a writer that died.
+///
+/// A writer creates such a file, fills it and renames it into place in one go: everything is
+/// encoded in memory first, so the file lives for milliseconds, and its modification time
+/// moves while it is written. A file nobody touched for this long has no writer left (one
+/// killed, or a machine that lost power): a live writer, in this process or another, is never
+/// that slow. Ten minutes also leaves a process paused by a debugger or a swapping machine
+/// its file.
+pub(crate) const STALE_TEMPORARY: Duration = Duration::from_secs(10 * 60);
+
+/// Removes the temporary files that writers which died left in the object database of the
+/// repository at `git_dir`: files whose names start with [`PACK_TEMPORARY`] in
+/// `objects/pack/` (this crate's packs) or with [`LOOSE_TEMPORARY`] in `objects/` (gix's
+/// loose objects), last modified more than [`STALE_TEMPORARY`] before `now`. Returns how
+/// many it removed.
+///
+/// Only those can be removed safely: a newer one may belong to a writer at work right now,
+/// in this process or another, and it is left alone. Git's own temporary files (`tmp_pack_*`,
+/// `tmp_obj_*`, a repack's `.tmp-<pid>-pack-*`) are not ours: `git gc` and `git prune`
+/// remove them by their own rules. Best effort: what cannot be read or removed is logged and
+/// skipped; nothing an object lookup needs is ever touched.
+pub(crate) fn sweep_temporaries(git_dir: &Path, now: SystemTime) -> usize {
+    let objects = git_dir.join("objects");
+    let mut removed = 0;
+    for (dir, prefix) in [(objects.join("pack"), PACK_TEMPORARY), (objects, LOOSE_TEMPORARY)] {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "cannot look for temporary files left by dead writers");
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            if !entry.file_name().to_str().is_some_and(|name| name.starts_with(prefix)) {
+                continue;
+            }
+            // A directory or a link of that name is nobody's temporary object.
+            let Ok(metadata) = entry.metadata() else { continue };
+            let untouched = metadata.modified().ok().and_then(|modified| now.duration_since(modified).ok());
+            if !metadata.is_file() || untouched.is_none_or(|age| age <= STALE_TEMPORARY) {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    removed += 1;
+                    tracing::warn!(path = %entry.path().display(), bytes = metadata.len(), "removed a temporary file left by a writer that died");
+                }
+                // Another sweeper got there first.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(path = %entry.path().display(), %error, "cannot remove a temporary file left by a dead writer");
+                }
+            }
+        }
+    }
+    removed
+}
+
 /// Writes `objects` as one pack and its index (see [`crate::pack`]); returns the index's path.
 ///
 /// Both are written to temporary files and renamed into place, the pack first (git ignores a
@@ -109,7 +178,7 @@ fn write_pack(repo: &gix::Repository, objects: &Storage) -> Result<std::path::Pa
     }
     let writing = || gix::error::message("cannot write a pack");
     for (bytes, path) in [(&encoded.pack, dir.join(format!("{name}.pack"))), (&encoded.index, index.clone())] {
-        let mut file = tempfile::Builder::new().prefix(".tmp-pack-").tempfile_in(&dir).or_raise(writing)?;
+        let mut file = tempfile::Builder::new().prefix(PACK_TEMPORARY).tempfile_in(&dir).or_raise(writing)?;
         std::io::Write::write_all(&mut file, bytes).or_raise(writing)?;
         read_only(file.as_file()).or_raise(writing)?;
         file.persist(&path).map_err(|e| e.error).or_raise(writing)?;

@@ -35,18 +35,42 @@ const SLOTS: usize = 4 * objects::PACK_LIMIT;
 /// layout, a dozen file system calls; a cached handle skips them. What a handle caches stays
 /// true: refs are read from disk on every lookup, and the object store looks for new packs
 /// when an object is missing from those it knows.
+///
+/// It also remembers when each repository was last swept of the temporary files dead writers
+/// left ([`Location::open_for_writing`]).
 #[derive(Debug, Default)]
-pub(crate) struct OpenRepos(std::sync::Mutex<std::collections::HashMap<PathBuf, gix::ThreadSafeRepository>>);
+pub(crate) struct OpenRepos {
+    repos: std::sync::Mutex<HashMap<PathBuf, gix::ThreadSafeRepository>>,
+    swept: std::sync::Mutex<HashMap<PathBuf, std::time::Instant>>,
+}
+
+/// How often a host sweeps one repository of dead writers' temporary files: on its first
+/// write, and again at its first write after this long (a sibling process may have died
+/// since).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl OpenRepos {
     fn get(&self, path: &Path) -> Option<gix::Repository> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self.repos.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(path).map(gix::ThreadSafeRepository::to_thread_local)
     }
 
     fn put(&self, path: &Path, repo: &gix::Repository) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.repos.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(path.to_owned(), repo.clone().into_sync());
+    }
+
+    /// Whether the repository at `path` is due a sweep; if so, it counts as swept now.
+    fn sweep_due(&self, path: &Path) -> bool {
+        let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        match swept.get(path) {
+            Some(last) if now.duration_since(*last) < SWEEP_EVERY => false,
+            _ => {
+                swept.insert(path.to_owned(), now);
+                true
+            }
+        }
     }
 }
 
@@ -85,6 +109,18 @@ impl Location<'_> {
             source,
         })?;
         self.opened.put(self.path, &repo);
+        Ok(repo)
+    }
+
+    /// [`Self::open`], for a write. The first write of a repository by this host, and then one
+    /// a minute, first removes the temporary files writers that were killed left in its object
+    /// database, those old enough that no live writer can own them
+    /// ([`objects::sweep_temporaries`] states the rule).
+    pub(crate) fn open_for_writing(&self) -> Result<gix::Repository, Error> {
+        let repo = self.open()?;
+        if self.opened.sweep_due(self.path) {
+            objects::sweep_temporaries(repo.git_dir(), std::time::SystemTime::now());
+        }
         Ok(repo)
     }
 }
@@ -310,7 +346,7 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
     reject_file_and_directory(at, branch, &spec.files)?;
     let parent = spec.parent.as_ref().map(parse_id).transpose()?;
     // New objects collect in memory and reach the disk together once the commit is complete.
-    let mut repo = at.open()?.with_object_memory();
+    let mut repo = at.open_for_writing()?.with_object_memory();
 
     // Fail before writing anything if the branch already moved; the ref edit checks again.
     let current = tip(&repo, at, branch)?;
@@ -570,7 +606,7 @@ pub(crate) fn create_branch(
     commit: &CommitId,
 ) -> Result<(), Error> {
     let id = parse_id(commit)?;
-    let repo = at.open()?;
+    let repo = at.open_for_writing()?;
     let found = repo
         .try_find_header(id)
         .map_err(at.git(format!("looking up commit {id}")))?

@@ -1,6 +1,7 @@
 //! The API driven through `router(...)` without a socket: bad inputs, happy paths, server-side
-//! failures, the OpenAPI document and a fuzz-style sweep of random bodies. The binary as a
-//! process is tested end to end, in the top-level `tests/`.
+//! failures, runs that have not finished and their retries, the OpenAPI document and a
+//! fuzz-style sweep of random bodies. The binary as a process is tested end to end, in the
+//! top-level `tests/`.
 
 mod access;
 mod bad_input;
@@ -8,5 +9,6 @@ mod failures;
 mod fuzz;
 mod happy;
 mod openapi;
+mod runs;
 mod support;
 mod workspaces;

@@ -526,7 +526,7 @@ pub async fn issue(
     email: &EmailAddress,
     role: Role,
     now: Timestamp,
-    random: &mut dyn FnMut(&mut [u8]),
+    random: &mut (dyn FnMut(&mut [u8]) + Send),
 ) -> Result<(Token, TokenRecord), TokenError> {
     for _ in 0..ISSUE_ATTEMPTS {
         let token = Token::generate(random);

@@ -82,6 +82,9 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("ORCHESTRATOR_MAIL_TEMPLATES", "smtp", "templates", Kind::Text),
     var("ORCHESTRATOR_TOKENS_FILE", "auth", "tokens_file", Kind::Text),
     var("ORCHESTRATOR_AUTH_DISABLED", "auth", "disabled", Kind::Bool),
+    var("ORCHESTRATOR_CONTENTION_DEADLINE", "runs", "contention_deadline", Kind::Integer),
+    var("ORCHESTRATOR_RUN_RETRIES", "runs", "retries", Kind::Integer),
+    var("ORCHESTRATOR_RUN_RETRY_DELAY", "runs", "retry_delay", Kind::Integer),
 ];
 
 /// Puts every variable `lookup` knows into `table`; the names of those it used, or the

@@ -112,6 +112,7 @@ async fn a_permanent_failure_fails_the_run_at_its_step_and_retry_finishes_it() {
         (failure.index, failure.step.as_str(), failure.error.as_str()),
         (0, "ensure-repo svc", "injected failure")
     );
+    assert!(!failure.transient, "retrying cannot cure a permanent failure");
     let record = store.run(&run).await.unwrap().unwrap();
     assert_eq!(record.error.as_deref(), Some("step 0 (ensure-repo svc) failed: injected failure"));
 
@@ -129,6 +130,7 @@ async fn retries_give_up_after_the_policy_allows() {
     let retry = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
     let outcome = Engine::new(&git, &store, &NoPause).with_retry(retry).execute(&run, &sample_plan()).await.unwrap();
     assert_eq!(outcome.state, RunState::Failed);
+    assert!(outcome.failure.unwrap().transient, "the retries ran out, the cause may pass");
     assert_eq!(store.steps(&run).await.unwrap()[0].attempts, 3);
 }
 

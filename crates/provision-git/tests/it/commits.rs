@@ -240,6 +240,87 @@ async fn a_ref_lock_left_by_a_killed_writer_is_cleared() {
     assert_fsck_clean(&bare);
 }
 
+/// Creates `path` holding `bytes`, last modified `age` ago.
+fn leftover(path: &std::path::Path, bytes: &[u8], age: std::time::Duration) {
+    std::fs::write(path, bytes).unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - age).unwrap();
+}
+
+#[tokio::test]
+async fn temporary_files_left_by_killed_writers_are_removed_when_the_repository_is_next_written() {
+    let (f, demo) = Fixture::with_repo("demo").await;
+    let bare = f.bare(&demo);
+    let many = files([file("a", "1"), file("b", "2")]);
+    let one = f.commit(&demo, "main", None, &many, TreeMode::Replace, "packed").await.unwrap();
+    let packs = |bare: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(bare.join("objects/pack"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = packs(&bare);
+    assert_eq!(before.len(), 2, "one pack and its index: {before:?}");
+
+    // What a writer SIGKILLed between creating its temporary file and renaming it leaves
+    // behind (0 bytes, or a part), next to files that must stay: a writer's temporary file
+    // that is fresh (it may be at work right now), git's own temporaries, and a directory.
+    let hour = std::time::Duration::from_secs(3600);
+    let pack = bare.join("objects/pack");
+    let dead = [pack.join(".tmp-pack-dEAd01"), pack.join(".tmp-pack-dEAd02"), bare.join("objects/.tmpDeAd03")];
+    leftover(&dead[0], b"", hour);
+    leftover(&dead[1], b"PACK\0\0\0\x02", hour);
+    leftover(&dead[2], b"", hour);
+    let alive = [
+        pack.join(".tmp-pack-L1ve01"),
+        bare.join("objects/.tmpL1ve02"),
+        pack.join("tmp_pack_g1t001"),
+        bare.join("objects/tmp_obj_g1t002"),
+    ];
+    leftover(&alive[0], b"", std::time::Duration::from_secs(1));
+    leftover(&alive[1], b"", std::time::Duration::from_secs(1));
+    leftover(&alive[2], b"", hour);
+    leftover(&alive[3], b"", hour);
+    std::fs::create_dir(bare.join("objects/.tmp-not-a-file")).unwrap();
+
+    // Reading writes nothing, so it sweeps nothing: not even a new process's first look.
+    let restarted = || {
+        provision_git::LocalGitHost::new(
+            f.host.root(),
+            provision_git::Signature { name: NAME.into(), email: EMAIL.into() },
+        )
+    };
+    assert_eq!(restarted().branch_tip(&demo, &branch("main")).await.unwrap(), Some(one.clone()));
+    assert!(dead.iter().all(|p| p.exists()));
+
+    // The next process to write the repository removes what no live writer can own.
+    let host = restarted();
+    let next = files([file("c", "3")]);
+    let request = provision_core::ports::CommitRequest {
+        branch: &branch("main"),
+        parent: Some(&one),
+        files: &next,
+        mode: TreeMode::Overlay,
+        message: "after the crash",
+        skip_unchanged: false,
+    };
+    let two = host.commit(&demo, request).await.unwrap();
+    for path in &dead {
+        assert!(!path.exists(), "{} was left by a dead writer", path.display());
+    }
+    for path in &alive {
+        assert!(path.exists(), "{} may still be written", path.display());
+    }
+    assert!(bare.join("objects/.tmp-not-a-file").is_dir());
+    let after = packs(&bare);
+    assert!(before.iter().all(|p| after.contains(p)), "no pack is touched: {before:?} {after:?}");
+    assert_eq!(rev_parse(&bare, "main"), two.0);
+    assert_eq!(git(&bare, &["show", "main:a"]), "1");
+    assert_fsck_clean(&bare);
+}
+
 #[tokio::test]
 async fn a_file_that_is_also_a_directory_is_refused() {
     let (f, demo) = Fixture::with_repo("demo").await;
