@@ -4,8 +4,9 @@
 //! under target/, cargo-deny), then runs fmt, clippy with warnings denied, cargo-deny (bans,
 //! licenses, sources; advisories need a network this machine does not have), the codegen check
 //! and every test; then the tests that run on any cluster once more through a kubeconfig, as
-//! they would against a real cluster, with the `kube-fake` binary serving it; then the example
-//! that drives the engine with adapters of its own.
+//! they would against a real cluster, with the `kube-fake` binary serving it; then the hostile
+//! suite (crafted requests and schemathesis against the API binary); then the example that
+//! drives the engine with adapters of its own.
 
 use crate::{has, root, run_cmd};
 use anyhow::{Context, Result, ensure};
@@ -15,6 +16,15 @@ use std::process::{Command, Stdio};
 
 pub fn run() -> Result<()> {
     let tools = install_tools()?;
+    checks(&tools)
+}
+
+/// `cargo xtask hostile`: the hostile suite alone, with its tools.
+pub fn hostile() -> Result<()> {
+    crate::hostile::run(&install_tools()?)
+}
+
+fn checks(tools: &std::path::Path) -> Result<()> {
     run_cmd(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
     run_cmd(Command::new("cargo").args([
         "clippy",
@@ -41,6 +51,7 @@ pub fn run() -> Result<()> {
     };
     run_cmd(&mut nextest())?;
     through_a_kubeconfig(nextest())?;
+    crate::hostile::run(tools)?;
     // The promise that provision-core is a library anyone can drive with adapters of their own.
     run_cmd(Command::new("cargo").args([
         "run",
@@ -154,6 +165,10 @@ fn install_tools() -> Result<PathBuf> {
     // Helm v4 as a library, for the base chart's tests (crates/provision-helm/tests/it/chart.rs).
     if !has(&bin.join("python").to_string_lossy(), &["-c", "import helm_python"]) {
         pip_install("helm-python-sdk")?;
+    }
+    // The contract fuzzer of the hostile suite (xtask/src/hostile.rs), pinned so a run repeats.
+    if !bin.join("schemathesis").exists() {
+        pip_install("schemathesis==4.32.5")?;
     }
     if !has("cargo", &["deny", "--version"]) {
         run_cmd(Command::new("cargo").args(["install", "--locked", "cargo-deny"]))?;

@@ -3,12 +3,14 @@
 //! - `ci`: installs what is missing, then fmt, clippy, cargo-deny, codegen check, all tests.
 //! - `codegen [--check]`: writes the generated files (OpenAPI document, CRD, crate map);
 //!   `--check` fails on drift.
+//! - `hostile`: crafted hostile requests and schemathesis against the API binary (part of `ci`).
 //! - `bench`: measures create-service and upgrades against copier and writes docs/BENCHMARKS.md.
 
 mod bench;
 mod ci;
 mod codegen;
 mod graph;
+mod hostile;
 #[cfg(test)]
 mod tidy;
 
@@ -23,8 +25,9 @@ fn main() -> Result<()> {
         Some("ci") => ci::run(),
         Some("codegen") => codegen::run(rest.contains(&"--check")),
         Some("bench") => bench::run(&rest),
+        Some("hostile") => ci::hostile(),
         _ => {
-            eprintln!("usage: cargo xtask <ci | codegen [--check] | bench [--quick]>");
+            eprintln!("usage: cargo xtask <ci | codegen [--check] | bench [--quick] | hostile>");
             std::process::exit(2);
         }
     }

@@ -172,18 +172,11 @@ impl utoipa::Modify for Documented {
                     ("401", "No valid bearer token."),
                     ("403", "The token's role does not allow this."),
                 ] {
-                    answers.entry(status.to_owned()).or_insert_with(|| problem_response(description));
+                    answers.entry(status.to_owned()).or_insert_with(|| crate::problem_response(description));
                 }
             }
         }
     }
-}
-
-/// A documented answer of `application/problem+json`.
-pub(crate) fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
-    ResponseBuilder::new().description(description).content(crate::PROBLEM_JSON, content).build().into()
 }
 
 #[cfg(test)]

@@ -228,7 +228,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         workspaces::SeedSpecification,
         workspaces::SeedDelete
     )),
-    modifiers(&BearerAuth, &Documented),
+    modifiers(&BearerAuth, &Documented, &Answers),
     tags(
         (name = "services", description = "Create and list services."),
         (name = "seed", description = "The seed's routes, kept for its clients."),
@@ -258,6 +258,60 @@ impl utoipa::Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// Documents the answers every operation of a shape may give, so no handler's annotation can
+/// forget one: a JSON body may be malformed (400), too large (413), of another media type (415)
+/// or invalid (422); a path parameter may name nothing (404); a query may be bad (400); a
+/// workspace route may find workspaces not configured or the cluster unreachable (503).
+struct Answers;
+
+impl utoipa::Modify for Answers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let parameters = operation.parameters.as_deref().unwrap_or_default();
+                let located = |place: ParameterIn| {
+                    parameters.iter().any(|p| matches!(p, utoipa::openapi::RefOr::T(p) if p.parameter_in == place))
+                };
+                let mut answers: Vec<(&str, &str)> = Vec::new();
+                if operation.request_body.is_some() {
+                    answers.extend([
+                        ("400", "Malformed JSON, or a bad header or query parameter."),
+                        ("413", "The body is larger than the limit."),
+                        ("415", "The body is not sent as `application/json`."),
+                        ("422", "Invalid, missing or unknown fields, each named in `errors`."),
+                    ]);
+                }
+                if located(ParameterIn::Path) {
+                    answers.push(("404", "Nothing of that name."));
+                }
+                if located(ParameterIn::Query) || located(ParameterIn::Header) {
+                    answers.push(("400", "A bad query parameter or header."));
+                }
+                let is_workspace_route = operation.tags.iter().flatten().any(|t| t == "workspaces");
+                if is_workspace_route && path != "/api/healthcheck" {
+                    answers.push(("503", "Workspaces are not configured here, or the cluster cannot be reached."));
+                }
+                for (status, description) in answers {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
+    }
+}
+
+/// A documented answer of `application/problem+json`.
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+    ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build().into()
 }
 
 /// The OpenAPI document as pretty JSON, the same on every call (`docs/openapi.json` holds it;

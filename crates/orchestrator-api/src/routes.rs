@@ -24,13 +24,13 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct CreateRepoRequest {
     /// The blueprint (service kind), e.g. `ms`; see `GET /v1/kinds`.
-    #[schema(example = "ms")]
+    #[schema(example = "ms", min_length = 1)]
     pub kind: String,
     /// The service name: lowercase letters, digits and `-`, starting with a letter, at most 53 characters.
-    #[schema(example = "ms-my-microservice")]
+    #[schema(example = "ms-my-microservice", pattern = "^[a-z]([a-z0-9-]{0,51}[a-z0-9])?$", max_length = 53)]
     pub name: String,
     /// One line, at most 350 characters.
-    #[schema(example = "some cool description")]
+    #[schema(example = "some cool description", max_length = 350, pattern = "^[^\\n\\r]*$")]
     pub description: String,
 }
 
@@ -55,6 +55,7 @@ pub struct CreateQuery {
 #[into_params(parameter_in = Query)]
 pub struct RunsQuery {
     /// How many runs to list, newest first (1 to 1000, default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -132,7 +133,7 @@ macro_rules! create_route {
             tag = $tag,
             params(
                 CreateQuery,
-                ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; the same key with the same request answers the first run's report again (`replayed: true`), with another request 422."),
+                ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters; the same key with the same request answers the first run's report again (`replayed: true`), with another request 422."),
             ),
             request_body(content = $body, content_type = "application/json"),
             responses(

@@ -116,7 +116,7 @@ pub struct ParameterView {
     pub kind: ParameterType,
     pub description: String,
     pub required: bool,
-    #[schema(value_type = Object)]
+    /// Any JSON value, of the parameter's type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
     /// The other rules: format, length, pattern, bounds, choices.

@@ -7,7 +7,7 @@
 //! folded into shared commits, and the two processes race for the branch, losing races to each
 //! other and trying again.
 
-use crate::api::process::{Running, address, http, start, wait_for};
+use crate::api::process::{Running, address, admin_token, http, start, wait_for};
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
@@ -40,6 +40,7 @@ fn server(home: &Path) -> (Running, String) {
 #[test]
 fn two_servers_on_one_home_create_two_hundred_services_at_once() {
     let home = tempfile::tempdir().expect("a temporary directory");
+    let token = admin_token(home.path());
     // One after the other: the first creates the database, the second finds it.
     let (_a, a) = server(home.path());
     let (_b, b) = server(home.path());
@@ -49,7 +50,8 @@ fn two_servers_on_one_home_create_two_hundred_services_at_once() {
         .map(|i| {
             let addr = if i % 2 == 0 { a.clone() } else { b.clone() };
             let body = format!(r#"{{"kind":"ms","name":"svc-{i:03}","description":"one of many"}}"#);
-            std::thread::spawn(move || http(&addr, "POST", "/create-service", None, Some(&body)))
+            let token = token.clone();
+            std::thread::spawn(move || http(&addr, "POST", "/create-service", Some(&token), Some(&body)))
         })
         .collect();
     let answers: Vec<(u16, String)> =
@@ -69,7 +71,7 @@ fn two_servers_on_one_home_create_two_hundred_services_at_once() {
 
     // The inventory, through either server: each service once, every run succeeded.
     let expected: BTreeSet<String> = (0..SERVICES).map(|i| format!("svc-{i:03}")).collect();
-    let (status, body) = http(&b, "GET", "/v1/services", None, None).expect("the server answers");
+    let (status, body) = http(&b, "GET", "/v1/services", Some(&token), None).expect("the server answers");
     assert_eq!(status, 200, "{body}");
     let services: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let listed: Vec<&str> = services.as_array().expect("a list").iter().filter_map(|s| s["name"].as_str()).collect();

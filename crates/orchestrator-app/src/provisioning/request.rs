@@ -21,9 +21,11 @@ pub struct CreateServiceInput {
     /// The blueprint (service kind), e.g. `ms`.
     pub kind: String,
     /// The service name: lowercase letters, digits and `-`, starting with a letter, at most 53 characters.
+    #[schema(pattern = "^[a-z]([a-z0-9-]{0,51}[a-z0-9])?$", max_length = 53)]
     pub name: String,
     /// One line, at most 350 characters.
     #[serde(default)]
+    #[schema(max_length = 350, pattern = "^[^\\n\\r]*$")]
     pub description: String,
     /// The owning team (a DNS label).
     #[serde(default)]
