@@ -9,8 +9,10 @@
 //! the command line's remote mode reads them with the same types.
 
 pub mod extract;
+pub mod limits;
 pub mod problem;
 pub mod routes;
+pub mod serve;
 pub mod wire;
 pub mod workspaces;
 
@@ -26,13 +28,16 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi as _;
 
 pub use extract::BODY_LIMIT;
+pub use limits::Limits;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 
-/// What every handler shares: the runtime, and the counts of requests answered.
+/// What every handler shares: the runtime, the counts of requests answered, and the limits
+/// requests are held to.
 #[derive(Clone)]
 pub struct AppState {
     runtime: Arc<Runtime>,
     requests: Arc<RequestCounts>,
+    limits: Limits,
 }
 
 /// Requests answered, by route (the matched pattern, never the raw path), method and status.
@@ -59,7 +64,12 @@ impl RequestCounts {
 
 impl AppState {
     pub fn new(runtime: Arc<Runtime>) -> Self {
-        AppState { runtime, requests: Arc::default() }
+        AppState { runtime, requests: Arc::default(), limits: Limits::default() }
+    }
+
+    /// The same state, holding requests to `limits` instead of the defaults.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        AppState { limits, ..self }
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -92,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.limits, limits::enforce))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(axum::middleware::map_response(ensure_problem))
         .layer(CatchPanicLayer::custom(panic_problem))
