@@ -41,13 +41,23 @@ pub struct AppState {
 }
 
 /// Requests answered, by route (the matched pattern, never the raw path), method and status.
+/// Every label comes from a closed set, so no client can make new series: a route is one of
+/// the router's patterns or `unmatched`, a method one of [`METHODS`] or `other`.
 #[derive(Debug, Default)]
-pub struct RequestCounts(std::sync::Mutex<std::collections::BTreeMap<(String, String, u16), u64>>);
+pub struct RequestCounts(std::sync::Mutex<std::collections::BTreeMap<(String, &'static str, u16), u64>>);
+
+/// The methods counted by name in the metrics; any other is counted as `other`.
+pub const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+
+/// A method as a metrics label: its name if it is one of [`METHODS`], else `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    METHODS.iter().copied().find(|known| *known == method.as_str()).unwrap_or("other")
+}
 
 impl RequestCounts {
-    fn add(&self, route: &str, method: &str, status: u16) {
+    fn add(&self, route: &str, method: &'static str, status: u16) {
         let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *counts.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+        *counts.entry((route.to_owned(), method, status)).or_default() += 1;
     }
 
     fn samples(&self) -> Vec<(String, u64)> {
@@ -115,7 +125,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts every answer by its matched route (`unmatched` for none), method and status.
+/// Counts every answer by its matched route (`unmatched` for none), method (`other` for one
+/// not in [`METHODS`]) and status.
 async fn count_request(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -125,9 +136,9 @@ async fn count_request(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
-    state.requests.add(&route, &method, response.status().as_u16());
+    state.requests.add(&route, method, response.status().as_u16());
     response
 }
 

@@ -1,12 +1,13 @@
 //! The request limits as the router applies them: a declared body over the limit is refused
-//! before it is read, and a long target, a large head and a late body are `problem+json`. (The
+//! before it is read, a long target, a large head and a late body are `problem+json`, and the
+//! request counter's labels come from closed sets whatever method a client invents. (The
 //! connection limits need a socket: the top-level `tests/` crate drives the binary for those.)
 
 #![allow(clippy::unwrap_used)] // test helpers panic on setup failures by design
 
 use crate::support::Api;
 use axum::body::{Body, Bytes};
-use axum::http::{Request, header};
+use axum::http::{Method, Request, header};
 use orchestrator_api::limits::{MAX_HEADERS, MAX_URI_BYTES};
 use orchestrator_api::{AppState, BODY_LIMIT, Limits};
 use orchestrator_app::runtime::Ports;
@@ -115,4 +116,36 @@ async fn a_head_over_the_limit_or_with_too_many_fields_is_a_431() {
     }
     let problem = api.send(many.body(Body::empty()).unwrap()).await.problem(431);
     assert!(problem["detail"].as_str().unwrap().contains(&format!("{}", MAX_HEADERS + 1)), "{problem}");
+}
+
+/// xorshift64*: random methods, reproducible.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[tokio::test]
+async fn invented_methods_add_no_metrics_series() {
+    let api = Api::memory();
+    let mut seed = 0x5eed_u64;
+    for i in 0..1000 {
+        let len = 3 + (next(&mut seed) % 10) as usize;
+        let method: String = (0..len).map(|_| char::from(b'A' + (next(&mut seed) % 26) as u8)).collect();
+        let path = ["/healthz", "/v1/services", &format!("/no/such/route/{i}")][i % 3].to_owned();
+        let request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        api.send(request.body(Body::empty()).unwrap()).await;
+    }
+    let answer = api.get("/metrics").await;
+    assert_eq!(answer.status, 200);
+    let text = String::from_utf8(answer.bytes).unwrap();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("orchestrator_http_requests_total{")).collect();
+    // Three routes (two matched, one `unmatched`), each with `other` and the odd standard
+    // method the generator happens to spell, each with one status.
+    assert!(series.len() <= 8, "{} series:\n{}", series.len(), series.join("\n"));
+    assert!(series.iter().any(|l| l.contains("route=\"unmatched\",method=\"other\",status=\"404\"")), "{text}");
+    assert!(series.iter().any(|l| l.contains("route=\"/healthz\",method=\"other\",status=\"405\"")), "{text}");
+    let total: u64 = series.iter().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(total, 1000, "every request is counted");
 }
