@@ -1,6 +1,7 @@
-//! The `orchestrator-api` binary as a process: killed mid-run and restarted, and serving
-//! workspaces on a cluster.
+//! The `orchestrator-api` binary as a process: killed mid-run and restarted, serving
+//! workspaces on a cluster, and holding out against hostile connections.
 
 mod cluster;
+mod limits;
 pub mod process;
 mod restart;
