@@ -1,9 +1,10 @@
 //! Extractors whose every rejection is an [`ApiError`], so a malformed body, query, path or
 //! header gets the same `problem+json` answer as a request the application refused.
 
+use crate::limits::Limits;
 use crate::problem::{ApiError, FieldProblem};
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -16,7 +17,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// allowed), at most [`BODY_LIMIT`] bytes, one JSON object of the target type.
 ///
 /// Malformed JSON is a 400 with the line and column; valid JSON of the wrong shape (missing,
-/// unknown, duplicate or mistyped fields) is a 422 naming each field by its path.
+/// unknown, duplicate or mistyped fields) is a 422 naming each field by its path. A body that
+/// does not arrive within the body timeout ([`crate::Limits::body_timeout`]) is a 408.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -29,15 +31,31 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         check_content_type(req.headers())?;
+        let timeout = req.extensions().get::<Limits>().copied().unwrap_or_default().body_timeout;
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else if timed_out(&rejection) {
+                ApiError::BodyTimeout { limit: timeout }
             } else {
                 ApiError::UnreadableBody
             }
         })?;
         decode(&bytes).map(Json)
     }
+}
+
+/// Whether reading the body failed because its deadline passed (the error the body timeout
+/// of [`crate::limits::enforce`] raises, somewhere down the rejection's causes).
+fn timed_out(rejection: &BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Requires `application/json`, with at most a UTF-8 charset parameter.

@@ -10,8 +10,10 @@
 
 pub mod access;
 pub mod extract;
+pub mod limits;
 pub mod problem;
 pub mod routes;
+pub mod serve;
 pub mod wire;
 pub mod workspaces;
 
@@ -28,23 +30,36 @@ use utoipa::OpenApi as _;
 
 use access::Documented;
 pub use extract::BODY_LIMIT;
+pub use limits::Limits;
 pub use problem::{ApiError, PROBLEM_JSON, Problem};
 
-/// What every handler shares: the runtime, and the counts of requests answered.
+/// What every handler shares: the runtime, the counts of requests answered, and the limits
+/// requests are held to.
 #[derive(Clone)]
 pub struct AppState {
     runtime: Arc<Runtime>,
     requests: Arc<RequestCounts>,
+    limits: Limits,
 }
 
 /// Requests answered, by route (the matched pattern, never the raw path), method and status.
+/// Every label comes from a closed set, so no client can make new series: a route is one of
+/// the router's patterns or `unmatched`, a method one of [`METHODS`] or `other`.
 #[derive(Debug, Default)]
-pub struct RequestCounts(std::sync::Mutex<std::collections::BTreeMap<(String, String, u16), u64>>);
+pub struct RequestCounts(std::sync::Mutex<std::collections::BTreeMap<(String, &'static str, u16), u64>>);
+
+/// The methods counted by name in the metrics; any other is counted as `other`.
+pub const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+
+/// A method as a metrics label: its name if it is one of [`METHODS`], else `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    METHODS.iter().copied().find(|known| *known == method.as_str()).unwrap_or("other")
+}
 
 impl RequestCounts {
-    fn add(&self, route: &str, method: &str, status: u16) {
+    fn add(&self, route: &str, method: &'static str, status: u16) {
         let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *counts.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+        *counts.entry((route.to_owned(), method, status)).or_default() += 1;
     }
 
     fn samples(&self) -> Vec<(String, u64)> {
@@ -61,7 +76,12 @@ impl RequestCounts {
 
 impl AppState {
     pub fn new(runtime: Arc<Runtime>) -> Self {
-        AppState { runtime, requests: Arc::default() }
+        AppState { runtime, requests: Arc::default(), limits: Limits::default() }
+    }
+
+    /// The same state, holding requests to `limits` instead of the defaults.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        AppState { limits, ..self }
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -97,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.limits, limits::enforce))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(axum::middleware::map_response(ensure_problem))
         .layer(CatchPanicLayer::custom(panic_problem))
@@ -115,7 +136,8 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
-/// Counts every answer by its matched route (`unmatched` for none), method and status.
+/// Counts every answer by its matched route (`unmatched` for none), method (`other` for one
+/// not in [`METHODS`]) and status.
 async fn count_request(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -125,9 +147,9 @@ async fn count_request(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
-    state.requests.add(&route, &method, response.status().as_u16());
+    state.requests.add(&route, method, response.status().as_u16());
     response
 }
 
@@ -261,8 +283,8 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// Documents the answers every operation of a shape may give, so no handler's annotation can
-/// forget one: a JSON body may be malformed (400), too large (413), of another media type (415)
-/// or invalid (422); a path parameter may name nothing (404); a query may be bad (400); a
+/// forget one: a JSON body may be malformed (400), slow (408), too large (413), of another media
+/// type (415) or invalid (422); a path parameter may name nothing (404); a query may be bad (400); a
 /// workspace route may find workspaces not configured or the cluster unreachable (503).
 struct Answers;
 
@@ -280,6 +302,7 @@ impl utoipa::Modify for Answers {
                 if operation.request_body.is_some() {
                     answers.extend([
                         ("400", "Malformed JSON, or a bad header or query parameter."),
+                        ("408", "The body did not arrive within the body timeout."),
                         ("413", "The body is larger than the limit."),
                         ("415", "The body is not sent as `application/json`."),
                         ("422", "Invalid, missing or unknown fields, each named in `errors`."),

@@ -126,6 +126,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("cannot read the request body")]
     UnreadableBody,
+    #[error("the request body did not arrive within {limit:?}")]
+    BodyTimeout { limit: std::time::Duration },
     /// A header, query parameter or path segment the API cannot use.
     #[error("bad request")]
     BadRequest(Vec<FieldProblem>),
@@ -190,6 +192,12 @@ impl ApiError {
                 "unreadable-body",
                 "Unreadable request body",
                 "the request body could not be read completely",
+            ),
+            ApiError::BodyTimeout { limit } => problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                "Request body timeout",
+                format!("the request body did not arrive within {limit:?}, the time the server allows a whole body"),
             ),
             ApiError::BadRequest(errors) => Problem {
                 errors: errors.clone(),
