@@ -63,23 +63,9 @@ fn write_yaml(out: &mut String, value: &Value) -> Result<(), Error> {
 /// as itself (C0 and C1 controls, DEL, the line and paragraph separators YAML 1.1 breaks
 /// lines at, the byte-order mark, noncharacters) is escaped, as are `"` and `\`.
 pub fn yaml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let unprintable =
+        |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}');
+    double_quoted(s, unprintable, Hex::Upper)
 }
 
 /// `value`, a string, as a Go interpreted string literal.
@@ -90,6 +76,21 @@ fn go_string(value: &Value) -> Result<String, Error> {
             format!("the go_string filter quotes strings, not a {} value", value.kind()),
         ));
     };
+    // Go compilers may refuse a NUL or a byte-order mark in source text.
+    Ok(double_quoted(s, |c| c.is_control() || c == '\u{feff}', Hex::Lower))
+}
+
+/// How a `\u` escape writes its four hex digits.
+#[derive(Clone, Copy)]
+enum Hex {
+    Upper,
+    Lower,
+}
+
+/// `s` between double quotes as YAML and Go both read them: `"` and `\` escaped, newline, tab
+/// and carriage return as `\n`, `\t`, `\r`, and every other character `escaped` picks as `\u`
+/// and four hex digits.
+fn double_quoted(s: &str, escaped: impl Fn(char) -> bool, hex: Hex) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -99,15 +100,17 @@ fn go_string(value: &Value) -> Result<String, Error> {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            // Go compilers may refuse a NUL or a byte-order mark in source text.
-            c if c.is_control() || c == '\u{feff}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            c if escaped(c) => {
+                let _ = match hex {
+                    Hex::Upper => write!(out, "\\u{:04X}", u32::from(c)),
+                    Hex::Lower => write!(out, "\\u{:04x}", u32::from(c)),
+                };
             }
             c => out.push(c),
         }
     }
     out.push('"');
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

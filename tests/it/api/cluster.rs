@@ -3,7 +3,7 @@
 //! count it in `/metrics`, delete. Runs on the cluster `KUBECONFIG` names when it is set (the
 //! server finds it the same way), and on kube-fake otherwise.
 
-use crate::api::process::{Running, address, http, start, wait_for};
+use crate::api::process::{http, serving};
 use k8s_openapi::api::apps::v1::Deployment;
 use orchestrator_app::{Config, Runtime};
 use provision_core::Role;
@@ -47,16 +47,12 @@ mod on_any_cluster {
         app.close().await;
         let (alice, bob) = (alice.expose().to_owned(), bob.expose().to_owned());
 
-        let mut args = vec!["--controller"];
-        let kube_args = cluster.kube_args();
-        args.extend(kube_args.iter().map(String::as_str));
-        let (child, mut stderr) = start(home.path(), &args, &[]);
-        let _server = Running(child);
-        let addr = tokio::task::spawn_blocking(move || {
-            let addr = address(&wait_for(&mut stderr, "listening"));
-            // The logs are read on, so the server never blocks on a full pipe.
-            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            addr
+        let mut args = vec!["--controller".to_owned()];
+        args.extend(cluster.kube_args());
+        let dir = home.path().to_owned();
+        let (_server, addr) = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            serving(&dir, &args, &[])
         })
         .await
         .unwrap();

@@ -7,9 +7,8 @@
 //! folded into shared commits, and the two processes race for the branch, losing races to each
 //! other and trying again.
 
-use crate::api::process::{Running, address, admin_token, http, start, wait_for};
+use crate::api::process::{admin_token, http, serving};
 use std::collections::BTreeSet;
-use std::io::BufRead;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -22,28 +21,13 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Starts a server on `home` and keeps reading its logs, so that it never blocks writing them;
-/// returns it and its address.
-fn server(home: &Path) -> (Running, String) {
-    let (child, mut stderr) = start(home, &[], &[]);
-    let running = Running(child);
-    let addr = address(&wait_for(&mut stderr, "listening"));
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
-            line.clear();
-        }
-    });
-    (running, addr)
-}
-
 #[test]
 fn two_servers_on_one_home_create_two_hundred_services_at_once() {
     let home = tempfile::tempdir().expect("a temporary directory");
     let token = admin_token(home.path());
     // One after the other: the first creates the database, the second finds it.
-    let (_a, a) = server(home.path());
-    let (_b, b) = server(home.path());
+    let (_a, a) = serving(home.path(), &[], &[]);
+    let (_b, b) = serving(home.path(), &[], &[]);
 
     let started = Instant::now();
     let requests: Vec<_> = (0..SERVICES)

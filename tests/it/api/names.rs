@@ -2,7 +2,7 @@
 //! kube-fake, whose request log shows every call the server made. The paths are the issue's,
 //! sent as raw bytes on the socket so nothing normalises them on the way.
 
-use crate::api::process::{Running, address, http, start, wait_for};
+use crate::api::process::{http, serving};
 use orchestrator_app::{Config, Runtime};
 use test_harness::TestCluster;
 
@@ -21,16 +21,11 @@ async fn a_workspace_path_that_names_no_workspace_never_reaches_the_cluster() {
     app.close().await;
     let admin = admin.expose().to_owned();
 
-    let mut args = vec![];
-    let kube_args = cluster.kube_args();
-    args.extend(kube_args.iter().map(String::as_str));
-    let (child, mut stderr) = start(home.path(), &args, &[]);
-    let _server = Running(child);
-    let addr = tokio::task::spawn_blocking(move || {
-        let addr = address(&wait_for(&mut stderr, "listening"));
-        // The logs are read on, so the server never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        addr
+    let args = cluster.kube_args();
+    let dir = home.path().to_owned();
+    let (_server, addr) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        serving(&dir, &args, &[])
     })
     .await
     .unwrap();

@@ -82,6 +82,16 @@ pub fn http(
     Ok((status, body))
 }
 
+/// Starts the binary (as [`start`]) and waits until it listens; its logs are then read on and
+/// dropped, so it never blocks writing them. Returns it and its address.
+pub fn serving(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (Running, String) {
+    let (child, mut stderr) = start(home, args, env);
+    let running = Running(child);
+    let addr = address(&wait_for(&mut stderr, "listening"));
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (running, addr)
+}
+
 /// Kills the server when the test ends, however it ends.
 pub struct Running(pub Child);
 
