@@ -31,6 +31,12 @@ pub enum Error {
     ServiceExists { name: ServiceName, run: RunId },
     #[error("repository {repo} already exists and belongs to no provisioned service; pick another service name")]
     RepoExists { repo: String },
+    /// A dry run without the inventory at hand found a repository of the service: the real run
+    /// would be refused, whether the service exists or the name is someone else's.
+    #[error(
+        "repository {repo} already exists: the service was created already, or another owns the name; a real run would be refused"
+    )]
+    RepoTaken { repo: String },
     #[error(
         "idempotency key {key:?} was already used with a different request (run {run}); use a new key for a new request"
     )]
@@ -54,7 +60,7 @@ impl Classified for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::Invalid(_) | Error::KeyReused { .. } => ErrorKind::Invalid,
-            Error::ServiceExists { .. } | Error::RepoExists { .. } => ErrorKind::Conflict,
+            Error::ServiceExists { .. } | Error::RepoExists { .. } | Error::RepoTaken { .. } => ErrorKind::Conflict,
             Error::ServiceNotFound(_) => ErrorKind::NotFound,
             Error::Run(e) => e.kind(),
             Error::RunFailed { .. } | Error::Blueprints(_) | Error::Plan(_) | Error::Git(_) => ErrorKind::Internal,
@@ -66,7 +72,7 @@ impl Classified for Error {
             Error::Invalid(e) => e.code(),
             Error::KeyReused { .. } => "idempotency-key-reused",
             Error::ServiceExists { .. } => "service-exists",
-            Error::RepoExists { .. } => "repo-exists",
+            Error::RepoExists { .. } | Error::RepoTaken { .. } => "repo-exists",
             Error::ServiceNotFound(_) => "not-found",
             Error::RunFailed { .. } => "run-failed",
             Error::Run(e) => e.code(),
@@ -87,7 +93,9 @@ impl Classified for Error {
             Error::ServiceExists { name, run } => {
                 Subject { service: Some(name.to_string()), run: Some(run.to_string()), ..Subject::default() }
             }
-            Error::RepoExists { repo } => Subject { repo: Some(repo.clone()), ..Subject::default() },
+            Error::RepoExists { repo } | Error::RepoTaken { repo } => {
+                Subject { repo: Some(repo.clone()), ..Subject::default() }
+            }
             Error::KeyReused { run, .. } => Subject { run: Some(run.to_string()), ..Subject::default() },
             Error::RunFailed { run, service, .. } => {
                 Subject { service: Some(service.clone()), run: Some(run.clone()), ..Subject::default() }
@@ -138,11 +146,22 @@ impl Planner {
         Ok((run, planned))
     }
 
-    /// What create-service would do with `input`: every check, the plan and the files; nothing
-    /// is written.
+    /// What create-service would do with `input`: every check the real run makes that needs no
+    /// store (the request, the blueprint's parameters, the names the system keeps, a repository
+    /// of the service that exists already), the plan and the files; nothing is written.
     pub async fn dry_run(&self, input: &CreateServiceInput) -> Result<ServiceReport, Error> {
         let (run, planned) = self.plan_create(input).await?;
-        Ok(ServiceReport::new(&run, None, &planned, &|r| self.clone_url(r), true, false))
+        self.dry_report(&run, &planned).await
+    }
+
+    /// The report of a planned dry run, refused when a repository of the service exists.
+    async fn dry_report(&self, run: &CreateServiceRun, planned: &PlannedService) -> Result<ServiceReport, Error> {
+        for repo in planned.repos.iter().filter(|r| r.role != RepoRole::Gitops) {
+            if self.git.repo_exists(&repo.name).await.map_err(Error::Git)? {
+                return Err(Error::RepoTaken { repo: repo.name.to_string() });
+            }
+        }
+        Ok(ServiceReport::new(run, None, planned, &|r| self.clone_url(r), true, false))
     }
 
     /// The blueprint run `id` was made with, as it is configured now.
@@ -197,10 +216,14 @@ impl Provisioning {
         input: &CreateServiceInput,
         options: &CreateOptions,
     ) -> Result<ServiceReport, Error> {
-        if options.dry_run {
-            return self.planner.dry_run(input).await;
-        }
         let (run, planned) = self.planner.plan_create(input).await?;
+        if options.dry_run {
+            // The inventory says whose a taken name is; the planner checks the repositories.
+            if let Some(existing) = self.store().service(&run.request.name).await.map_err(RunError::Store)? {
+                return Err(Error::ServiceExists { name: existing.name, run: existing.run });
+            }
+            return self.planner.dry_report(&run, &planned).await;
+        }
         let git = &self.planner.git;
         // A repository of the service that exists without the service being ours is someone
         // else's: refuse before any run. (If the service is ours, the store answers below.)

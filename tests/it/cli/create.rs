@@ -158,6 +158,23 @@ fn dry_run_prints_the_plan_and_files_and_writes_nothing() {
 }
 
 #[test]
+fn a_dry_run_is_refused_where_the_real_run_would_be() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "demo"]);
+    let before = log(&env.bare("argo-gitdir-services"), "main");
+    let (code, stdout, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "demo", "--dry-run"]);
+    assert_eq!(code, 4, "the real run would be refused as a conflict: {stdout}{stderr}");
+    assert!(stderr.contains("demo") && stderr.contains("already exists"), "{stderr}");
+    assert!(!stdout.contains("would"), "no plan is shown for a run that cannot happen: {stdout}");
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "ms-charts", "--dry-run"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("reserved"), "{stderr}");
+    assert_eq!(log(&env.bare("argo-gitdir-services"), "main"), before, "nothing was written");
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "other", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn invalid_input_lists_every_problem_and_exits_2() {
     let env = Env::new();
     let (code, _, stderr) = env.run(&["create-service", "--kind", "nope", "--name", "Bad.Name-"]);

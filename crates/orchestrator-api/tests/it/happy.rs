@@ -78,6 +78,20 @@ async fn a_dry_run_plans_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_dry_run_is_refused_where_the_real_run_would_be() {
+    let api = Api::memory();
+    assert_created(&api.post_json("/create-service", &seed_body("ms", "taken", "")).await, "taken");
+    let again = api.post_json("/create-service?dry_run=true", &seed_body("ms", "taken", "")).await;
+    let problem = again.problem(409);
+    assert_eq!(problem["type"], "urn:orchestrator:problem:service-exists", "{problem}");
+    assert_eq!(problem["service"], "taken", "{problem}");
+    let reserved = api.post_json("/create-service?dry_run=true", &seed_body("ms", "ms-charts", "")).await;
+    assert_eq!(crate::support::field_rules(&reserved.problem(422))[0], ("name".to_owned(), "reserved".to_owned()));
+    let runs = api.get("/v1/runs").await.json();
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "a dry run records nothing: {runs}");
+}
+
+#[tokio::test]
 async fn an_idempotent_replay_answers_the_first_report() {
     let api = Api::memory();
     let body = json!({"kind": "ms", "name": "once", "description": "only once"});
