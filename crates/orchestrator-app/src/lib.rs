@@ -17,6 +17,7 @@ pub mod auth;
 pub(crate) mod backoff;
 pub mod catalog;
 pub mod config;
+pub mod diff;
 pub mod edits;
 pub mod error;
 pub mod fault;

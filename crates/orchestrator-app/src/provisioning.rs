@@ -154,14 +154,26 @@ impl Planner {
         self.dry_report(&run, &planned).await
     }
 
-    /// The report of a planned dry run, refused when a repository of the service exists.
+    /// The report of a planned dry run, refused when a repository of the service exists; each
+    /// file it would write is diffed against its repository's `main` as it is (the service's
+    /// repositories do not exist yet, so their files are all new).
     async fn dry_report(&self, run: &CreateServiceRun, planned: &PlannedService) -> Result<ServiceReport, Error> {
         for repo in planned.repos.iter().filter(|r| r.role != RepoRole::Gitops) {
             if self.git.repo_exists(&repo.name).await.map_err(Error::Git)? {
                 return Err(Error::RepoTaken { repo: repo.name.to_string() });
             }
         }
-        Ok(ServiceReport::new(run, None, planned, &|r| self.clone_url(r), true, false))
+        let mut report = ServiceReport::new(run, None, planned, &|r| self.clone_url(r), true, false);
+        let main = provision_core::BranchName::main();
+        for (shown, repo) in report.repos.iter_mut().zip(&planned.repos) {
+            let shared = repo.role == RepoRole::Gitops && self.git.repo_exists(&repo.name).await.map_err(Error::Git)?;
+            let current = match shared {
+                true => self.git.read_tree(&repo.name, &main).await.map_err(Error::Git)?,
+                false => None,
+            };
+            shown.changes = crate::diff::changes(current.as_ref(), &repo.files);
+        }
+        Ok(report)
     }
 
     /// The blueprint run `id` was made with, as it is configured now.

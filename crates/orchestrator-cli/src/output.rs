@@ -4,6 +4,7 @@ use crate::failure::CliFailure;
 use orchestrator_api::wire::WorkspaceResponse;
 use orchestrator_app::auth::tokens::TokenView;
 use orchestrator_app::catalog::KindView;
+use orchestrator_app::diff::ChangeKind;
 use orchestrator_app::edits::Scope;
 use orchestrator_app::edits::{ChartReport, ImageReport, SecretReport};
 use orchestrator_app::provisioning::report::{ServiceReport, ServiceView};
@@ -81,8 +82,26 @@ impl Printer {
         }
         for repo in &r.repos {
             s.push_str(&format!("\n{} ({}):\n", repo.name, repo.branch));
-            for f in &repo.files {
-                s.push_str(&format!("  {f}\n"));
+            if repo.changes.is_empty() {
+                for f in &repo.files {
+                    s.push_str(&format!("  {f}\n"));
+                }
+            }
+            for c in &repo.changes {
+                let change = match c.change {
+                    ChangeKind::New => "new",
+                    ChangeKind::Changed => "changed",
+                    ChangeKind::Unchanged => "unchanged",
+                };
+                s.push_str(&format!("  {change:<9} {}\n", c.path));
+            }
+        }
+        // A dry run ends with what it would write: each repository's changes as unified diffs.
+        for repo in &r.repos {
+            let diffs: Vec<&str> = repo.changes.iter().filter_map(|c| c.diff.as_deref()).collect();
+            if !diffs.is_empty() {
+                s.push_str(&format!("\n# {} ({})\n", repo.name, repo.branch));
+                s.push_str(&diffs.concat());
             }
         }
         if !r.dry_run

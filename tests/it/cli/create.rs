@@ -175,6 +175,42 @@ fn a_dry_run_is_refused_where_the_real_run_would_be() {
 }
 
 #[test]
+fn a_dry_run_shows_each_file_against_its_branch_with_the_diffs() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "first"]);
+    let report = env.json(&["create-service", "--kind", "ms", "--name", "second", "--dry-run"]);
+    let changes = |role: &str| -> Vec<(String, String)> {
+        let repo = report["repos"].as_array().unwrap().iter().find(|r| r["role"] == role).unwrap();
+        repo["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["path"].as_str().unwrap().to_owned(), c["change"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    // The shared bootstrap is there already, exactly so; the new service's registrations are new.
+    let gitops = changes("gitops");
+    assert!(gitops.contains(&("bootstrap/applicationset.yaml".to_owned(), "unchanged".to_owned())), "{gitops:?}");
+    assert!(gitops.contains(&("services/second/application-qa.yaml".to_owned(), "new".to_owned())), "{gitops:?}");
+    assert!(changes("service").iter().all(|(_, change)| change == "new"));
+    let dockerfile =
+        report["repos"][0]["changes"].as_array().unwrap().iter().find(|c| c["path"] == "Dockerfile").unwrap();
+    let diff = dockerfile["diff"].as_str().unwrap();
+    assert!(diff.starts_with("--- /dev/null\n+++ b/Dockerfile\n@@ -0,0 +1,"), "{diff}");
+    assert!(diff.lines().skip(3).all(|l| l.starts_with('+')), "a new file is all additions: {diff}");
+
+    let (code, stdout, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "second", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("  unchanged bootstrap/applicationset.yaml\n"), "{stdout}");
+    assert!(
+        stdout.contains("\n# argo-gitdir-services (main)\n--- /dev/null\n+++ b/services/second/application-qa.yaml\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("+++ b/bootstrap/applicationset.yaml"), "an unchanged file has no diff: {stdout}");
+    assert!(!env.bare("second").exists(), "nothing was written");
+}
+
+#[test]
 fn invalid_input_lists_every_problem_and_exits_2() {
     let env = Env::new();
     let (code, _, stderr) = env.run(&["create-service", "--kind", "nope", "--name", "Bad.Name-"]);

@@ -17,6 +17,10 @@ pub struct RepoReport {
     pub branch: String,
     /// The files the run commits into it.
     pub files: Vec<String>,
+    /// In a dry run: each of those files against the branch as it is now (new, changed or
+    /// unchanged) with the unified diff of each change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::diff::FileChange>,
 }
 
 /// The answer to create-service.
@@ -65,6 +69,7 @@ impl ServiceReport {
                     clone_url: clone_url(&r.name),
                     branch: "main".into(),
                     files: r.files.paths().map(|p| p.to_string()).collect(),
+                    changes: Vec::new(),
                 })
                 .collect(),
             plan: planned.plan.steps.iter().map(|s| s.name.clone()).collect(),
