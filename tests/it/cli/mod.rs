@@ -10,6 +10,7 @@ mod image;
 mod kinds;
 mod secret;
 pub mod support;
+mod texts;
 mod tokens;
 mod upgrade;
 mod workspace_api;
