@@ -110,7 +110,12 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_data() {
-                Err(ApiError::BodyShape(vec![shape_problem(&path, &bare_message(&inner))]))
+                let first = shape_problem(&path, &bare_message(&inner));
+                let mut problems = every_shape_problem::<T>(bytes);
+                if problems.is_empty() {
+                    problems.push(first);
+                }
+                Err(ApiError::BodyShape(problems))
             } else {
                 Err(ApiError::MalformedJson {
                     message: bare_message(&inner),
@@ -120,6 +125,202 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// The most shape problems one body reports; past it, the client fixes these first.
+const MOST_PROBLEMS: usize = 32;
+
+/// Values put in place of a missing or mistyped field so that serde, which stops at the first
+/// problem, goes on to the next field: the first that the field's type takes is kept.
+fn stand_ins() -> [serde_json::Value; 7] {
+    use serde_json::json;
+    [json!(""), json!(0), json!(false), json!({}), json!([]), json!(null), json!(0.5)]
+}
+
+/// Every shape problem of a syntactically valid JSON object, as `T` sees them: duplicate
+/// fields (found in the text, since a parsed object keeps one of them), then, decoding again
+/// and again, each problem serde stops at, with the field it names removed (an unknown
+/// field) or stood in for (a missing or mistyped one) so the next decode goes further.
+/// Bounded by [`MOST_PROBLEMS`]; what it cannot get past ends the search.
+fn every_shape_problem<T: DeserializeOwned>(bytes: &[u8]) -> Vec<FieldProblem> {
+    let mut problems = duplicate_fields(bytes);
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return problems;
+    };
+    // A field stood in for, and the index of the stand-in it holds.
+    let mut standing: Vec<(Vec<String>, usize)> = Vec::new();
+    let candidates = stand_ins();
+    for _ in 0..MOST_PROBLEMS * candidates.len() {
+        if problems.len() >= MOST_PROBLEMS {
+            break;
+        }
+        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let mut at: Vec<String> = Vec::new();
+        for segment in error.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Map { key } => at.push(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => at.push(index.to_string()),
+                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let message = error.inner().to_string();
+        let problem = shape_problem(&error.path().to_string(), &message);
+        if problem.rule == "required"
+            && let Some(name) = problem.field.rsplit('.').next()
+        {
+            at.push(name.to_owned());
+        }
+        // An error at a stand-in means it does not fit: the next is tried. One inside it (a
+        // member an object stand-in lacks) is stood in for in turn.
+        if let Some(entry) = standing.iter_mut().filter(|(p, _)| at.starts_with(p)).max_by_key(|(p, _)| p.len()) {
+            if entry.0 == at {
+                entry.1 += 1;
+                match candidates.get(entry.1) {
+                    Some(next) if put(&mut value, &at, Some(next.clone())) => continue,
+                    _ => break,
+                }
+            }
+            if !put(&mut value, &at, Some(candidates[0].clone())) {
+                break;
+            }
+            standing.push((at, 0));
+            continue;
+        }
+        let unknown = problem.rule == "unknown-field";
+        if !problems.iter().any(|p| p.field == problem.field && p.rule == problem.rule) {
+            problems.push(problem);
+        }
+        let placed =
+            if unknown { put(&mut value, &at, None) } else { put(&mut value, &at, Some(candidates[0].clone())) };
+        if !placed {
+            break;
+        }
+        if !unknown {
+            standing.push((at, 0));
+        }
+    }
+    problems
+}
+
+/// Replaces (or, with `None`, removes) the member at `path` of `value`; whether it could.
+fn put(value: &mut serde_json::Value, path: &[String], new: Option<serde_json::Value>) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut here = value;
+    for key in parents {
+        here = match here {
+            serde_json::Value::Object(map) => match map.get_mut(key) {
+                Some(v) => v,
+                None => return false,
+            },
+            serde_json::Value::Array(items) => match key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (here, new) {
+        (serde_json::Value::Object(map), Some(new)) => {
+            map.insert(last.clone(), new);
+            true
+        }
+        (serde_json::Value::Object(map), None) => map.remove(last).is_some(),
+        (serde_json::Value::Array(items), Some(new)) => match last.parse::<usize>().ok().and_then(|i| items.get_mut(i))
+        {
+            Some(slot) => {
+                *slot = new;
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Every member name given twice in one object of a JSON text, by its path.
+fn duplicate_fields(bytes: &[u8]) -> Vec<FieldProblem> {
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // The text is valid JSON (checked before), so this walk cannot fail.
+    let _ = serde::de::DeserializeSeed::deserialize(Duplicates { path: String::new(), found: &mut found }, &mut de);
+    found
+}
+
+/// Walks a JSON value, noting the members an object names twice.
+struct Duplicates<'a> {
+    path: String,
+    found: &'a mut Vec<FieldProblem>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Duplicates<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Duplicates<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            let path = join_path(&self.path, &index.to_string());
+            if seq.next_element_seed(Duplicates { path, found: self.found })?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = join_path(&self.path, &key);
+            if !seen.insert(key) && !self.found.iter().any(|p| p.field == path) {
+                self.found.push(FieldProblem::new(
+                    path.clone(),
+                    "duplicate-field",
+                    format!("{path} is given more than once"),
+                ));
+            }
+            map.next_value_seed(Duplicates { path, found: self.found })?;
+        }
+        Ok(())
+    }
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
 }
 
 /// serde_json's message without its " at line L column C" suffix (reported separately).
@@ -281,6 +482,43 @@ mod tests {
         assert_eq!(shape(r#"{"kind":"a","inner":{"port":70000}}"#), ("inner.port".into(), "invalid-value".into()));
         assert_eq!(shape(r#"["a"]"#), ("".into(), "invalid-type".into()));
         assert_eq!(shape("null"), ("".into(), "invalid-type".into()));
+    }
+
+    fn every_problem(body: &str) -> Vec<(String, String)> {
+        match decode::<Body>(body.as_bytes()) {
+            Err(ApiError::BodyShape(p)) => {
+                let mut found: Vec<_> = p.into_iter().map(|p| (p.field, p.rule)).collect();
+                found.sort();
+                found
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_shape_problem_is_reported_not_only_the_first() {
+        let pair = |f: &str, r: &str| (f.to_owned(), r.to_owned());
+        assert_eq!(
+            every_problem(r#"{"kind":1,"x":2,"inner":{"port":"a","y":true}}"#),
+            [
+                pair("inner.port", "invalid-type"),
+                pair("inner.y", "unknown-field"),
+                pair("kind", "invalid-type"),
+                pair("x", "unknown-field"),
+            ]
+        );
+        assert_eq!(every_problem(r#"{"inner":{}}"#), [pair("inner.port", "required"), pair("kind", "required")]);
+        assert_eq!(
+            every_problem(r#"{"kind":"a","kind":"b","z":1,"inner":{"port":1,"port":2}}"#),
+            [pair("inner.port", "duplicate-field"), pair("kind", "duplicate-field"), pair("z", "unknown-field")]
+        );
+        // A mistyped field is not also reported missing.
+        assert_eq!(every_problem(r#"{"kind":[1]}"#), [pair("kind", "invalid-type")]);
+        // However many there are, the answer stays bounded.
+        let many: Vec<String> = (0..500).map(|i| format!("\"f{i}\":{i}")).collect();
+        let problems = every_problem(&format!("{{\"kind\":\"a\",{}}}", many.join(",")));
+        assert_eq!(problems.len(), MOST_PROBLEMS);
+        assert!(problems.iter().all(|(_, rule)| rule == "unknown-field"));
     }
 
     #[test]

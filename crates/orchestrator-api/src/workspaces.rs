@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use orchestrator_app::workspaces::{AmountInput, WorkspaceInput, Workspaces, workspace_name};
+use orchestrator_app::workspaces::{AmountInput, SeedInput, WorkspaceInput, Workspaces, workspace_name};
 use provision_core::workspace::{Workspace, WorkspacePhase};
 use provision_core::{Bytes, Cpu};
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,7 @@ pub async fn delete(
     Ok(accepted(workspaces(&state)?.delete_workspace(&caller, &name).await?))
 }
 
-/// The seed's request body: RAM in GiB, CPU in cores.
+/// The seed's request body: RAM in GiB, CPU in cores, each a number or a numeric string.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRequest {
@@ -202,12 +202,12 @@ pub struct SeedRequest {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedSpecification {
-    /// GiB.
+    /// GiB: a number, or the number written as a string (`"2"`, `"0.5"`), without a unit.
     #[serde(rename = "RAM")]
-    pub ram: f64,
-    /// Cores.
+    pub ram: AmountInput,
+    /// Cores: a number, or the number written as a string (`"1"`, `"0.5"`), without a unit.
     #[serde(rename = "CPU")]
-    pub cpu: f64,
+    pub cpu: AmountInput,
     #[serde(rename = "PublicKey")]
     pub public_key: String,
 }
@@ -231,16 +231,13 @@ pub async fn seed_request(
     Authenticated(caller): Authenticated,
     Json(request): Json<SeedRequest>,
 ) -> Result<Response, ApiError> {
-    let input = WorkspaceInput {
+    let input = SeedInput {
         email: request.email,
-        name: "default".to_owned(),
-        cpu: Some(AmountInput::Number(request.specification.cpu)),
-        memory: Some(AmountInput::Number(request.specification.ram)),
-        storage: None,
-        ssh_public_key: request.specification.public_key,
-        image: None,
+        ram: request.specification.ram,
+        cpu: request.specification.cpu,
+        public_key: request.specification.public_key,
     };
-    Ok(accepted(workspaces(&state)?.create_workspace(&caller, &input).await?))
+    Ok(accepted(workspaces(&state)?.create_seed_workspace(&caller, &input).await?))
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

@@ -76,11 +76,54 @@ pub fn crd_yaml() -> String {
 
 /// An amount as a client sends it: a Kubernetes quantity (`"500m"`, `"4Gi"`) or a number (CPU
 /// in cores, memory and storage in GiB, as the seed's API took them).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+///
+/// Anything else (`true`, an object, `null` where an amount is required) is refused by type,
+/// with a message saying what an amount is.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AmountInput {
     Number(f64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for AmountInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Amount;
+        impl serde::de::Visitor<'_> for Amount {
+            type Value = AmountInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an amount: a number, or a string like \"2\" or \"4Gi\"")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<AmountInput, E> {
+                Ok(AmountInput::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<AmountInput, E> {
+                // An amount this large is refused by its bounds, not by its precision.
+                #[allow(clippy::cast_precision_loss)]
+                Ok(AmountInput::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<AmountInput, E> {
+                #[allow(clippy::cast_precision_loss)]
+                Ok(AmountInput::Number(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<AmountInput, E> {
+                Ok(AmountInput::Text(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(Amount)
+    }
+}
+
+/// The seed's `POST /api/request` as sent (`{"Email", "Specification": {"RAM", "CPU",
+/// "PublicKey"}}`): RAM in GiB and CPU in cores, each a number or the same number written as
+/// a string (`2`, `"2"`, `"0.5"`); no unit is taken. Problems are named by the seed's fields
+/// (`Specification.RAM`). The workspace is named `default`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedInput {
+    pub email: String,
+    pub ram: AmountInput,
+    pub cpu: AmountInput,
+    pub public_key: String,
 }
 
 /// `POST /v1/workspaces` and `orchestrator workspace create`, as sent.
@@ -106,17 +149,70 @@ pub struct WorkspaceInput {
     pub image: Option<String>,
 }
 
-fn cpu(input: &AmountInput) -> Result<Cpu, Invalid> {
+/// How one shape of request names its fields and reads an amount written as a string.
+struct Shape {
+    email: &'static str,
+    name: &'static str,
+    cpu: &'static str,
+    memory: &'static str,
+    storage: &'static str,
+    ssh_public_key: &'static str,
+    cpu_text: fn(&str) -> Result<Cpu, Invalid>,
+    bytes_text: fn(&str) -> Result<Bytes, Invalid>,
+}
+
+/// `POST /v1/workspaces` and the command line: strings are Kubernetes quantities.
+const V1: Shape = Shape {
+    email: "email",
+    name: "name",
+    cpu: "cpu",
+    memory: "memory",
+    storage: "storage",
+    ssh_public_key: "ssh_public_key",
+    cpu_text: Cpu::parse,
+    bytes_text: Bytes::parse,
+};
+
+/// The seed's `POST /api/request`: strings are plain numbers of cores and GiB.
+const SEED: Shape = Shape {
+    email: "Email",
+    name: "name",
+    cpu: "Specification.CPU",
+    memory: "Specification.RAM",
+    storage: "storage",
+    ssh_public_key: "Specification.PublicKey",
+    cpu_text: plain_cores,
+    bytes_text: Bytes::parse_gib,
+};
+
+/// A number of cores written out (`"2"`, `"0.5"`), without a unit: the seed's `CPU`.
+fn plain_cores(text: &str) -> Result<Cpu, Invalid> {
+    let number = text.strip_prefix('-').unwrap_or(text);
+    let end = number.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(number.len());
+    let suffix = &number[end..];
+    // A number with a unit (`"2Gi"`, `"500m"`); what is no number at all, or has an exponent,
+    // the quantity parser refuses by its own rules.
+    if end > 0 && !suffix.is_empty() && !suffix.starts_with(['e', 'E']) {
+        return Err(Invalid::one(
+            "",
+            "unknown-suffix",
+            format!("give a plain number of cores, like \"1\" or \"0.5\", without a unit, not {text:?}"),
+        ));
+    }
+    Cpu::parse(text)
+}
+
+fn cpu(input: &AmountInput, text: fn(&str) -> Result<Cpu, Invalid>) -> Result<Cpu, Invalid> {
     match input {
         AmountInput::Number(cores) => Cpu::from_cores(*cores),
-        AmountInput::Text(text) => Cpu::parse(text),
+        AmountInput::Text(t) => text(t),
     }
 }
 
-fn bytes(input: &AmountInput) -> Result<Bytes, Invalid> {
+fn bytes(input: &AmountInput, text: fn(&str) -> Result<Bytes, Invalid>) -> Result<Bytes, Invalid> {
     match input {
         AmountInput::Number(gib) => Bytes::from_gib(*gib),
-        AmountInput::Text(text) => Bytes::parse(text),
+        AmountInput::Text(t) => text(t),
     }
 }
 
@@ -126,7 +222,7 @@ fn amount<T: Amount>(
     field: &str,
     value: Option<&AmountInput>,
     default: Option<T>,
-    parse: fn(&AmountInput) -> Result<T, Invalid>,
+    parse: &dyn Fn(&AmountInput) -> Result<T, Invalid>,
     bounds: &ResourceBounds<T>,
 ) -> Option<T> {
     let value = match (value, default) {
@@ -152,26 +248,61 @@ fn image_problem(image: &str) -> Option<String> {
 
 /// Checks `input` for `caller`, every problem at once.
 pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &WorkspaceInput) -> Result<Workspace, Error> {
+    validate_as(settings, caller, input, &V1)
+}
+
+/// Checks `input` for `caller` as the seed's `POST /api/request` means it.
+pub fn validate_seed(settings: &WorkspaceSettings, caller: &Caller, input: &SeedInput) -> Result<Workspace, Error> {
+    validate_as(settings, caller, &seed_as_input(input), &SEED)
+}
+
+fn seed_as_input(input: &SeedInput) -> WorkspaceInput {
+    WorkspaceInput {
+        email: input.email.clone(),
+        name: "default".to_owned(),
+        cpu: Some(input.cpu.clone()),
+        memory: Some(input.ram.clone()),
+        storage: None,
+        ssh_public_key: input.public_key.clone(),
+        image: None,
+    }
+}
+
+fn validate_as(
+    settings: &WorkspaceSettings,
+    caller: &Caller,
+    input: &WorkspaceInput,
+    shape: &Shape,
+) -> Result<Workspace, Error> {
     let Some(allowed) = &settings.allowed_domains else {
         return Err(Error::NotConfigured(OFF.to_owned()));
     };
     let mut c = Collector::new();
-    let email = c.take("email", EmailAddress::parse(&input.email));
+    let email = c.take(shape.email, EmailAddress::parse(&input.email));
     if let Some(email) = &email {
         if let Err(invalid) = allowed.check(email) {
-            for problem in invalid.into_problems() {
+            for mut problem in invalid.into_problems() {
+                // The allowlist names the field `email`; this shape may call it otherwise.
+                problem.field = shape.email.to_owned();
                 c.push(problem);
             }
         } else if !caller.is_admin() && email.normalized() != caller.email.normalized() {
-            c.push(Problem::new("email", "not-yours", "a workspace can be asked for only with your own address"));
+            c.push(Problem::new(shape.email, "not-yours", "a workspace can be asked for only with your own address"));
         }
     }
-    let short = c.take("name", ShortName::parse(&input.name));
-    let cpu = amount(&mut c, "cpu", input.cpu.as_ref(), None, cpu, &settings.cpu);
-    let memory = amount(&mut c, "memory", input.memory.as_ref(), None, bytes, &settings.memory);
-    let storage =
-        amount(&mut c, "storage", input.storage.as_ref(), Some(settings.default_storage), bytes, &settings.storage);
-    let key = c.take("ssh_public_key", SshPublicKey::parse(&input.ssh_public_key));
+    let short = c.take(shape.name, ShortName::parse(&input.name));
+    let cpu = amount(&mut c, shape.cpu, input.cpu.as_ref(), None, &|v| cpu(v, shape.cpu_text), &settings.cpu);
+    let memory =
+        amount(&mut c, shape.memory, input.memory.as_ref(), None, &|v| bytes(v, shape.bytes_text), &settings.memory);
+    let storage = amount(
+        &mut c,
+        shape.storage,
+        input.storage.as_ref(),
+        Some(settings.default_storage),
+        &|v| bytes(v, shape.bytes_text),
+        &settings.storage,
+    );
+    let key = c.take(shape.ssh_public_key, SshPublicKey::parse(&input.ssh_public_key));
     let image = input.image.clone().unwrap_or_else(|| settings.image.clone());
     if let Some(problem) = image_problem(&image) {
         c.push(Problem::new("image", "invalid-image", problem));
@@ -190,7 +321,12 @@ pub fn validate(settings: &WorkspaceSettings, caller: &Caller, input: &Workspace
 }
 
 /// Refuses `new` when its owner would hold more than the quota allows with it.
-fn check_quota(settings: &WorkspaceSettings, new: &Workspace, existing: &[Workspace]) -> Result<(), Error> {
+fn check_quota(
+    settings: &WorkspaceSettings,
+    new: &Workspace,
+    existing: &[Workspace],
+    shape: &Shape,
+) -> Result<(), Error> {
     let quota = &settings.quota;
     let mut c = Collector::new();
     let live: Vec<&Workspace> = existing.iter().filter(|w| w.is_live()).collect();
@@ -221,9 +357,9 @@ fn check_quota(settings: &WorkspaceSettings, new: &Workspace, existing: &[Worksp
     let show_cpu = |m: u64| Cpu::from_millicores(m).map_or_else(|| "0".to_owned(), |c| c.human());
     let show_bytes = |b: u64| Bytes::new(b).map_or_else(|| "0".to_owned(), |b| b.human());
     for problem in [
-        over("cpu", cpu_used, new.cpu.millicores(), quota.cpu.millicores(), &show_cpu),
-        over("memory", memory_used, new.memory.as_u64(), quota.memory.as_u64(), &show_bytes),
-        over("storage", storage_used, new.storage.as_u64(), quota.storage.as_u64(), &show_bytes),
+        over(shape.cpu, cpu_used, new.cpu.millicores(), quota.cpu.millicores(), &show_cpu),
+        over(shape.memory, memory_used, new.memory.as_u64(), quota.memory.as_u64(), &show_bytes),
+        over(shape.storage, storage_used, new.storage.as_u64(), quota.storage.as_u64(), &show_bytes),
     ]
     .into_iter()
     .flatten()
@@ -274,14 +410,23 @@ impl Workspaces {
 
     /// Checks and creates a workspace for `caller`.
     pub async fn create_workspace(&self, caller: &Caller, input: &WorkspaceInput) -> Result<Workspace, Error> {
+        self.create_as(caller, input, &V1).await
+    }
+
+    /// Checks and creates the workspace the seed's `POST /api/request` asks for.
+    pub async fn create_seed_workspace(&self, caller: &Caller, input: &SeedInput) -> Result<Workspace, Error> {
+        self.create_as(caller, &seed_as_input(input), &SEED).await
+    }
+
+    async fn create_as(&self, caller: &Caller, input: &WorkspaceInput, shape: &Shape) -> Result<Workspace, Error> {
         let settings = &self.settings;
-        let new = validate(settings, caller, input)?;
+        let new = validate_as(settings, caller, input, shape)?;
         let cluster = &self.cluster;
         let existing = cluster.list(Some(&new.owner)).await.map_err(Error::Cluster)?;
         if existing.iter().any(|w| w.name == new.name) {
             return Err(Error::WorkspaceExists { name: new.name.to_string() });
         }
-        check_quota(settings, &new, &existing)?;
+        check_quota(settings, &new, &existing, shape)?;
         match cluster.create(&new).await {
             Ok(view) => Ok(view),
             Err(e) if e.kind == PortErrorKind::AlreadyExists => {

@@ -103,6 +103,7 @@ enum Command {
     /// conflicts is committed on `orchestrator/upgrade-<version>` with conflict markers while
     /// `main` stays as it was (the command then lists the files and exits 1).
     #[command(
+        override_usage = "orchestrator upgrade <SERVICE|--all> [OPTIONS]\n       orchestrator upgrade --check [SERVICE] [OPTIONS]",
         after_help = "Examples:\n  orchestrator upgrade payments\n  orchestrator upgrade --all\n  orchestrator upgrade payments --dry-run\n  orchestrator upgrade --check --output json     # in CI: exit 1 when anything is behind\n  orchestrator upgrade payments --set port=9090  # change an answer, recorded for later upgrades"
     )]
     Upgrade(UpgradeArgs),
@@ -522,7 +523,7 @@ fn answers(set: &[(String, String)]) -> std::collections::BTreeMap<String, serde
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global);
-    let printer = Printer::new(cli.global.output == Output::Json);
+    let printer = Printer::new(cli.global.output == Output::Json, cli.global.quiet);
     let command = match cli.command {
         // Through the API nothing local is read: no config.toml, no data directory.
         Command::Workspace(WorkspaceArgs { api: Some(api), token_file, command, .. }) => {

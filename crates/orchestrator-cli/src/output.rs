@@ -20,6 +20,9 @@ use std::process::ExitCode;
 
 pub struct Printer {
     json: bool,
+    /// `-q`: a report whose outcome is success prints nothing (JSON is printed all the same:
+    /// a program asked for it).
+    quiet: bool,
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth reporting.
@@ -30,8 +33,8 @@ pub fn out(text: &str) {
 }
 
 impl Printer {
-    pub fn new(json: bool) -> Self {
-        Self { json }
+    pub fn new(json: bool, quiet: bool) -> Self {
+        Self { json, quiet }
     }
 
     fn json(&self, value: &impl Serialize) {
@@ -42,6 +45,10 @@ impl Printer {
     pub fn service_report(&self, r: &ServiceReport) {
         if self.json {
             return self.json(r);
+        }
+        let failed = r.run.as_ref().is_some_and(|run| run.state != RunState::Succeeded);
+        if self.quiet && !failed {
+            return;
         }
         let mut s = String::new();
         if r.dry_run {
@@ -445,6 +452,13 @@ fn upgrade_text(r: &UpgradeReport) -> String {
                     repo.branch.as_deref().unwrap_or("its upgrade branch")
                 ),
                 UpgradeOutcome::Failed => format!("failed: {}", repo.error.as_deref().unwrap_or("unknown")),
+                // The template branch holds the newest render, main does not hold it yet
+                // (an upgrade's conflicts wait on their branch): not "behind 1.2.0 → 1.2.0".
+                UpgradeOutcome::Behind if repo.from_version == repo.to_version => format!(
+                    "behind: {} is not merged into main yet{}",
+                    repo.to_version,
+                    if repo.conflicts.is_empty() { "" } else { ", would conflict" }
+                ),
                 UpgradeOutcome::Behind if repo.conflicts.is_empty() => format!("behind {versions}"),
                 UpgradeOutcome::Behind => format!("behind {versions}, would conflict"),
             };

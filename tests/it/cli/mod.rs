@@ -11,6 +11,7 @@ mod kinds;
 mod runs;
 mod secret;
 pub mod support;
+mod texts;
 mod tokens;
 mod upgrade;
 mod workspace_api;

@@ -464,6 +464,42 @@ async fn every_problem_of_a_request_is_reported_at_once() {
 }
 
 #[tokio::test]
+async fn every_mistyped_field_of_a_body_is_reported_not_only_the_first() {
+    let api = Api::memory();
+    for uri in ["/create-repo", "/create-service", "/v1/services"] {
+        let answer = api.post_json(uri, &json!({"kind": 1, "name": 2, "description": 3})).await;
+        let problem = answer.problem(422);
+        let mut found = field_rules(&problem);
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("description".to_owned(), "invalid-type".to_owned()),
+                ("kind".to_owned(), "invalid-type".to_owned()),
+                ("name".to_owned(), "invalid-type".to_owned()),
+            ],
+            "{uri}: {problem}"
+        );
+    }
+    // Unknown, duplicate and missing fields are reported alongside.
+    let answer = api.send(raw_to("/create-repo", r#"{"kind":1,"kind":2,"colour":"red"}"#)).await;
+    let problem = answer.problem(422);
+    let mut found = field_rules(&problem);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("colour".to_owned(), "unknown-field".to_owned()),
+            ("description".to_owned(), "required".to_owned()),
+            ("kind".to_owned(), "duplicate-field".to_owned()),
+            ("kind".to_owned(), "invalid-type".to_owned()),
+            ("name".to_owned(), "required".to_owned()),
+        ],
+        "{problem}"
+    );
+}
+
+#[tokio::test]
 async fn malformed_json_says_where() {
     let api = Api::memory();
     let answer = api.send(raw_to("/v1/services", "{\n  \"kind\": \"ms\",\n  \"name\" \"svc\"\n}")).await;

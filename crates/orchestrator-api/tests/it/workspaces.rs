@@ -219,6 +219,69 @@ async fn the_seed_routes_keep_their_shapes_and_delete_only_when_enabled_for_conf
     assert_eq!(on.cluster.names().len(), 1, "carol's stays");
 }
 
+/// The body of seed 004's README, as it is written: RAM and CPU as strings.
+fn literal_seed(ram: Value, cpu: Value) -> Value {
+    json!({"Email": "alice@iiitm.ac.in", "Specification": {"RAM": ram, "CPU": cpu, "PublicKey": KEY}})
+}
+
+#[tokio::test]
+async fn the_seed_s_literal_body_with_numeric_strings_is_accepted_in_gib_and_cores() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    let made = s.call("POST", "/api/request", Some(&alice), Some(&literal_seed(json!("2"), json!("1")))).await;
+    assert_eq!(made.status, 202, "{}", String::from_utf8_lossy(&made.bytes));
+    assert_eq!((made.json()["memory"].as_str(), made.json()["cpu"].as_str()), (Some("2Gi"), Some("1")));
+    assert_eq!(s.cluster.names().len(), 1);
+
+    let bob = s.token("bob@iiitm.ac.in", false).await;
+    let body = json!({"Email": "bob@iiitm.ac.in", "Specification": {"RAM": "0.5", "CPU": "0.25", "PublicKey": KEY}});
+    let made = s.call("POST", "/api/request", Some(&bob), Some(&body)).await;
+    assert_eq!(made.status, 202, "{}", String::from_utf8_lossy(&made.bytes));
+    assert_eq!((made.json()["memory"].as_str(), made.json()["cpu"].as_str()), (Some("512Mi"), Some("250m")));
+}
+
+#[tokio::test]
+async fn the_seed_refuses_what_is_not_a_quantity_naming_the_field_and_the_rule() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    for (bad, rule) in [
+        (json!("2Gi"), "unknown-suffix"),
+        (json!("abc"), ""),
+        (json!("NaN"), ""),
+        (json!("inf"), ""),
+        (json!("-1"), "negative"),
+        (json!("0"), "zero"),
+        (json!(""), "required"),
+        (json!(-1), "negative"),
+        (json!(0), "zero"),
+        (json!(true), "invalid-type"),
+        (json!(null), "invalid-type"),
+        (json!({"value": 2}), "invalid-type"),
+    ] {
+        for (field, body) in [
+            ("Specification.RAM", literal_seed(bad.clone(), json!("1"))),
+            ("Specification.CPU", literal_seed(json!("2"), bad.clone())),
+        ] {
+            let answer = s.call("POST", "/api/request", Some(&alice), Some(&body)).await;
+            let problem = answer.problem(422);
+            let found = field_rules(&problem);
+            assert!(
+                found.iter().any(|(f, r)| f == field && (rule.is_empty() || r == rule)),
+                "{bad} as {field}: expected rule {rule:?} among {found:?}"
+            );
+            assert_eq!(found.len(), 1, "only {field} is wrong in {body}: {found:?}");
+        }
+    }
+    // Every wrong field at once, by the seed's names.
+    let both =
+        json!({"Email": "alice@elsewhere.org", "Specification": {"RAM": "2Gi", "CPU": "fast", "PublicKey": "x"}});
+    let problem = s.call("POST", "/api/request", Some(&alice), Some(&both)).await.problem(422);
+    let mut fields: Vec<String> = field_rules(&problem).into_iter().map(|(f, _)| f).collect();
+    fields.sort();
+    assert_eq!(fields, ["Email", "Specification.CPU", "Specification.PublicKey", "Specification.RAM"], "{problem}");
+    assert!(s.cluster.names().is_empty());
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_workspaces_by_phase() {
     let s = setup("").await;

@@ -315,7 +315,7 @@ fn check_against_layout(layout: &Layout, request: &CreateService, c: &mut Collec
             c.push(Problem::new(
                 format!("environments[{i}]"),
                 "unknown-environment",
-                format!("unknown environment {env:?}; configured: {}", known.join(", ")),
+                format!("unknown environment {:?}; configured: {}", env.as_str(), known.join(", ")),
             ));
         }
     }
