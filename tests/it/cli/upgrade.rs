@@ -142,6 +142,12 @@ fn conflicting_changes_go_to_an_upgrade_branch_and_main_stays() {
     );
     fsck(&bare);
 
+    // Until the team merges it, a check says the newest render waits, not "behind 1.1.0 → 1.1.0".
+    let (code, stdout, _) = run_with(&env, &v1_1, &["upgrade", "--check", "pay"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("behind: 1.1.0 is not merged into main yet, would conflict"), "{stdout}");
+    assert!(!stdout.contains("1.1.0 → 1.1.0"), "{stdout}");
+
     // The team resolves it on the branch and merges it: the repository is current.
     let work = env.dir.path().join("resolve");
     git(env.dir.path(), &["clone", "-q", "--branch", side, bare.to_str().unwrap(), work.to_str().unwrap()]);
