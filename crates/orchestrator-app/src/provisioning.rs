@@ -142,7 +142,7 @@ impl Planner {
     /// is written.
     pub async fn dry_run(&self, input: &CreateServiceInput) -> Result<ServiceReport, Error> {
         let (run, planned) = self.plan_create(input).await?;
-        Ok(ServiceReport::new(&run, None, &planned, &|r| self.clone_url(r), true, false))
+        Ok(ServiceReport::new(&run, None, &planned, &self.layout, &|r| self.clone_url(r), true, false))
     }
 
     /// The blueprint run `id` was made with, as it is configured now.
@@ -237,7 +237,15 @@ impl Provisioning {
         info!(run = %id, service = %run.request.name, "create-service started");
         self.runner.execute(&id, &planned.plan).await?;
         let record = self.runner.record(&id).await?;
-        Ok(ServiceReport::new(&run, Some(&record), &planned, &|r| self.planner.clone_url(r), false, false))
+        Ok(ServiceReport::new(
+            &run,
+            Some(&record),
+            &planned,
+            &self.planner.layout,
+            &|r| self.planner.clone_url(r),
+            false,
+            false,
+        ))
     }
 
     /// The report of an earlier run, for a repeated idempotent request.
@@ -248,7 +256,15 @@ impl Provisioning {
         };
         let blueprint = self.planner.blueprint(id, &run.request.kind).await?;
         let planned = plan::plan(&self.planner.layout, &blueprint, &run, &|r| self.planner.clone_url(r))?;
-        Ok(ServiceReport::new(&run, Some(&record), &planned, &|r| self.planner.clone_url(r), false, true))
+        Ok(ServiceReport::new(
+            &run,
+            Some(&record),
+            &planned,
+            &self.planner.layout,
+            &|r| self.planner.clone_url(r),
+            false,
+            true,
+        ))
     }
 
     /// Resumes every unfinished run (after a crash). Runs another live process holds are skipped.
