@@ -150,7 +150,7 @@ pub async fn list(
     get,
     path = "/v1/workspaces/{name}",
     tag = "workspaces",
-    params(("name" = String, Path, description = "The workspace's name.")),
+    params(("name" = String, Path, description = "The workspace's name, or the name its owner gave it (looked up among the caller's own).")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The workspace.", body = WorkspaceResponse),
@@ -172,7 +172,7 @@ pub async fn show(
     delete,
     path = "/v1/workspaces/{name}",
     tag = "workspaces",
-    params(("name" = String, Path, description = "The workspace's name.")),
+    params(("name" = String, Path, description = "The workspace's name, or the name its owner gave it (looked up among the caller's own).")),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Deleting.", body = WorkspaceResponse),

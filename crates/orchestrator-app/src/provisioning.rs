@@ -163,7 +163,7 @@ impl Planner {
                 return Err(Error::RepoTaken { repo: repo.name.to_string() });
             }
         }
-        let mut report = ServiceReport::new(run, None, planned, &|r| self.clone_url(r), true, false);
+        let mut report = ServiceReport::new(run, None, planned, &self.layout, &|r| self.clone_url(r), true, false);
         let main = provision_core::BranchName::main();
         for (shown, repo) in report.repos.iter_mut().zip(&planned.repos) {
             let shared = repo.role == RepoRole::Gitops && self.git.repo_exists(&repo.name).await.map_err(Error::Git)?;
@@ -272,7 +272,15 @@ impl Provisioning {
         info!(run = %id, service = %run.request.name, "create-service started");
         self.runner.execute(&id, &planned.plan).await?;
         let record = self.runner.record(&id).await?;
-        Ok(ServiceReport::new(&run, Some(&record), &planned, &|r| self.planner.clone_url(r), false, false))
+        Ok(ServiceReport::new(
+            &run,
+            Some(&record),
+            &planned,
+            &self.planner.layout,
+            &|r| self.planner.clone_url(r),
+            false,
+            false,
+        ))
     }
 
     /// The report of an earlier run, for a repeated idempotent request.
@@ -283,7 +291,15 @@ impl Provisioning {
         };
         let blueprint = self.planner.blueprint(id, &run.request.kind).await?;
         let planned = plan::plan(&self.planner.layout, &blueprint, &run, &|r| self.planner.clone_url(r))?;
-        Ok(ServiceReport::new(&run, Some(&record), &planned, &|r| self.planner.clone_url(r), false, true))
+        Ok(ServiceReport::new(
+            &run,
+            Some(&record),
+            &planned,
+            &self.planner.layout,
+            &|r| self.planner.clone_url(r),
+            false,
+            true,
+        ))
     }
 
     /// Resumes every unfinished run (after a crash). Runs another live process holds are skipped.

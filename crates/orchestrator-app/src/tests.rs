@@ -467,6 +467,23 @@ async fn a_name_too_long_for_an_environment_s_namespace_is_refused() {
 }
 
 #[tokio::test]
+async fn a_report_warns_when_registrations_name_this_machine_s_clone_urls() {
+    use crate::provisioning::report::WarningCode;
+    let mut f = Fixture::new();
+    let report = f.app().provisioning.create_service(&input("local"), &CreateOptions::default()).await.unwrap();
+    let codes: Vec<WarningCode> = report.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [WarningCode::LocalCloneUrls]);
+    assert!(report.warnings[0].message.contains("git.remote_url"), "{}", report.warnings[0].message);
+    let dry = CreateOptions { dry_run: true, ..CreateOptions::default() };
+    let report = f.app().provisioning.create_service(&input("planned"), &dry).await.unwrap();
+    assert_eq!(report.warnings.len(), 1);
+
+    f.config.layout.remote_url = Some("https://git.example.com/platform".into());
+    let report = f.app().provisioning.create_service(&input("remote"), &CreateOptions::default()).await.unwrap();
+    assert_eq!(report.warnings, []);
+}
+
+#[tokio::test]
 async fn flux_registration_needs_a_remote_url_and_then_writes_the_flux_layout() {
     let mut f = Fixture::new();
     let mut request = input("fluxy");

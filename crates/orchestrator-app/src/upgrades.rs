@@ -19,7 +19,7 @@ use crate::runs::{RunError, RunRequest, Runner};
 use prepare::{PlannedRepo, ServiceUpgrade, Skipped, Standing, is_current, prepare, push_steps, render, standing};
 use provision_core::ports::{RunCreated, RunState, ServiceRecord};
 use provision_core::problem::{Invalid, Problem};
-use provision_core::{Plan, RunId, ServiceName};
+use provision_core::{FileSet, Plan, RunId, ServiceName};
 use provision_template::Blueprint;
 use report::{
     RepoUpgradeReport, ServiceUpgradeReport, UpgradeOutcome, UpgradeReport, change_view, conflict_view, repo_report,
@@ -39,6 +39,12 @@ pub enum Error {
     ServiceNotFound(String),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("cannot compare the registrations in repository {repo} with the configuration")]
+    Registrations {
+        repo: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Classified for Error {
@@ -47,6 +53,7 @@ impl Classified for Error {
             Error::Invalid(_) => ErrorKind::Invalid,
             Error::ServiceNotFound(_) => ErrorKind::NotFound,
             Error::Run(e) => e.kind(),
+            Error::Registrations { .. } => ErrorKind::Unavailable,
         }
     }
 
@@ -55,6 +62,7 @@ impl Classified for Error {
             Error::Invalid(e) => e.code(),
             Error::ServiceNotFound(_) => "not-found",
             Error::Run(e) => e.code(),
+            Error::Registrations { .. } => "unavailable",
         }
     }
 
@@ -69,7 +77,7 @@ impl Classified for Error {
         match self {
             Error::ServiceNotFound(name) => Subject { service: Some(name.clone()), ..Subject::default() },
             Error::Run(e) => e.subject(),
-            Error::Invalid(_) => Subject::default(),
+            Error::Invalid(_) | Error::Registrations { .. } => Subject::default(),
         }
     }
 }
@@ -177,8 +185,18 @@ impl Upgrades {
                 recorded.current = current;
             }
         }
-        let run = UpgradeRun { services: ready.iter().map(|(u, _)| u.clone()).collect(), skipped };
-        if run.services.iter().all(|s| s.repos.iter().all(|r| r.current)) {
+        let gitops = &self.planner.layout.gitops_repo;
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::Registrations {
+            repo: gitops.to_string(),
+            source,
+        };
+        // Each service rendered above, so its registration renders too.
+        let wanted = self.registrations(&catalog, ready.iter().map(|(u, _)| u)).map_err(|e| failed(Box::new(e)))?;
+        let registrations =
+            prepare::stale_registrations(git, gitops, &wanted).await.map_err(|e| failed(Box::new(e)))?;
+        let services = ready.iter().map(|(u, _)| u.clone()).collect();
+        let run = UpgradeRun { services, skipped, registrations };
+        if run.registrations.is_empty() && run.services.iter().all(|s| s.repos.iter().all(|r| r.current)) {
             let mut services: Vec<ServiceUpgradeReport> = ready
                 .iter()
                 .map(|(upgrade, repos)| {
@@ -195,6 +213,7 @@ impl Upgrades {
         for (upgrade, repos) in &ready {
             push_steps(&mut plan, upgrade, repos);
         }
+        prepare::push_registrations(&mut plan, gitops, &run.registrations, &wanted);
         let (id, created) = self.runner.create(&RunRequest::Upgrade(run.clone()), None, None).await?;
         if created != RunCreated::Created {
             let error =
@@ -262,6 +281,15 @@ impl Upgrades {
         Ok(())
     }
 
+    /// The registration files of `services` as the configuration makes them now.
+    fn registrations<'a>(
+        &self,
+        catalog: &provision_template::Catalog,
+        services: impl Iterator<Item = &'a ServiceUpgrade>,
+    ) -> Result<FileSet, prepare::Error> {
+        registrations(&self.planner, services, |kind| catalog.get(kind))
+    }
+
     /// Reads, migrates and checks one service's answers and renders its new version.
     async fn prepare_one(
         &self,
@@ -298,5 +326,27 @@ pub(crate) async fn replan(planner: &Planner, id: &RunId, run: &UpgradeRun) -> R
             .map_err(|e| RunError::Replan { run: id.clone(), source: Box::new(e) })?;
         push_steps(&mut plan, upgrade, &repos);
     }
+    if !run.registrations.is_empty() {
+        let catalog = planner.blueprints.catalog().await?;
+        let wanted = registrations(planner, run.services.iter(), |kind| catalog.get(kind))
+            .map_err(|e| RunError::Replan { run: id.clone(), source: Box::new(e) })?;
+        prepare::push_registrations(&mut plan, &planner.layout.gitops_repo, &run.registrations, &wanted);
+    }
     Ok(plan)
+}
+
+/// The registration files of `services` as the configuration makes them now, together (the
+/// shared files are the same bytes from every service).
+fn registrations<'a, B: std::ops::Deref<Target = Blueprint>>(
+    planner: &Planner,
+    services: impl Iterator<Item = &'a ServiceUpgrade>,
+    blueprint: impl Fn(&provision_core::BlueprintName) -> Option<B>,
+) -> Result<FileSet, prepare::Error> {
+    let mut wanted = FileSet::new();
+    for upgrade in services {
+        let kind = &upgrade.request.kind;
+        let blueprint = blueprint(kind).ok_or_else(|| prepare::Error::BlueprintGone { kind: kind.clone() })?;
+        wanted.extend(prepare::registration(&planner.layout, &blueprint, upgrade, &|r| planner.clone_url(r))?);
+    }
+    Ok(wanted)
 }

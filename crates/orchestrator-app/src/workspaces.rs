@@ -372,8 +372,46 @@ fn check_quota(
 /// The workspace a client names (a URL path, a command line): a name no workspace can have
 /// names none, so it is "not found" here, the same answer as for a workspace that does not
 /// exist, and nothing asks the cluster about it.
-pub fn workspace_name(name: &str) -> Result<WorkspaceName, Error> {
-    WorkspaceName::parse(name).map_err(|_| Error::WorkspaceNotFound(shown(name)))
+///
+/// A client may name a workspace by its full name or by the name its owner gave it
+/// ([`ShortName`]), which [`Workspaces::workspace`] looks up among the caller's own.
+pub fn workspace_name(name: &str) -> Result<NamedWorkspace, Error> {
+    let full = WorkspaceName::parse(name).ok();
+    let short = ShortName::parse(name).ok();
+    if full.is_none() && short.is_none() {
+        return Err(Error::WorkspaceNotFound(shown(name)));
+    }
+    Ok(NamedWorkspace { full, short })
+}
+
+/// A workspace as a client names it: its full name, the name its owner gave it, or a string
+/// that could be either (each is looked up; one found is the answer).
+#[derive(Debug, Clone)]
+pub struct NamedWorkspace {
+    full: Option<WorkspaceName>,
+    short: Option<ShortName>,
+}
+
+impl NamedWorkspace {
+    fn shown(&self) -> String {
+        match (&self.full, &self.short) {
+            (Some(full), _) => full.to_string(),
+            (None, Some(short)) => short.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl From<&WorkspaceName> for NamedWorkspace {
+    fn from(name: &WorkspaceName) -> Self {
+        NamedWorkspace { full: Some(name.clone()), short: None }
+    }
+}
+
+impl From<&NamedWorkspace> for NamedWorkspace {
+    fn from(name: &NamedWorkspace) -> Self {
+        name.clone()
+    }
 }
 
 /// `name` as an answer may repeat it: escaped, and cut after the longest real name.
@@ -443,19 +481,39 @@ impl Workspaces {
     }
 
     /// One workspace the caller may see; another's is "not found", as if it did not exist.
-    pub async fn workspace(&self, caller: &Caller, name: &WorkspaceName) -> Result<Workspace, Error> {
-        let found = self.cluster.get(name).await.map_err(Error::Cluster)?;
-        match found {
-            Some(w) if caller.is_admin() || w.is_owned_by(&caller.email) => Ok(w),
-            _ => Err(Error::WorkspaceNotFound(name.to_string())),
+    /// A name its owner gave finds only the caller's own workspace of that name; a string that
+    /// names two workspaces the caller may see (one's full name, another's given name) names
+    /// neither, and is "not found" too.
+    pub async fn workspace(&self, caller: &Caller, name: impl Into<NamedWorkspace>) -> Result<Workspace, Error> {
+        let name = name.into();
+        let mut found: Vec<Workspace> = Vec::new();
+        if let Some(full) = &name.full
+            && let Some(w) = self.cluster.get(full).await.map_err(Error::Cluster)?
+            && (caller.is_admin() || w.is_owned_by(&caller.email))
+        {
+            found.push(w);
+        }
+        if let Some(short) = &name.short {
+            // The caller's workspace of that name has exactly this full name.
+            let mine = WorkspaceName::new(&caller.email, short);
+            if name.full.as_ref() != Some(&mine)
+                && let Some(w) = self.cluster.get(&mine).await.map_err(Error::Cluster)?
+                && w.is_owned_by(&caller.email)
+            {
+                found.push(w);
+            }
+        }
+        match <[Workspace; 1]>::try_from(found) {
+            Ok([w]) => Ok(w),
+            Err(_) => Err(Error::WorkspaceNotFound(name.shown())),
         }
     }
 
     /// Deletes a workspace the caller may see (its objects go with it).
-    pub async fn delete_workspace(&self, caller: &Caller, name: &WorkspaceName) -> Result<Workspace, Error> {
+    pub async fn delete_workspace(&self, caller: &Caller, name: impl Into<NamedWorkspace>) -> Result<Workspace, Error> {
         let view = self.workspace(caller, name).await?;
         if !self.cluster.delete(&view.name).await.map_err(Error::Cluster)? {
-            return Err(Error::WorkspaceNotFound(name.to_string()));
+            return Err(Error::WorkspaceNotFound(view.name.to_string()));
         }
         Ok(view)
     }

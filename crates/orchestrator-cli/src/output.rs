@@ -117,6 +117,10 @@ impl Printer {
             s.push_str(&format!("\nClone it: git clone {}\n", service.clone_url));
         }
         out(&s);
+        // After the report, where people look last; programs read them in the JSON.
+        for warning in &r.warnings {
+            eprintln!("warning: {}", warning.message);
+        }
     }
 
     pub fn kinds(&self, kinds: &[KindView]) {

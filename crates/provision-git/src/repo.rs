@@ -158,7 +158,8 @@ pub(crate) fn exists(at: &Location<'_>) -> bool {
 /// Guarantees: the repository appears at its final path fully initialised or not at all.
 /// It is built in a temporary directory in `<root>/.staging/` and renamed into place (the same
 /// file system, so the rename is atomic). Creators of one repository take turns on a lock file
-/// there (`<repo>.lock`, released by the kernel if the process dies), so a temporary directory
+/// there (`<repo>.lock`, released by the kernel if the process dies, removed by its holder as it
+/// lets go: see [`writers_lock`]), so a temporary directory
 /// of the repository found while holding it was left by a crashed creator and is removed: a
 /// crash leaves no orphan behind for long, and the root holds repositories only.
 pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Result<(), Error> {
@@ -587,16 +588,56 @@ pub(crate) fn move_branch(
 }
 
 /// Takes the repository's writers' lock (`<root>/.staging/<repo>.lock`), held until dropped.
-fn writers_lock(at: &Location<'_>) -> Result<std::fs::File, Error> {
+///
+/// The lock file exists only while someone holds or waits for it: the holder removes it as
+/// it lets go, so the staging area does not gain a file per repository ever created or
+/// written. That is safe because a file is only ever removed by its holder, and a taker
+/// checks, once it holds a file's lock, that the file still is the one at the path; a waiter
+/// that got the lock of a file its holder removed (or that a newcomer has replaced since) holds
+/// nothing anyone else would respect, so it lets go and takes the lock again. Whoever holds
+/// the lock of the file at the path is the one holder.
+fn writers_lock(at: &Location<'_>) -> Result<WritersLock, Error> {
+    use std::os::unix::fs::MetadataExt;
     let root = at.path.parent().unwrap_or(Path::new("."));
     let path = root.join(STAGING).join(format!("{}.lock", at.name));
-    let take = || -> std::io::Result<std::fs::File> {
-        std::fs::create_dir_all(root.join(STAGING))?;
-        let lock = std::fs::File::options().create(true).truncate(false).write(true).open(&path)?;
-        lock.lock()?;
-        Ok(lock)
+    let take = || -> std::io::Result<WritersLock> {
+        loop {
+            std::fs::create_dir_all(root.join(STAGING))?;
+            let file = std::fs::File::options().create(true).truncate(false).write(true).open(&path)?;
+            file.lock()?;
+            let held = file.metadata()?;
+            match std::fs::metadata(&path) {
+                Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                    return Ok(WritersLock { file, path: path.clone() });
+                }
+                // Removed by the holder we waited for, or replaced by a newcomer's: try again.
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
     };
     take().map_err(|source| Error::WritersLock { repo: at.name.clone(), path: path.clone(), source })
+}
+
+/// A held writers' lock: its file is removed, then unlocked, when this is dropped.
+struct WritersLock {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Drop for WritersLock {
+    fn drop(&mut self) {
+        // Removed while still held, so no one can take the lock of this file and believe it
+        // is the one at the path. Failing to remove it only leaves a file the next holder
+        // uses (and removes); the lock itself goes with `file`.
+        if let Err(error) = std::fs::remove_file(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), %error, "could not remove a writers' lock file");
+        }
+        let _ = self.file.unlock();
+    }
 }
 
 pub(crate) fn create_branch(

@@ -304,3 +304,24 @@ fn flux_registration_through_the_binary_needs_a_remote_url_and_writes_the_flux_l
     assert!(answers.contains("gitops = \"flux\"") && answers.contains("environments = [\"qa\"]"), "{answers}");
     fsck(&gitops);
 }
+
+#[test]
+fn without_a_remote_url_create_service_warns_on_stderr_and_in_its_json() {
+    let env = Env::new();
+    let (code, stdout, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "warned"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Created service warned"), "{stdout}");
+    let warning = stderr.lines().find(|l| l.starts_with("warning: ")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(warning.contains("git.remote_url") && warning.contains("ORCHESTRATOR_GIT_REMOTE_URL"), "{warning}");
+    assert!(!stdout.contains("warning"), "warnings go to stderr: {stdout}");
+
+    let report = env.json(&["create-service", "--kind", "ms", "--name", "warned-json"]);
+    assert_eq!(report["warnings"][0]["code"], "local-clone-urls", "{report:#}");
+    assert!(report["warnings"][0]["message"].as_str().unwrap().contains("git.remote_url"));
+
+    std::fs::write(env.home().join("config.toml"), "[git]\nremote_url = \"https://git.example.com/platform\"\n")
+        .unwrap();
+    let (code, _, stderr) = env.run(&["create-service", "--kind", "ms", "--name", "quiet"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+}

@@ -209,3 +209,43 @@ fn an_upgrade_killed_at_any_step_boundary_is_never_half_merged_and_resumes() {
         }
     }
 }
+
+#[test]
+fn after_git_remote_url_is_set_upgrade_rewrites_the_registrations_it_generated() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "svc"]);
+    let gitops = env.bare("argo-gitdir-services");
+    let local = format!("file://{}", env.bare("svc-infra").display());
+    assert!(git(&gitops, &["show", "main:services/svc/application-qa.yaml"]).contains(&local));
+    // A file the platform team keeps there themselves, naming the same URL.
+    push_change(&env, "argo-gitdir-services", |dir| {
+        std::fs::write(dir.join("NOTES.md"), format!("values live at {local}\n")).unwrap();
+    });
+    let before = log(&gitops, "main");
+
+    std::fs::write(env.home().join("config.toml"), "[git]\nremote_url = \"https://git.example.com/platform\"\n")
+        .unwrap();
+    let report = env.json(&["upgrade", "--all"]);
+    let run = report["run"]["id"].as_str().unwrap_or_else(|| panic!("a run: {report:#}"));
+
+    let after = log(&gitops, "main");
+    assert_eq!(after.len(), before.len() + 1, "one commit: {after:?}");
+    assert!(after[0].starts_with("Rewrite "), "{after:?}");
+    let body = git(&gitops, &["log", "-1", "--format=%B", "main"]);
+    assert!(body.contains(&format!("Provision-Run: {run}/")), "{body}");
+    let changed = git(&gitops, &["diff", "--name-only", "main~1", "main"]);
+    let changed: Vec<&str> = changed.lines().collect();
+    assert!(changed.contains(&"services/svc/application-qa.yaml"), "{changed:?}");
+    assert!(changed.iter().all(|f| f.starts_with("services/svc/") || f.starts_with("bootstrap/")), "{changed:?}");
+    for env_name in ["qa", "staging"] {
+        let app = git(&gitops, &["show", &format!("main:services/svc/application-{env_name}.yaml")]);
+        assert!(app.contains("https://git.example.com/platform/svc-infra.git"), "{app}");
+        assert!(!app.contains("file://"), "{app}");
+    }
+    assert_eq!(git(&gitops, &["show", "main:NOTES.md"]), format!("values live at {local}\n"), "left alone");
+    fsck(&gitops);
+
+    // Once is enough.
+    env.json(&["upgrade", "--all"]);
+    assert_eq!(log(&gitops, "main").len(), after.len());
+}

@@ -244,6 +244,33 @@ async fn only_the_owner_sees_and_deletes_a_workspace_and_others_get_404_with_exi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_shows_and_deletes_a_workspace_by_the_name_they_gave_it() {
+    let api = serve().await;
+    let alices = api.create("alice@iiitm.ac.in", "devbox").await;
+    let bobs = api.create("bob@iiitm.ac.in", "devbox").await;
+    let alice = api.token("alice@iiitm.ac.in", false).await;
+    let bob = api.token("bob@iiitm.ac.in", false).await;
+
+    let (code, stdout, stderr) = api.run(Some(&alice), &["show", "devbox"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with(&format!("{alices}  alice@iiitm.ac.in  ")), "{stdout}");
+    let shown = api.json(&bob, &["show", "devbox"]).await;
+    assert_eq!(shown["name"], bobs.as_str(), "bob's devbox is bob's");
+
+    // Alice gave no workspace the name `other`; bob's full name is not hers to use either.
+    for (name, verb) in [("other", "show"), ("other", "delete"), (bobs.as_str(), "delete")] {
+        let (code, _, stderr) = api.run(Some(&alice), &[verb, name]).await;
+        assert_eq!(code, 3, "{verb} {name}: {stderr}");
+        assert!(stderr.contains("404 Not Found"), "{stderr}");
+    }
+
+    let (code, stdout, stderr) = api.run(Some(&alice), &["delete", "devbox"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with(&alices), "{stdout}");
+    assert_eq!(api.cluster.names(), [bobs], "only alice's went");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_token_the_error_says_how_to_give_one() {
     let api = serve().await;
     let (code, stdout, stderr) = api.run(None, &["list"]).await;

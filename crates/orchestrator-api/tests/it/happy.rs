@@ -249,3 +249,22 @@ async fn an_image_bump_answers_what_it_committed() {
     let qa = api.post_json("/v1/services/img/image", &json!({"tag": "v2", "env": "qa"})).await.json();
     assert_eq!((qa["env"].clone(), qa["file"].clone()), (json!("qa"), json!("values-qa.yaml")));
 }
+
+#[tokio::test]
+async fn a_create_without_a_remote_url_warns_that_registrations_name_local_clone_urls() {
+    let api = Api::memory();
+    let report = assert_created(&api.post_json("/v1/services", &json!({"kind": "ms", "name": "local"})).await, "local");
+    let warnings = report["warnings"].as_array().expect("a warnings list");
+    assert_eq!(warnings.len(), 1, "{report:#}");
+    assert_eq!(warnings[0]["code"], "local-clone-urls");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(message.contains("git.remote_url") && message.contains("ORCHESTRATOR_GIT_REMOTE_URL"), "{message}");
+    // A dry run says so too: it is what the run would do.
+    let planned = api.post_json("/v1/services?dry_run=true", &json!({"kind": "ms", "name": "planned"})).await;
+    assert_eq!(planned.json()["warnings"][0]["code"], "local-clone-urls");
+
+    let api = Api::configured("[git]\nremote_url = \"https://git.example.com/platform\"\n");
+    let report =
+        assert_created(&api.post_json("/v1/services", &json!({"kind": "ms", "name": "remote"})).await, "remote");
+    assert_eq!(report["warnings"], json!([]));
+}

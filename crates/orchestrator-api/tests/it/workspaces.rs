@@ -124,6 +124,55 @@ async fn a_workspace_is_accepted_shown_and_deleted_by_its_owner_only() {
     assert!(!s.cluster.names().contains(&name));
 }
 
+#[tokio::test]
+async fn an_owner_reaches_a_workspace_by_the_name_they_gave_it_and_no_one_else_does() {
+    let s = setup("").await;
+    let alice = s.token("alice@iiitm.ac.in", false).await;
+    let bob = s.token("bob@iiitm.ac.in", false).await;
+    let admin = s.token("root@iiitm.ac.in", true).await;
+    let made = |token: String, email: &'static str, name: &'static str| {
+        let s = &s;
+        async move {
+            let answer = s.call("POST", "/v1/workspaces", Some(&token), Some(&request(email, name))).await;
+            assert_eq!(answer.status, 202, "{}", String::from_utf8_lossy(&answer.bytes));
+            answer.json()["name"].as_str().unwrap().to_owned()
+        }
+    };
+    let alices = made(alice.clone(), "alice@iiitm.ac.in", "devbox").await;
+    let bobs = made(bob.clone(), "bob@iiitm.ac.in", "devbox").await;
+    let bobs_other = made(bob.clone(), "bob@iiitm.ac.in", "scratch").await;
+
+    // Each owner's `devbox` is their own.
+    let shown = s.call("GET", "/v1/workspaces/devbox", Some(&alice), None).await;
+    assert_eq!(shown.status, 200, "{}", String::from_utf8_lossy(&shown.bytes));
+    assert_eq!(shown.json()["name"], alices.as_str());
+    assert_eq!(s.call("GET", "/v1/workspaces/devbox", Some(&bob), None).await.json()["name"], bobs.as_str());
+    // A name alice did not give is not found for her, though bob has one: the same answer as
+    // for a name nobody gave. The admin's own names are the admin's only.
+    let scratch = s.call("GET", "/v1/workspaces/scratch", Some(&alice), None).await.problem(404);
+    let nothing = s.call("GET", "/v1/workspaces/nothing", Some(&alice), None).await.problem(404);
+    assert_eq!(
+        scratch["detail"].as_str().unwrap().replace("scratch", "X"),
+        nothing["detail"].as_str().unwrap().replace("nothing", "X")
+    );
+    s.call("DELETE", "/v1/workspaces/scratch", Some(&alice), None).await.problem(404);
+    s.call("GET", "/v1/workspaces/devbox", Some(&admin), None).await.problem(404);
+    assert!(s.cluster.names().contains(&bobs_other), "alice deleted nothing");
+
+    // Deleting by the given name deletes the owner's, and only theirs.
+    let deleted = s.call("DELETE", "/v1/workspaces/devbox", Some(&alice), None).await;
+    assert_eq!(deleted.status, 202, "{}", String::from_utf8_lossy(&deleted.bytes));
+    assert_eq!(deleted.json()["name"], alices.as_str());
+    let mut left = s.cluster.names();
+    left.sort();
+    let mut expected = vec![bobs.clone(), bobs_other];
+    expected.sort();
+    assert_eq!(left, expected);
+    s.call("GET", "/v1/workspaces/devbox", Some(&alice), None).await.problem(404);
+    // The full name still works, for the owner and an admin.
+    assert_eq!(s.call("GET", &format!("/v1/workspaces/{bobs}"), Some(&admin), None).await.status, 200);
+}
+
 /// The paths of the issue whose names reached the cluster's URLs unparsed, and their kin.
 fn hostile_paths() -> Vec<String> {
     let mut paths: Vec<String> = [

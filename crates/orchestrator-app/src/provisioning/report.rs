@@ -23,6 +23,50 @@ pub struct RepoReport {
     pub changes: Vec<crate::diff::FileChange>,
 }
 
+/// What a caller should know about a create-service that did what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Warning {
+    pub code: WarningCode,
+    /// For people: what happened, and the setting that changes it.
+    pub message: String,
+}
+
+/// The stable part of a warning, for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningCode {
+    /// `git.remote_url` is not set: the GitOps registrations name the repositories by the
+    /// clone URLs of this machine, which a cluster elsewhere cannot fetch.
+    LocalCloneUrls,
+}
+
+impl WarningCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::LocalCloneUrls => "local-clone-urls",
+        }
+    }
+}
+
+/// The warnings every create-service under `layout` carries; `example` is a clone URL the
+/// registrations name.
+pub(crate) fn warnings(layout: &Layout, example: Option<&str>) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    if layout.remote_url.is_none() {
+        let example = example.map(|url| format!(" (such as {url})")).unwrap_or_default();
+        warnings.push(Warning {
+            code: WarningCode::LocalCloneUrls,
+            message: format!(
+                "the GitOps registrations name the repositories by the clone URLs of this machine{example}, \
+                 which a cluster elsewhere cannot fetch: set git.remote_url in config.toml (or \
+                 ORCHESTRATOR_GIT_REMOTE_URL) to the base URL clusters fetch them from; `orchestrator \
+                 upgrade --all` then rewrites the registrations it generated"
+            ),
+        });
+    }
+    warnings
+}
+
 /// The answer to create-service.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceReport {
@@ -41,6 +85,8 @@ pub struct ServiceReport {
     pub dry_run: bool,
     /// This answers a repeated request with the same idempotency key.
     pub replayed: bool,
+    /// What the caller should know though nothing failed (empty when nothing).
+    pub warnings: Vec<Warning>,
 }
 
 impl ServiceReport {
@@ -48,12 +94,15 @@ impl ServiceReport {
         run: &CreateServiceRun,
         record: Option<&RunRecord>,
         planned: &PlannedService,
+        layout: &Layout,
         clone_url: &dyn Fn(&RepoName) -> String,
         dry_run: bool,
         replayed: bool,
     ) -> Self {
         let request = &run.request;
+        let example = planned.repos.first().map(|r| clone_url(&r.name));
         ServiceReport {
+            warnings: warnings(layout, example.as_deref()),
             service: request.name.to_string(),
             kind: request.kind.to_string(),
             blueprint_version: run.blueprint_version.clone(),

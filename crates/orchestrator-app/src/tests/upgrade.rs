@@ -304,3 +304,59 @@ async fn each_upgrade_merges_from_the_last_render_main_holds_and_migrations_move
     assert!(main.get("notes/old-name.txt").is_none());
     assert!(f.git.history("demo", "main")[0].starts_with("Upgrade blueprint tiny 2.0.0 → 3.0.0"));
 }
+
+#[tokio::test]
+async fn after_git_remote_url_changes_an_upgrade_rewrites_the_registrations_in_one_commit() {
+    let mut f = Fixture::new();
+    for name in ["one", "two"] {
+        assert!(
+            f.app().provisioning.create_service(&input(name), &CreateOptions::default()).await.unwrap().succeeded()
+        );
+    }
+    let gitops = "argo-gitdir-services";
+    let app_qa = "services/one/application-qa.yaml";
+    assert!(file(&f.git, gitops, "main", app_qa).contains("memory://one-infra"));
+    // A file of the platform team's own, and a registration they removed by hand.
+    edit_main(&f.git, gitops, "README.md", "ours: memory://one-infra\n").await;
+    let repo = RepoName::parse(gitops).unwrap();
+    let main = BranchName::main();
+    let tip = f.git.branch_tip(&repo, &main).await.unwrap();
+    let mut tree = f.git.read_tree(&repo, &main).await.unwrap().unwrap();
+    tree.remove(&RepoPath::parse("services/two/application-staging.yaml").unwrap());
+    let request = CommitRequest {
+        branch: &main,
+        parent: tip.as_ref(),
+        files: &tree,
+        mode: TreeMode::Replace,
+        message: "unregister two from staging",
+        skip_unchanged: false,
+    };
+    f.git.commit(&repo, request).await.unwrap();
+    let before = f.git.history(gitops, "main").len();
+
+    // Nothing changed: nothing to rewrite.
+    let report = f.app().upgrades.upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    assert!(report.run.is_none(), "{report:#?}");
+
+    f.config.layout.remote_url = Some("https://git.example.com/platform".into());
+    let report = f.app().upgrades.upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    assert!(report.clean(), "{report:#?}");
+    let run = report.run.as_ref().expect("a run rewrote them");
+    let history = f.git.history(gitops, "main");
+    assert_eq!(history.len(), before + 1, "one commit: {history:?}");
+    assert!(history[0].starts_with("Rewrite "), "{history:?}");
+    assert!(history[0].contains(&format!("Provision-Run: {}/", run.id)), "journaled as the run's step: {history:?}");
+    for (service, env) in [("one", "qa"), ("one", "staging"), ("two", "qa")] {
+        let app = file(&f.git, gitops, "main", &format!("services/{service}/application-{env}.yaml"));
+        assert!(app.contains(&format!("https://git.example.com/platform/{service}-infra.git")), "{app}");
+        assert!(!app.contains("memory://"), "{app}");
+    }
+    assert_eq!(file(&f.git, gitops, "main", "README.md"), "ours: memory://one-infra\n", "other files stay");
+    let tree = f.git.read_tree(&repo, &main).await.unwrap().unwrap();
+    assert!(tree.get("services/two/application-staging.yaml").is_none(), "a removed registration stays removed");
+
+    // Done once: the next upgrade finds nothing to do.
+    let again = f.app().upgrades.upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    assert!(again.run.is_none(), "{again:#?}");
+    assert_eq!(f.git.history(gitops, "main").len(), before + 1);
+}

@@ -148,6 +148,26 @@ async fn others_see_no_workspace_of_yours_and_admins_see_all() {
     assert!(matches!(gone, Err(Error::WorkspaceNotFound(_))), "{gone:?}");
 }
 
+#[tokio::test]
+async fn a_given_name_finds_the_caller_s_own_workspace_only() {
+    use crate::workspaces::workspace_name;
+    let s = setup("");
+    let (alice, bob, admin) =
+        (caller("alice@iiitm.ac.in", false), caller("bob@iiitm.ac.in", false), caller("root@iiitm.ac.in", true));
+    let a = s.app.create_workspace(&alice, &request("alice@iiitm.ac.in", "devbox")).await.unwrap();
+    let b = s.app.create_workspace(&bob, &request("bob@iiitm.ac.in", "devbox")).await.unwrap();
+    let devbox = workspace_name("devbox").unwrap();
+    assert_eq!(s.app.workspace(&alice, &devbox).await.unwrap().name, a.name);
+    assert_eq!(s.app.workspace(&bob, &devbox).await.unwrap().name, b.name);
+    // An admin sees everyone's by full name, but a given name is the admin's own.
+    let missing = s.app.workspace(&admin, &devbox).await;
+    assert!(matches!(missing, Err(Error::WorkspaceNotFound(_))), "{missing:?}");
+    assert_eq!(s.app.workspace(&admin, &a.name).await.unwrap().name, a.name);
+    let deleted = s.app.delete_workspace(&bob, &devbox).await.unwrap();
+    assert_eq!(deleted.name, b.name);
+    assert_eq!(s.cluster.names(), [a.name.to_string()]);
+}
+
 /// The names of the issue that reached the cluster's URLs unparsed, and their kin.
 pub(crate) const HOSTILE_NAMES: &[&str] = &[
     "../../../api/v1/namespaces/kube-system/secrets/x",

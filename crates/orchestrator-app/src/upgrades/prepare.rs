@@ -25,6 +25,10 @@ pub struct UpgradeRun {
     /// Services that could not be upgraded at all, and why.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// The registration files in the GitOps repository that the configuration now makes
+    /// differently (a changed `git.remote_url`, say): rewritten in one commit on its main.
+    #[serde(default)]
+    pub registrations: Vec<RepoPath>,
 }
 
 /// A service an upgrade left out.
@@ -247,13 +251,7 @@ pub(crate) fn render(
     upgrade: &ServiceUpgrade,
     clone_url: &dyn Fn(&RepoName) -> String,
 ) -> Result<Vec<PlannedRepo>, Error> {
-    let run = CreateServiceRun {
-        request: upgrade.request.clone(),
-        answers: upgrade.answers.clone(),
-        blueprint_version: upgrade.to_version.clone(),
-        blueprint_digest: upgrade.blueprint_digest.clone(),
-    };
-    let created = plan::plan(layout, blueprint, &run, clone_url)?;
+    let created = created(layout, blueprint, upgrade, clone_url)?;
     let kind = &upgrade.request.kind;
     Ok(upgrade
         .repos
@@ -268,6 +266,75 @@ pub(crate) fn render(
             Some(PlannedRepo { upgrade: repo.clone(), files, message, renames: repo.renames.clone().into() })
         })
         .collect())
+}
+
+/// What create-service would make for `upgrade`'s service now, under `layout`.
+fn created(
+    layout: &Layout,
+    blueprint: &Blueprint,
+    upgrade: &ServiceUpgrade,
+    clone_url: &dyn Fn(&RepoName) -> String,
+) -> Result<plan::PlannedService, Error> {
+    let run = CreateServiceRun {
+        request: upgrade.request.clone(),
+        answers: upgrade.answers.clone(),
+        blueprint_version: upgrade.to_version.clone(),
+        blueprint_digest: upgrade.blueprint_digest.clone(),
+    };
+    Ok(plan::plan(layout, blueprint, &run, clone_url)?)
+}
+
+/// The files a service registers in the GitOps repository, as the configuration makes them
+/// now (its URLs under `git.remote_url`, or the local clone URLs).
+pub(crate) fn registration(
+    layout: &Layout,
+    blueprint: &Blueprint,
+    upgrade: &ServiceUpgrade,
+    clone_url: &dyn Fn(&RepoName) -> String,
+) -> Result<FileSet, Error> {
+    let created = created(layout, blueprint, upgrade, clone_url)?;
+    Ok(created.repos.iter().find(|r| r.role == RepoRole::Gitops).map(|r| (*r.files).clone()).unwrap_or_default())
+}
+
+/// The registration files on the GitOps repository's main that `wanted` has otherwise: files
+/// the orchestrator generated and the configuration now makes differently. A file that is not
+/// there (a service unregistered by hand) stays away, and no other file is looked at.
+pub(crate) async fn stale_registrations(
+    git: &dyn GitHost,
+    gitops: &RepoName,
+    wanted: &FileSet,
+) -> Result<Vec<RepoPath>, provision_core::ports::PortError> {
+    let mut stale = Vec::new();
+    for (path, entry) in wanted.iter() {
+        if let Some(found) = git.read_file(gitops, &BranchName::main(), path).await?
+            && found.as_slice() != &*entry.content
+        {
+            stale.push(path.clone());
+        }
+    }
+    Ok(stale)
+}
+
+/// The step rewriting `paths` of the GitOps repository's main to `wanted`: one commit, and
+/// none when they already read so.
+pub(crate) fn push_registrations(plan: &mut Plan, gitops: &RepoName, paths: &[RepoPath], wanted: &FileSet) {
+    if paths.is_empty() {
+        return;
+    }
+    let files: FileSet =
+        paths.iter().filter_map(|p| wanted.get(p.as_str()).map(|entry| (p.clone(), entry.clone()))).collect();
+    plan.push_after(
+        format!("rewrite registrations in {gitops}"),
+        Effect::Commit {
+            repo: gitops.clone(),
+            branch: BranchName::main(),
+            files: Arc::new(files),
+            mode: TreeMode::Overlay,
+            message: format!("Rewrite {} registration file(s) for the configured repository URLs", paths.len()),
+            skip_unchanged: true,
+        },
+        vec![],
+    );
 }
 
 /// The steps of one service's upgrade, added to `plan`: per repository, the render onto the
