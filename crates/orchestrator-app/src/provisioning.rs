@@ -163,7 +163,7 @@ impl Planner {
                 return Err(Error::RepoTaken { repo: repo.name.to_string() });
             }
         }
-        let mut report = ServiceReport::new(run, None, planned, &self.layout, &|r| self.clone_url(r), true, false);
+        let mut report = self.report(run, None, planned, true, false);
         let main = provision_core::BranchName::main();
         for (shown, repo) in report.repos.iter_mut().zip(&planned.repos) {
             let shared = repo.role == RepoRole::Gitops && self.git.repo_exists(&repo.name).await.map_err(Error::Git)?;
@@ -174,6 +174,18 @@ impl Planner {
             shown.changes = crate::diff::changes(current.as_ref(), &repo.files);
         }
         Ok(report)
+    }
+
+    /// The report of a run (`None` for a dry run) of `run`, planned as `planned`.
+    pub(crate) fn report(
+        &self,
+        run: &CreateServiceRun,
+        record: Option<&provision_core::ports::RunRecord>,
+        planned: &PlannedService,
+        dry_run: bool,
+        replayed: bool,
+    ) -> ServiceReport {
+        ServiceReport::new(run, record, planned, &self.layout, &|r| self.clone_url(r), dry_run, replayed)
     }
 
     /// The blueprint run `id` was made with, as it is configured now.
@@ -272,15 +284,7 @@ impl Provisioning {
         info!(run = %id, service = %run.request.name, "create-service started");
         self.runner.execute(&id, &planned.plan).await?;
         let record = self.runner.record(&id).await?;
-        Ok(ServiceReport::new(
-            &run,
-            Some(&record),
-            &planned,
-            &self.planner.layout,
-            &|r| self.planner.clone_url(r),
-            false,
-            false,
-        ))
+        Ok(self.planner.report(&run, Some(&record), &planned, false, false))
     }
 
     /// The report of an earlier run, for a repeated idempotent request.
@@ -291,15 +295,7 @@ impl Provisioning {
         };
         let blueprint = self.planner.blueprint(id, &run.request.kind).await?;
         let planned = plan::plan(&self.planner.layout, &blueprint, &run, &|r| self.planner.clone_url(r))?;
-        Ok(ServiceReport::new(
-            &run,
-            Some(&record),
-            &planned,
-            &self.planner.layout,
-            &|r| self.planner.clone_url(r),
-            false,
-            true,
-        ))
+        Ok(self.planner.report(&run, Some(&record), &planned, false, true))
     }
 
     /// Resumes every unfinished run (after a crash). Runs another live process holds are skipped.
