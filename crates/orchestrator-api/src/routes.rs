@@ -248,10 +248,10 @@ pub struct ImageRequest {
     post,
     path = "/v1/services/{name}/image",
     tag = "services",
-    params(("name" = String, Path, description = "The service name.")),
+    params(("name" = String, Path, description = "The service name."), CreateQuery),
     request_body(content = ImageRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The tag is set.", body = ImageReport),
+        (status = 200, description = "The tag is set (with `dry_run`: the diff of what would be, nothing written).", body = ImageReport),
         (status = 400, description = "Malformed JSON.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such service.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The values file is missing or its `image` is not a block of keys.", body = Problem, content_type = "application/problem+json"),
@@ -264,9 +264,11 @@ pub struct ImageRequest {
 pub async fn bump_image(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<CreateQuery>,
     Json(request): Json<ImageRequest>,
 ) -> Result<axum::Json<ImageReport>, ApiError> {
-    Ok(axum::Json(state.runtime().edits.bump_image(&name, &request.tag, request.env.as_deref()).await?))
+    let dry_run = query.dry_run.unwrap_or(false);
+    Ok(axum::Json(state.runtime().edits.bump_image(&name, &request.tag, request.env.as_deref(), dry_run).await?))
 }
 
 /// List the provisioned services.

@@ -52,6 +52,11 @@ pub fn changes(current: Option<&FileSet>, planned: &FileSet) -> Vec<FileChange> 
         .collect()
 }
 
+/// The unified diff of one text file's `old` and `new` contents.
+pub fn text(path: &str, old: &str, new: &str) -> String {
+    unified(path, true, old.as_bytes(), new.as_bytes())
+}
+
 /// The unified diff of `old` to `new`; `existed` says whether the old side is a file.
 fn unified(path: &str, existed: bool, old: &[u8], new: &[u8]) -> String {
     let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {

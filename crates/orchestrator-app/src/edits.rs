@@ -189,6 +189,28 @@ impl MainEdits {
         }
     }
 
+    /// The text of `path` on `main` of `repo`.
+    async fn text_on_main(&self, repo: &RepoName, path: &RepoPath) -> Result<String, Error> {
+        self.git
+            .read_file(repo, &BranchName::main(), path)
+            .await
+            .map_err(Error::Git)?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| Error::NoValuesFile { repo: repo.to_string(), file: path.to_string() })
+    }
+
+    /// What `edit` would make of `path` on `main` of `repo`, as a unified diff; `None` when it
+    /// changes nothing. Nothing is written.
+    async fn preview_on_main(
+        &self,
+        repo: &RepoName,
+        path: &RepoPath,
+        edit: impl Fn(&str) -> Result<Option<String>, Error>,
+    ) -> Result<Option<String>, Error> {
+        let text = self.text_on_main(repo, path).await?;
+        Ok(edit(&text)?.filter(|edited| *edited != text).map(|edited| crate::diff::text(path.as_str(), &text, &edited)))
+    }
+
     /// Edits `path` on `main` of `repo` in one commit with `message`: `edit` gets the file's
     /// text and answers the new text, or `None` to leave it as it is. When `main` moves under
     /// the commit, the file is read and edited again on the new head.
@@ -204,13 +226,7 @@ impl MainEdits {
         loop {
             attempt += 1;
             let tip = self.git.branch_tip(repo, &main).await.map_err(Error::Git)?;
-            let text = self
-                .git
-                .read_file(repo, &main, path)
-                .await
-                .map_err(Error::Git)?
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| Error::NoValuesFile { repo: repo.to_string(), file: path.to_string() })?;
+            let text = self.text_on_main(repo, path).await?;
             let edited = match edit(&text)? {
                 Some(edited) if edited != text => edited,
                 _ => return Ok(Edited { commit: tip.map(|t| t.0).unwrap_or_default(), changed: false }),

@@ -110,7 +110,7 @@ enum Command {
     /// Set a service's image tag in its infra repository: one commit changing only the tag line
     /// of `values.yaml` (every environment) or of `values-<env>.yaml` (with --env).
     #[command(
-        after_help = "Examples:\n  orchestrator bump-image payments 3f2a9c1\n  orchestrator bump-image payments v1.4.0 --env staging"
+        after_help = "Examples:\n  orchestrator bump-image payments 3f2a9c1\n  orchestrator bump-image payments v1.4.0 --env staging\n  orchestrator bump-image payments v1.5.0 --dry-run   # the diff, nothing committed"
     )]
     BumpImage {
         /// The service.
@@ -120,6 +120,9 @@ enum Command {
         /// Only this environment (one of config.toml's `deploy.environments`).
         #[arg(long)]
         env: Option<String>,
+        /// Print the diff of the values file instead; commit nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Helm charts: `chart publish DIR` packages one into the chart repository.
     #[command(subcommand)]
@@ -721,8 +724,8 @@ async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Resu
         Command::Chart(ChartCommand::Publish { dir }) => {
             printer.chart_report(&runtime.edits.publish_chart(&dir).await?)
         }
-        Command::BumpImage { service, tag, env } => {
-            printer.image_report(&runtime.edits.bump_image(&service, &tag, env.as_deref()).await?)
+        Command::BumpImage { service, tag, env, dry_run } => {
+            printer.image_report(&runtime.edits.bump_image(&service, &tag, env.as_deref(), dry_run).await?)
         }
         Command::Secret(SecretCommand::Seal(args)) => {
             // Reading files and stdin blocks: not on the runtime's threads.

@@ -207,6 +207,18 @@ impl Printer {
             return self.json(r);
         }
         let scope = r.env.as_deref().map_or_else(|| "every environment".to_owned(), str::to_owned);
+        if r.dry_run {
+            return out(&match &r.diff {
+                Some(diff) => format!(
+                    "Dry run: nothing was committed. Setting {} image to {} for {scope} would change {} {}:\n\n{diff}",
+                    r.service, r.tag, r.repo, r.file
+                ),
+                None => format!(
+                    "Dry run: {} image is {} for {scope} already ({} {}); nothing would change\n",
+                    r.service, r.tag, r.repo, r.file
+                ),
+            });
+        }
         out(&if r.changed {
             format!("{} image set to {} for {scope} in {} {} (commit {})\n", r.service, r.tag, r.repo, r.file, r.commit)
         } else {

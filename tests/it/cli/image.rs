@@ -54,3 +54,29 @@ fn a_bad_tag_or_environment_is_refused_naming_the_field() {
     assert!(stderr.contains("service nope does not exist"), "{stderr}");
     assert_eq!(log(&env.bare("pay-infra"), "main").len(), 1);
 }
+
+#[test]
+fn a_dry_run_bump_shows_the_diff_and_commits_nothing() {
+    let env = Env::new();
+    env.json(&["create-service", "--kind", "ms", "--name", "pay"]);
+    let bare = env.bare("pay-infra");
+    let before = log(&bare, "main");
+
+    let report = env.json(&["bump-image", "pay", "3f2a9c1", "--dry-run"]);
+    assert_eq!((report["dry_run"].as_bool(), report["changed"].as_bool()), (Some(true), Some(true)), "{report}");
+    let diff = report["diff"].as_str().expect("a diff");
+    assert!(diff.starts_with("--- a/values.yaml\n+++ b/values.yaml\n@@ "), "{diff}");
+    assert!(diff.contains("\n-  tag: latest\n+  tag: \"3f2a9c1\"\n"), "{diff}");
+    let (code, stdout, stderr) = env.run(&["bump-image", "pay", "3f2a9c1", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("Dry run: nothing was committed.") && stdout.contains("+  tag: \"3f2a9c1\""),
+        "{stdout}"
+    );
+    assert_eq!(log(&bare, "main"), before, "nothing was committed");
+
+    env.json(&["bump-image", "pay", "3f2a9c1"]);
+    let same = env.json(&["bump-image", "pay", "3f2a9c1", "--dry-run"]);
+    assert_eq!(same["changed"], false, "{same}");
+    assert!(same.get("diff").is_none(), "{same}");
+}

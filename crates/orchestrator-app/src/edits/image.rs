@@ -24,14 +24,27 @@ pub struct ImageReport {
     pub file: String,
     /// The commit that set the tag, or `main`'s tip if the tag was set already.
     pub commit: String,
-    /// Whether a commit was made (false: the tag was set already).
+    /// Whether a commit was made (false: the tag was set already); in a dry run, whether one
+    /// would be.
     pub changed: bool,
+    /// Nothing was written: `diff` shows what would be.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// In a dry run, the unified diff of the values file (absent when the tag is set already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 impl MainEdits {
     /// Sets the image tag of service `name` to `tag`, in every environment (`values.yaml`) or in
     /// `env` only (`values-<env>.yaml`).
-    pub async fn bump_image(&self, name: &str, tag: &str, env: Option<&str>) -> Result<ImageReport, Error> {
+    pub async fn bump_image(
+        &self,
+        name: &str,
+        tag: &str,
+        env: Option<&str>,
+        dry_run: bool,
+    ) -> Result<ImageReport, Error> {
         let mut c = Collector::new();
         let tag = match ImageTag::parse(tag) {
             Ok(tag) => Some(tag),
@@ -64,24 +77,32 @@ impl MainEdits {
         let path = RepoPath::parse(&file).expect("a values file name is a valid path");
         let scope = env.as_ref().map_or_else(|| "all environments".to_owned(), |e| e.to_string());
         let message = format!("Bump {service} image to {tag} in {scope}\n");
-        let edited = self
-            .edit_on_main(&repo, &path, &message, |text| {
-                let (edited, changed) = provision_helm::set_image_tag(text, &tag).map_err(|source| Error::Bump {
-                    repo: repo.to_string(),
-                    file: file.clone(),
-                    source,
-                })?;
-                Ok(changed.then_some(edited))
-            })
-            .await?;
+        let set_tag = |text: &str| {
+            let (edited, changed) = provision_helm::set_image_tag(text, &tag).map_err(|source| Error::Bump {
+                repo: repo.to_string(),
+                file: file.clone(),
+                source,
+            })?;
+            Ok(changed.then_some(edited))
+        };
+        let (commit, changed, diff) = if dry_run {
+            let diff = self.preview_on_main(&repo, &path, set_tag).await?;
+            let tip = self.git.branch_tip(&repo, &provision_core::BranchName::main()).await.map_err(Error::Git)?;
+            (tip.map(|t| t.0).unwrap_or_default(), diff.is_some(), diff)
+        } else {
+            let edited = self.edit_on_main(&repo, &path, &message, set_tag).await?;
+            (edited.commit, edited.changed, None)
+        };
         Ok(ImageReport {
             service: service.to_string(),
             env: env.as_ref().map(|e| e.to_string()),
             tag: tag.to_string(),
             repo: repo.to_string(),
             file,
-            commit: edited.commit,
-            changed: edited.changed,
+            commit,
+            changed,
+            dry_run,
+            diff,
         })
     }
 }
