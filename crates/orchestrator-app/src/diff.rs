@@ -59,23 +59,18 @@ pub fn text(path: &str, old: &str, new: &str) -> String {
 
 /// The unified diff of `old` to `new`; `existed` says whether the old side is a file.
 fn unified(path: &str, existed: bool, old: &[u8], new: &[u8]) -> String {
-    let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
-        return format!(
-            "Binary files {} and b/{path} differ\n",
-            if existed { format!("a/{path}") } else { "/dev/null".into() }
-        );
-    };
     let from = if existed { format!("a/{path}") } else { "/dev/null".to_owned() };
-    let mut text = similar::TextDiff::from_lines(old, new)
+    let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
+        return format!("Binary files {from} and b/{path} differ\n");
+    };
+    if old == new {
+        return format!("--- {from}\n+++ b/{path}\n(the file's mode changes)\n");
+    }
+    similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(CONTEXT)
         .header(&from, &format!("b/{path}"))
-        .to_string();
-    if old == new {
-        // Only the mode differs.
-        text = format!("--- {from}\n+++ b/{path}\n(the file's mode changes)\n");
-    }
-    text
+        .to_string()
 }
 
 #[cfg(test)]

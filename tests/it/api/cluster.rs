@@ -3,7 +3,7 @@
 //! count it in `/metrics`, delete. Runs on the cluster `KUBECONFIG` names when it is set (the
 //! server finds it the same way), and on kube-fake otherwise.
 
-use crate::api::process::{http, serving};
+use crate::api::process::{http, serving_from_async};
 use k8s_openapi::api::apps::v1::Deployment;
 use orchestrator_app::{Config, Runtime};
 use provision_core::Role;
@@ -49,13 +49,7 @@ mod on_any_cluster {
 
         let mut args = vec!["--controller".to_owned()];
         args.extend(cluster.kube_args());
-        let dir = home.path().to_owned();
-        let (_server, addr) = tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            serving(&dir, &args, &[])
-        })
-        .await
-        .unwrap();
+        let (_server, addr) = serving_from_async(home.path(), args).await;
 
         let ask = serde_json::json!({
             "email": "alice@iiitm.ac.in", "name": "devbox", "cpu": "1", "memory": "2Gi", "storage": "5Gi",

@@ -2,7 +2,7 @@
 //! kube-fake, whose request log shows every call the server made. The paths are the issue's,
 //! sent as raw bytes on the socket so nothing normalises them on the way.
 
-use crate::api::process::{http, serving};
+use crate::api::process::{http, serving_from_async};
 use orchestrator_app::{Config, Runtime};
 use test_harness::TestCluster;
 
@@ -21,14 +21,7 @@ async fn a_workspace_path_that_names_no_workspace_never_reaches_the_cluster() {
     app.close().await;
     let admin = admin.expose().to_owned();
 
-    let args = cluster.kube_args();
-    let dir = home.path().to_owned();
-    let (_server, addr) = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        serving(&dir, &args, &[])
-    })
-    .await
-    .unwrap();
+    let (_server, addr) = serving_from_async(home.path(), cluster.kube_args()).await;
     fake.clear_requests();
 
     let long = "x".repeat(5000);

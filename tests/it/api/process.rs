@@ -92,6 +92,17 @@ pub fn serving(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (Running, St
     (running, addr)
 }
 
+/// [`serving`] from async code: started on a blocking thread, so the runtime keeps running.
+pub async fn serving_from_async(home: &Path, args: Vec<String>) -> (Running, String) {
+    let home = home.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        serving(&home, &args, &[])
+    })
+    .await
+    .expect("the starting thread ends")
+}
+
 /// Kills the server when the test ends, however it ends.
 pub struct Running(pub Child);
 
