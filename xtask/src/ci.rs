@@ -73,20 +73,13 @@ fn checks(tools: &std::path::Path) -> Result<()> {
 /// binary serves it. Afterwards no test namespace may be left, terminating or not.
 fn through_a_kubeconfig(mut nextest: Command) -> Result<()> {
     run_cmd(Command::new("cargo").args(["build", "--locked", "-p", "kube-fake", "--bin", "kube-fake"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let target = target_dir();
     std::fs::create_dir_all(target.join("tmp"))?;
     let kubeconfig = target.join("tmp/kube-fake.kubeconfig");
-    let mut child = Command::new(target.join("debug/kube-fake"))
-        .args(["--simulate-deployments", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start kube-fake")?;
-    let stdout = child.stdout.take().context("kube-fake's stdout is piped")?;
-    let server = KillOnDrop(child);
-    let mut url = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut url).context("kube-fake prints its URL")?;
-    let url = url.trim();
+    let (server, url) = start_kube_fake(
+        Command::new(target.join("debug/kube-fake")).args(["--simulate-deployments", "--kubeconfig"]).arg(&kubeconfig),
+    )?;
+    let url = url.as_str();
     eprintln!("ci: kube-fake serves {url} through {}", kubeconfig.display());
     run_cmd(nextest.args(["-E", "test(/::on_any_cluster::/)"]).env("KUBECONFIG", &kubeconfig))?;
     let namespaces = get_json(url, "/api/v1/namespaces?labelSelector=orchestrator.dev%2Ftest")?;
@@ -101,8 +94,23 @@ fn through_a_kubeconfig(mut nextest: Command) -> Result<()> {
     Ok(())
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR`, or `target/` in the workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Starts `kube-fake` (the command, with its arguments) and reads the URL it prints first.
+pub(crate) fn start_kube_fake(cmd: &mut Command) -> Result<(KillOnDrop, String)> {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().context("cannot start kube-fake")?;
+    let stdout = child.stdout.take().context("kube-fake's stdout is piped")?;
+    let server = KillOnDrop(child);
+    let mut url = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut url).context("kube-fake prints its URL")?;
+    Ok((server, url.trim().to_owned()))
+}
+
 /// Stops a child process however the caller ends.
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -13,11 +13,12 @@
 //!
 //! It prints the counts of each part; any miss fails the step.
 
+use crate::ci::KillOnDrop;
 use crate::{root, run_cmd};
 use anyhow::{Context, Result, bail, ensure};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub fn run(tools: &Path) -> Result<()> {
         "kube-fake",
         "--bins",
     ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let target = crate::ci::target_dir();
     let bin = target.join("debug");
     let home = target.join("tmp/hostile");
     if home.exists() {
@@ -45,8 +46,8 @@ pub fn run(tools: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(&home)?;
 
-    let (kube, kube_url) = spawn_printing_url(Command::new(bin.join("kube-fake")).args(["--namespace", "workspaces"]))?;
-    let _kube = Kill(kube);
+    let (_kube, kube_url) =
+        crate::ci::start_kube_fake(Command::new(bin.join("kube-fake")).args(["--namespace", "workspaces"]))?;
     let crd = std::fs::read(root().join("deploy/workspace-crd.yaml")).context("the generated CRD")?;
     let (status, body) = exchange(
         kube_url.trim_start_matches("http://"),
@@ -76,7 +77,7 @@ pub fn run(tools: &Path) -> Result<()> {
     let reader = token("rita@example.org", "reader")?;
 
     let (api, logs) = spawn_api(&bin.join("orchestrator-api"), &home, &kube_url)?;
-    let _api = Kill(api);
+    let _api = KillOnDrop(api);
     let addr = logs;
 
     let checked = crafted(&admin, &reader);
@@ -307,15 +308,6 @@ fn schemathesis(tools: &Path, addr: &str, admin: &str) -> Result<()> {
     Ok(())
 }
 
-/// Starts `cmd` and reads the URL it prints on its first line.
-fn spawn_printing_url(cmd: &mut Command) -> Result<(Child, String)> {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().context("cannot start kube-fake")?;
-    let stdout = child.stdout.take().context("stdout is piped")?;
-    let mut url = String::new();
-    BufReader::new(stdout).read_line(&mut url).context("kube-fake prints its URL")?;
-    Ok((child, url.trim().to_owned()))
-}
-
 /// Starts the API on a free port and returns it with the address it logs.
 fn spawn_api(binary: &Path, home: &Path, kube_url: &str) -> Result<(Child, String)> {
     let mut child = Command::new(binary)
@@ -337,15 +329,5 @@ fn spawn_api(binary: &Path, home: &Path, kube_url: &str) -> Result<(Child, Strin
             std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
             return Ok((child, addr));
         }
-    }
-}
-
-/// Stops a child process however the suite ends.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
