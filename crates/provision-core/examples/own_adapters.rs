@@ -15,8 +15,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use provision_core::engine::Engine;
 use provision_core::ports::{
-    Claim, CommitId, CommitRequest, GitHost, JournalEvent, MergePreview, MergeRequest, MergeState, NewRun, Pause,
-    PortError, PortErrorKind, RunCreated, RunRecord, RunState, ServiceRecord, StepRecord, StepState, Store,
+    Claim, CommitId, CommitRequest, GitHost, JournalEvent, LoggedCommit, MergePreview, MergeRequest, MergeState,
+    NewRun, Pause, PortError, PortErrorKind, RunCreated, RunRecord, RunState, ServiceRecord, StepRecord, StepState,
+    Store,
 };
 use provision_core::{BranchName, Effect, FileEntry, FileSet, Plan, RepoName, RepoPath, RunId, ServiceName, TreeMode};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -82,6 +83,33 @@ impl GitHost for PrintingGitHost {
         Ok(())
     }
 
+    async fn delete_repo(&self, repo: &RepoName) -> Result<(), PortError> {
+        match lock(&self.repos).remove(repo) {
+            Some(_) => {
+                println!("git: deleted repository {repo}");
+                Ok(())
+            }
+            None => Err(PortError::new(PortErrorKind::NotFound, format!("repository {repo} does not exist"))),
+        }
+    }
+
+    async fn log(&self, repo: &RepoName, limit: usize) -> Result<Vec<LoggedCommit>, PortError> {
+        // This host never merges: every commit has one parent at most.
+        self.with(repo, |r| {
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for tip in r.branches.values() {
+                let mut at = Some(tip.clone());
+                while let Some(id) = at.filter(|id| out.len() < limit && seen.insert(id.clone())) {
+                    let commit = &r.commits[&id];
+                    at = commit.parent.clone();
+                    out.push(LoggedCommit { id, message: commit.message.clone() });
+                }
+            }
+            Ok(out)
+        })
+    }
+
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {
         self.with(repo, |r| Ok(r.branches.iter().map(|(b, c)| (b.clone(), c.clone())).collect()))
     }
@@ -118,10 +146,18 @@ impl GitHost for PrintingGitHost {
             }
             let parent = r.tip(request.branch);
             let mut files = match (request.mode, parent) {
-                (TreeMode::Overlay, Some(parent)) => parent.files.clone(),
+                (TreeMode::Overlay | TreeMode::Remove, Some(parent)) => parent.files.clone(),
                 _ => FileSet::new(),
             };
-            files.extend(request.files.clone());
+            if request.mode == TreeMode::Remove {
+                files = files
+                    .iter()
+                    .filter(|(p, _)| request.files.get(p.as_str()).is_none())
+                    .map(|(p, e)| (p.clone(), e.clone()))
+                    .collect();
+            } else {
+                files.extend(request.files.clone());
+            }
             if let Some(id) =
                 request.parent.filter(|_| request.skip_unchanged && parent.is_some_and(|p| p.files == files))
             {
@@ -295,6 +331,10 @@ impl Store for MemoryJournal {
             record.state = RunState::Pending;
         }
         Ok(())
+    }
+
+    async fn forget_service(&self, _: &ServiceName, _: &RunId) -> Result<bool, PortError> {
+        Ok(false)
     }
 
     async fn service(&self, _: &ServiceName) -> Result<Option<ServiceRecord>, PortError> {

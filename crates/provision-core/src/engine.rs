@@ -332,6 +332,45 @@ impl<'a> Engine<'a> {
                 })
             }
             Effect::StartBranch { repo, branch, from } => self.start_branch(repo, branch, from).await,
+            Effect::DeleteRepo { repo, only_by } => self.delete_repo(repo, only_by.as_ref()).await,
+            Effect::ForgetService { service, created_by } => {
+                Ok(if self.store.forget_service(service, created_by).await? {
+                    format!("forgot {service}")
+                } else {
+                    format!("{service} is not in the inventory as made by run {created_by}")
+                })
+            }
+        }
+    }
+
+    /// Deletes `repo` unless it is gone already; with `only_by`, only while every commit in it
+    /// is that run's (looked at right before deleting, so work added since the plan was made
+    /// is never lost).
+    async fn delete_repo(&self, repo: &RepoName, only_by: Option<&RunId>) -> Result<String, PortError> {
+        if !self.git.repo_exists(repo).await? {
+            return Ok("already gone".into());
+        }
+        if let Some(run) = only_by {
+            let others: Vec<_> = self
+                .git
+                .log(repo, TRAILER_SEARCH_DEPTH)
+                .await?
+                .into_iter()
+                .filter(|c| !run.marks(&c.message))
+                .collect();
+            if let Some(newest) = others.first() {
+                return Err(PortError::permanent(format!(
+                    "repository {repo} has {} commit(s) not made by run {run} (the newest: {} {:?}); it is left as it is",
+                    others.len(),
+                    short(&newest.id),
+                    newest.subject()
+                )));
+            }
+        }
+        match self.git.delete_repo(repo).await {
+            Ok(()) => Ok("deleted".into()),
+            Err(e) if e.kind == PortErrorKind::NotFound => Ok("already gone".into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -387,6 +426,11 @@ impl<'a> Engine<'a> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A commit id as people read it.
+pub fn short(id: &crate::ports::CommitId) -> &str {
+    id.0.get(..12).unwrap_or(&id.0)
 }
 
 /// Drives all `futures` to completion on the current task (no runtime needed: the core

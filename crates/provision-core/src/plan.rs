@@ -5,7 +5,7 @@
 //! that is what makes a crashed run safe to resume.
 
 use crate::fileset::{FileSet, RepoPath};
-use crate::names::{BranchName, RepoName};
+use crate::names::{BranchName, RepoName, ServiceName};
 use crate::problem::Invalid;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -37,6 +37,17 @@ impl RunId {
     /// The trailer line that marks a commit as made by step `index` of this run.
     pub fn trailer(&self, index: usize) -> String {
         format!("{TRAILER_KEY}: {}/{index}", self.0)
+    }
+
+    /// Whether `message` has a trailer line of one of this run's steps.
+    pub fn marks(&self, message: &str) -> bool {
+        message.lines().any(|line| {
+            line.strip_prefix(TRAILER_KEY)
+                .and_then(|rest| rest.strip_prefix(": "))
+                .and_then(|rest| rest.strip_prefix(self.0.as_str()))
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+        })
     }
 }
 
@@ -76,6 +87,10 @@ pub enum TreeMode {
     Replace,
     /// The files are added to (or replace files in) the current tree; nothing is removed.
     Overlay,
+    /// The files' paths are removed from the current tree (their contents are not looked at);
+    /// a path that is not there is no error. Undoing a registration is such a commit: history
+    /// is added to, never rewritten.
+    Remove,
 }
 
 /// One side effect.
@@ -97,6 +112,13 @@ pub enum Effect {
     },
     /// `branch` exists; if it did not, it starts at the tip of `from`.
     StartBranch { repo: RepoName, branch: BranchName, from: BranchName },
+    /// The repository is gone ([`crate::ports::GitHost::delete_repo`]). With `only_by`, it is
+    /// deleted only while every commit in it carries a trailer of that run: work anyone added
+    /// since is never deleted unless the plan says so (`only_by: None`, undo's `--force`).
+    DeleteRepo { repo: RepoName, only_by: Option<RunId> },
+    /// The inventory no longer lists `service`, if run `created_by` made its entry
+    /// ([`crate::ports::Store::forget_service`]).
+    ForgetService { service: ServiceName, created_by: RunId },
     /// `from` is merged into `into` ([`crate::ports::GitHost::merge`]): `into`'s history holds
     /// `from`'s tip, or the merge with its conflicts is on `conflict_branch`.
     Merge {
@@ -110,13 +132,15 @@ pub enum Effect {
 }
 
 impl Effect {
-    /// The repository this effect touches.
-    pub fn repo(&self) -> &RepoName {
+    /// The repository this effect touches; none for the inventory's.
+    pub fn repo(&self) -> Option<&RepoName> {
         match self {
             Effect::EnsureRepo { repo, .. }
             | Effect::Commit { repo, .. }
             | Effect::StartBranch { repo, .. }
-            | Effect::Merge { repo, .. } => repo,
+            | Effect::DeleteRepo { repo, .. }
+            | Effect::Merge { repo, .. } => Some(repo),
+            Effect::ForgetService { .. } => None,
         }
     }
 }

@@ -202,12 +202,33 @@ pub struct MergePreview {
     pub conflicts: Vec<MergeConflict>,
 }
 
+/// One commit of a repository's history, as [`GitHost::log`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedCommit {
+    pub id: CommitId,
+    /// The whole message, trailers included.
+    pub message: String,
+}
+
+impl LoggedCommit {
+    /// The message's first line.
+    pub fn subject(&self) -> &str {
+        self.message.lines().next().unwrap_or("")
+    }
+}
+
 /// Where generated repositories live: local bare repositories, GitHub, any git remote.
 #[async_trait]
 pub trait GitHost: Send + Sync {
     async fn repo_exists(&self, repo: &RepoName) -> Result<bool, PortError>;
     /// Creates an empty repository ([`PortErrorKind::AlreadyExists`] if there is one).
     async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError>;
+    /// Deletes the repository with everything in it ([`PortErrorKind::NotFound`] if there is
+    /// none). Only undo calls it, for a repository its run made.
+    async fn delete_repo(&self, repo: &RepoName) -> Result<(), PortError>;
+    /// Every commit reachable from any branch, each once, walking back from each tip, at most `limit`
+    /// ([`PortErrorKind::NotFound`] without the repository).
+    async fn log(&self, repo: &RepoName, limit: usize) -> Result<Vec<LoggedCommit>, PortError>;
     /// The branches and their tips ([`PortErrorKind::NotFound`] without the repository).
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError>;
     async fn branch_tip(&self, repo: &RepoName, branch: &BranchName) -> Result<Option<CommitId>, PortError>;
@@ -447,6 +468,10 @@ pub trait Store: Send + Sync {
     /// Records that the service's repositories are now at `version` of its blueprint (after
     /// an upgrade); [`PortErrorKind::NotFound`] without the service.
     async fn set_blueprint_version(&self, name: &ServiceName, version: &str) -> Result<(), PortError>;
+    /// Removes `name` from the inventory if run `created_by` made its entry, and the
+    /// idempotency keys that replay that run, so the name may be created again. `false`: there
+    /// was no such entry (already forgotten, or someone else's).
+    async fn forget_service(&self, name: &ServiceName, created_by: &RunId) -> Result<bool, PortError>;
     /// `None` if another live process holds the run.
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError>;
     /// Finishes pending work (an embedded database checkpoints its log) before the process

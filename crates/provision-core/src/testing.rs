@@ -167,6 +167,34 @@ impl GitHost for MemoryGitHost {
         Ok(())
     }
 
+    async fn delete_repo(&self, repo: &RepoName) -> Result<(), PortError> {
+        self.injected()?;
+        match lock(&self.repos).remove(repo) {
+            Some(_) => Ok(()),
+            None => Err(PortError::new(PortErrorKind::NotFound, format!("repository {repo} does not exist"))),
+        }
+    }
+
+    async fn log(&self, repo: &RepoName, limit: usize) -> Result<Vec<LoggedCommit>, PortError> {
+        self.with_repo(repo, |r| {
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            let mut stack: Vec<CommitId> = r.branches.values().rev().cloned().collect();
+            while let Some(id) = stack.pop() {
+                if out.len() == limit {
+                    break;
+                }
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                let c = &r.commits[&id];
+                stack.extend(c.merged.iter().chain(c.parent.iter()).cloned());
+                out.push(LoggedCommit { id, message: c.message.clone() });
+            }
+            Ok(out)
+        })
+    }
+
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {
         self.with_repo(repo, |r| Ok(r.branches.iter().map(|(b, c)| (b.clone(), c.clone())).collect()))
     }
@@ -207,10 +235,18 @@ impl GitHost for MemoryGitHost {
                 ));
             }
             let mut tree = match (request.mode, request.parent) {
-                (TreeMode::Overlay, Some(p)) => r.commits[p].tree.clone(),
+                (TreeMode::Overlay | TreeMode::Remove, Some(p)) => r.commits[p].tree.clone(),
                 _ => FileSet::new(),
             };
-            tree.extend(request.files.clone());
+            if request.mode == TreeMode::Remove {
+                tree = tree
+                    .iter()
+                    .filter(|(path, _)| request.files.get(path.as_str()).is_none())
+                    .map(|(p, e)| (p.clone(), e.clone()))
+                    .collect();
+            } else {
+                tree.extend(request.files.clone());
+            }
             if let Some(path) = file_and_directory(&tree) {
                 return Err(PortError::permanent(format!(
                     "{path} would be both a file and a directory on branch {} of {repo}",
@@ -931,6 +967,16 @@ impl Store for MemoryStore {
             .ok_or_else(|| PortError::new(PortErrorKind::NotFound, format!("service {name} does not exist")))?;
         service.blueprint_version = version.to_owned();
         Ok(())
+    }
+
+    async fn forget_service(&self, name: &ServiceName, created_by: &RunId) -> Result<bool, PortError> {
+        let mut s = lock(&self.state);
+        if s.services.get(name).is_none_or(|(_, run, _)| run != created_by) {
+            return Ok(false);
+        }
+        s.services.remove(name);
+        s.keys.retain(|_, (_, run)| run != created_by);
+        Ok(true)
     }
 
     async fn try_claim(&self, run: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {

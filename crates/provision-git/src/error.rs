@@ -22,6 +22,14 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    #[error("could not delete repository {repo} at {}", path.display())]
+    DeleteRepo {
+        repo: RepoName,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("could not open repository {repo} at {}", path.display())]
     Open {
         repo: RepoName,
@@ -101,6 +109,7 @@ impl Error {
             Error::BranchMoved { .. } => PortErrorKind::Conflict,
             Error::BranchLocked { .. } => PortErrorKind::Transient,
             Error::CreateRepo { .. }
+            | Error::DeleteRepo { .. }
             | Error::WritersLock { .. }
             | Error::Open { .. }
             | Error::Git { .. }
@@ -119,7 +128,7 @@ impl Error {
                 Some(Box::new(source))
             }
             Error::Task { source, .. } => Some(Box::new(source)),
-            Error::WritersLock { source, .. } => Some(Box::new(source)),
+            Error::WritersLock { source, .. } | Error::DeleteRepo { source, .. } => Some(Box::new(source)),
             Error::RepoNotFound { .. }
             | Error::RepoExists { .. }
             | Error::BranchMoved { .. }

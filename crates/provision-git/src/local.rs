@@ -4,7 +4,9 @@ use crate::error::Error;
 use crate::merge::{self, MergeSpec};
 use crate::repo::{self, CommitSpec, Location, OpenRepos};
 use async_trait::async_trait;
-use provision_core::ports::{CommitId, CommitRequest, GitHost, MergePreview, MergeRequest, MergeState, PortError};
+use provision_core::ports::{
+    CommitId, CommitRequest, GitHost, LoggedCommit, MergePreview, MergeRequest, MergeState, PortError,
+};
 use provision_core::{BranchName, FileSet, RepoName, RepoPath};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,6 +80,17 @@ impl GitHost for LocalGitHost {
         self.blocking(repo, move |at, inner| repo::create(&inner.root, at, &description)).await?;
         tracing::info!(repo = %repo, path = %self.repo_path(repo).display(), "created repository");
         Ok(())
+    }
+
+    async fn delete_repo(&self, repo: &RepoName) -> Result<(), PortError> {
+        self.blocking(repo, move |at, inner| repo::delete(&inner.root, at)).await?;
+        tracing::info!(repo = %repo, path = %self.repo_path(repo).display(), "deleted repository");
+        Ok(())
+    }
+
+    async fn log(&self, repo: &RepoName, limit: usize) -> Result<Vec<LoggedCommit>, PortError> {
+        let commits = self.blocking(repo, move |at, _| repo::log(at, limit)).await?;
+        Ok(commits.into_iter().map(|(id, message)| LoggedCommit { id, message }).collect())
     }
 
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {

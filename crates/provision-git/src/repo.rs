@@ -60,6 +60,13 @@ impl OpenRepos {
         map.insert(path.to_owned(), repo.clone().into_sync());
     }
 
+    /// Lets go of the handle of the repository at `path` (it was deleted: one made there later
+    /// is another).
+    fn forget(&self, path: &Path) {
+        self.repos.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(path);
+        self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(path);
+    }
+
     /// Whether the repository at `path` is due a sweep; if so, it counts as swept now.
     fn sweep_due(&self, path: &Path) -> bool {
         let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -186,6 +193,52 @@ pub(crate) fn create(root: &Path, at: &Location<'_>, description: &str) -> Resul
         Err(_) if at.exists() => Err(Error::RepoExists { repo: at.name.clone() }),
         Err(e) => Err(failed(Box::new(e))),
     }
+}
+
+/// Deletes the repository: under the creators' lock it is renamed into `<root>/.staging/` as a
+/// temporary directory of its own name (gone from the root at once, atomically), then removed.
+/// A crash in between leaves a directory the next creation or deletion of that name removes.
+pub(crate) fn delete(root: &Path, at: &Location<'_>) -> Result<(), Error> {
+    let failed = |source: std::io::Error| Error::DeleteRepo { repo: at.name.clone(), path: at.path.to_owned(), source };
+    let staging = root.join(STAGING);
+    let _turn = writers_lock(at)?;
+    remove_leftovers(&staging, at.name).map_err(failed)?;
+    if !at.exists() {
+        return Err(Error::RepoNotFound { repo: at.name.clone() });
+    }
+    let tmp = TempDir::create(&staging, at.name).map_err(failed)?;
+    // `rename` replaces an empty directory: the one just made stands in for the repository.
+    std::fs::rename(at.path, &tmp.path).map_err(failed)?;
+    at.opened.forget(at.path);
+    drop(tmp);
+    Ok(())
+}
+
+/// Every commit reachable from a branch, each once, walking back from each tip (merges'
+/// second parents too), at most `limit`, with its message.
+pub(crate) fn log(at: &Location<'_>, limit: usize) -> Result<Vec<(CommitId, String)>, Error> {
+    let repo = at.open()?;
+    let mut stack: Vec<ObjectId> = Vec::new();
+    for (_, tip) in branches(at)?.into_iter().rev() {
+        stack.push(parse_id(&tip)?);
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    while let Some(id) = stack.pop() {
+        if out.len() == limit {
+            break;
+        }
+        if !seen.insert(id) {
+            continue;
+        }
+        let reading = || at.git(format!("reading commit {id}"));
+        let commit = repo.find_commit(id).map_err(reading())?;
+        let message = commit.message_raw().map_err(reading())?.to_str_lossy().into_owned();
+        let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+        stack.extend(parents.into_iter().rev());
+        out.push((commit_id(id), message));
+    }
+    Ok(out)
 }
 
 /// Where repositories are made before they are renamed into the root.
@@ -361,7 +414,7 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
     }
 
     let base = match (spec.mode, parent) {
-        (TreeMode::Overlay, Some(parent)) => {
+        (TreeMode::Overlay | TreeMode::Remove, Some(parent)) => {
             let reading = || at.git(format!("reading commit {parent} of branch {branch}"));
             repo.find_commit(parent).map_err(reading())?.tree_id().map_err(reading())?.detach()
         }
@@ -371,7 +424,12 @@ pub(crate) fn commit(at: &Location<'_>, signature: &Signature, spec: CommitSpec)
         reject_replacing_directories(&repo, at, branch, base, &spec.files)?;
     }
     let mut editor = repo.edit_tree(base).map_err(at.git(format!("reading the tree of branch {branch}")))?;
-    for (path, entry) in spec.files.iter() {
+    if spec.mode == TreeMode::Remove {
+        for path in spec.files.paths() {
+            editor.remove(path.as_str()).map_err(at.git(format!("removing file {path} from the tree")))?;
+        }
+    }
+    for (path, entry) in spec.files.iter().filter(|_| spec.mode != TreeMode::Remove) {
         let blob = repo.write_blob(&*entry.content).map_err(at.git(format!("writing file {path}")))?.detach();
         let kind = if entry.executable { EntryKind::BlobExecutable } else { EntryKind::Blob };
         editor.upsert(path.as_str(), kind, blob).map_err(at.git(format!("adding file {path} to the tree")))?;

@@ -9,6 +9,7 @@
 
 pub mod argo;
 pub mod flux;
+pub mod ownership;
 
 pub use argo::{Bootstrap, bootstrap_files};
 pub use flux::{FluxRegistration, flux_files};

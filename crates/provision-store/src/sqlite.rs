@@ -698,6 +698,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn forget_service(&self, name: &ServiceName, created_by: &RunId) -> Result<bool, PortError> {
+        let (name, run) = (name.clone(), created_by.clone());
+        self.with_db(move |db| {
+            let context = || format!("cannot remove service {name} from the inventory");
+            let tx =
+                db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_error(e, context()))?;
+            let removed = execute(
+                &tx,
+                "DELETE FROM services WHERE name = ? AND run_id = ?",
+                params![name.as_str(), run.as_str()],
+            )
+            .map_err(|e| db_error(e, context()))?;
+            if removed > 0 {
+                execute(&tx, "DELETE FROM idempotency_keys WHERE run_id = ?", params![run.as_str()])
+                    .map_err(|e| db_error(e, context()))?;
+            }
+            tx.commit().map_err(|e| db_error(e, context()))?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
     async fn close(&self) {
         SqliteStore::close(self).await;
     }

@@ -56,6 +56,9 @@ impl Store for BrokenStore {
     async fn set_blueprint_version(&self, _: &ServiceName, _: &str) -> Result<(), PortError> {
         Err(broken())
     }
+    async fn forget_service(&self, _: &ServiceName, _: &RunId) -> Result<bool, PortError> {
+        Err(broken())
+    }
     async fn try_claim(&self, id: &RunId) -> Result<Option<Box<dyn Claim>>, PortError> {
         self.0.try_claim(id).await
     }

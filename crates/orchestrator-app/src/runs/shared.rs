@@ -24,7 +24,7 @@
 use crate::backoff::{self, Backoff, Deadline};
 use async_trait::async_trait;
 use provision_core::ports::{
-    CommitId, CommitRequest, GitHost, MergePreview, MergeRequest, MergeState, Pause, PortError,
+    CommitId, CommitRequest, GitHost, LoggedCommit, MergePreview, MergeRequest, MergeState, Pause, PortError,
 };
 use provision_core::{BranchName, FileSet, RepoName, RepoPath, TreeMode};
 use std::collections::HashMap;
@@ -285,6 +285,14 @@ impl GitHost for SharedRepos {
 
     async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError> {
         self.0.inner.create_repo(repo, description).await
+    }
+
+    async fn delete_repo(&self, repo: &RepoName) -> Result<(), PortError> {
+        self.0.inner.delete_repo(repo).await
+    }
+
+    async fn log(&self, repo: &RepoName, limit: usize) -> Result<Vec<LoggedCommit>, PortError> {
+        self.0.inner.log(repo, limit).await
     }
 
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {

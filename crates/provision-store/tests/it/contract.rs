@@ -388,6 +388,21 @@ pub async fn an_upgraded_service_records_its_new_blueprint_version(b: &Backend) 
     assert_eq!(missing.kind, PortErrorKind::NotFound);
 }
 
+pub async fn a_forgotten_service_frees_its_name_and_its_keys(b: &Backend) {
+    let store = b.open().await;
+    create(store.as_ref(), "r1", Some("payments"), Some(("k1", "f1"))).await;
+    let name = service_name("payments");
+    assert!(!store.forget_service(&name, &id("r2")).await.unwrap(), "another run's entry is kept");
+    assert!(store.service(&name).await.unwrap().is_some());
+    assert!(store.forget_service(&name, &id("r1")).await.unwrap());
+    assert_eq!(store.service(&name).await.unwrap(), None);
+    assert!(!store.forget_service(&name, &id("r1")).await.unwrap(), "forgetting twice finds nothing");
+    assert!(store.run(&id("r1")).await.unwrap().is_some(), "the run and its journal stay");
+    // The name and the key may be used again, by a new run.
+    assert_eq!(create(store.as_ref(), "r3", Some("payments"), Some(("k1", "f1"))).await, RunCreated::Created);
+    assert_eq!(store.service(&name).await.unwrap().unwrap().run, id("r3"));
+}
+
 pub mod outbox;
 pub mod tokens;
 pub use outbox::*;

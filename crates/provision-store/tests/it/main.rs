@@ -53,6 +53,7 @@ contract_tests!(
     concurrent_creations_of_one_service_yield_one_run,
     concurrent_creations_with_one_key_yield_one_run,
     an_upgraded_service_records_its_new_blueprint_version,
+    a_forgotten_service_frees_its_name_and_its_keys,
     enqueueing_is_idempotent_by_key,
     a_message_round_trips_with_its_html_and_unicode,
     only_due_messages_are_claimed_earliest_first,

@@ -78,6 +78,12 @@ impl GitHost for Host {
     async fn create_repo(&self, repo: &RepoName, description: &str) -> Result<(), PortError> {
         self.inner.create_repo(repo, description).await
     }
+    async fn delete_repo(&self, repo: &RepoName) -> Result<(), PortError> {
+        self.inner.delete_repo(repo).await
+    }
+    async fn log(&self, repo: &RepoName, limit: usize) -> Result<Vec<LoggedCommit>, PortError> {
+        self.inner.log(repo, limit).await
+    }
     async fn branches(&self, repo: &RepoName) -> Result<Vec<(BranchName, CommitId)>, PortError> {
         self.inner.branches(repo).await
     }

@@ -55,6 +55,8 @@ pub async fn every_call_on_a_missing_repository_is_not_found(h: &dyn GitHost) {
         ("merge_state", h.merge_state(&ghost, &request).await.err()),
         ("merge", h.merge(&ghost, &request).await.err()),
         ("preview_merge", h.preview_merge(&ghost, &request, &some).await.err()),
+        ("log", h.log(&ghost, 10).await.err()),
+        ("delete_repo", h.delete_repo(&ghost).await.err()),
     ];
     for (call, error) in failures {
         let error = error.unwrap_or_else(|| panic!("{call} on a missing repository fails"));
@@ -270,4 +272,63 @@ pub async fn a_file_and_a_directory_at_one_path_are_refused(h: &dyn GitHost) {
     }
     assert_eq!(h.branch_tip(&demo, &branch("main")).await.unwrap(), Some(c1));
     assert_eq!(tree(h, &demo, "main").await, v1);
+}
+
+pub async fn remove_mode_drops_the_given_paths_and_keeps_the_rest(h: &dyn GitHost) {
+    let demo = repo("demo");
+    h.create_repo(&demo, "a demo").await.unwrap();
+    let all = files([file("keep.txt", "k\n"), file("services/a/app.yaml", "a\n"), file("services/b/app.yaml", "b\n")]);
+    let c1 = commit(h, &demo, "main", None, &all, TreeMode::Replace, "One").await.unwrap();
+    // Contents are not looked at; a path that is not there is no error.
+    let gone = files([file("services/a/app.yaml", "whatever"), file("never/there", "")]);
+    let c2 = commit(h, &demo, "main", Some(&c1), &gone, TreeMode::Remove, "Remove a").await.unwrap();
+    assert_ne!(c1, c2);
+    assert_eq!(tree(h, &demo, "main").await, files([file("keep.txt", "k\n"), file("services/b/app.yaml", "b\n")]));
+    // Removing what is gone already gives the same tree: skip_unchanged commits nothing.
+    let main = branch("main");
+    let again = CommitRequest {
+        branch: &main,
+        parent: Some(&c2),
+        files: &gone,
+        mode: TreeMode::Remove,
+        message: "Remove a again",
+        skip_unchanged: true,
+    };
+    assert_eq!(h.commit(&demo, again).await.unwrap(), c2);
+}
+
+pub async fn the_log_lists_every_commit_of_every_branch_once(h: &dyn GitHost) {
+    let demo = repo("demo");
+    h.create_repo(&demo, "a demo").await.unwrap();
+    assert_eq!(h.log(&demo, 10).await.unwrap(), [], "an empty repository has no history");
+    let c1 =
+        commit(h, &demo, "main", None, &files([file("a", "1\n")]), TreeMode::Replace, "One\n\nbody\n").await.unwrap();
+    h.create_branch(&demo, &branch("side"), &c1).await.unwrap();
+    let c2 = commit(h, &demo, "main", Some(&c1), &files([file("a", "2\n")]), TreeMode::Replace, "Two").await.unwrap();
+    let c3 = commit(h, &demo, "side", Some(&c1), &files([file("b", "3\n")]), TreeMode::Replace, "Three").await.unwrap();
+    let log = h.log(&demo, 10).await.unwrap();
+    let mut ids: Vec<_> = log.iter().map(|c| c.id.clone()).collect();
+    ids.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![c1.clone(), c2, c3];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(ids, expected, "each commit once, from every branch");
+    let first = log.iter().find(|c| c.id == c1).unwrap();
+    assert_eq!((first.subject(), first.message.as_str()), ("One", "One\n\nbody\n"));
+    assert_eq!(h.log(&demo, 2).await.unwrap().len(), 2, "at most the limit");
+}
+
+pub async fn a_deleted_repository_is_gone_and_its_name_free_again(h: &dyn GitHost) {
+    let demo = repo("demo");
+    h.create_repo(&demo, "a demo").await.unwrap();
+    commit(h, &demo, "main", None, &files([file("a", "1\n")]), TreeMode::Replace, "One").await.unwrap();
+    h.create_repo(&repo("other"), "another").await.unwrap();
+    h.delete_repo(&demo).await.unwrap();
+    assert!(!h.repo_exists(&demo).await.unwrap(), "deleted");
+    assert!(h.repo_exists(&repo("other")).await.unwrap(), "deleting one repository deletes no other");
+    let twice = h.delete_repo(&demo).await.expect_err("deleting twice fails");
+    assert_eq!(twice.kind, PortErrorKind::NotFound, "{twice}");
+    // The name is free: a new repository there is a new, empty one.
+    h.create_repo(&demo, "again").await.unwrap();
+    assert_eq!(h.branches(&demo).await.unwrap(), [], "nothing of the deleted one is left");
+    assert_eq!(h.read_file(&demo, &branch("main"), &path("a")).await.unwrap(), None);
 }
