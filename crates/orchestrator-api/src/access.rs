@@ -49,6 +49,8 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("/create-repo", "POST", Needs(Role::Member)),
     ("/v1/services/{name}/image", "POST", Needs(Role::Member)),
     ("/v1/runs/{id}/retry", "POST", Needs(Role::Member)),
+    // Deletes repositories: an admin's call.
+    ("/v1/runs/{id}/undo", "POST", Needs(Role::Admin)),
     ("/v1/workspaces", "POST", Needs(Role::Member)),
     ("/v1/workspaces/{name}", "DELETE", Needs(Role::Member)),
     ("/api/request", "POST", Needs(Role::Member)),

@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs", get(routes::list_runs))
         .route("/v1/runs/{id}", get(routes::get_run))
         .route("/v1/runs/{id}/retry", post(routes::retry_run))
+        .route("/v1/runs/{id}/undo", post(routes::undo_run))
         .route("/v1/kinds", get(routes::list_kinds))
         .route("/v1/workspaces", post(workspaces::create).get(workspaces::list))
         .route("/v1/workspaces/{name}", get(workspaces::show).delete(workspaces::delete))
@@ -225,6 +226,7 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         routes::list_runs,
         routes::get_run,
         routes::retry_run,
+        routes::undo_run,
         routes::list_kinds,
         routes::healthz,
         routes::readyz,

@@ -13,6 +13,7 @@ use orchestrator_app::edits::ImageReport;
 use orchestrator_app::provisioning::CreateOptions;
 use orchestrator_app::provisioning::report::{ServiceReport, ServiceView};
 use orchestrator_app::provisioning::request::CreateServiceInput;
+use orchestrator_app::provisioning::undo::UndoReport;
 use orchestrator_app::runs::{RunSummary, RunView};
 use orchestrator_app::upgrades::report::UpgradeReport;
 use orchestrator_app::upgrades::{UpgradeMode, UpgradeOptions, UpgradeTarget};
@@ -46,6 +47,17 @@ impl From<CreateRepoRequest> for CreateServiceInput {
 #[into_params(parameter_in = Query)]
 pub struct CreateQuery {
     /// Plan and render without writing anything; answers 200 with the report.
+    pub dry_run: Option<bool>,
+}
+
+/// Query parameters of `POST /v1/runs/{id}/undo`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UndoQuery {
+    /// Delete the run's repositories even though someone committed to them since.
+    pub force: Option<bool>,
+    /// Say what the undo would do; change nothing.
     pub dry_run: Option<bool>,
 }
 
@@ -369,6 +381,38 @@ pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> R
 pub async fn retry_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let view = state.runtime().provisioning.start_retry(&id).await?;
     accepted(&run_location(&view.run.id), view)
+}
+
+/// Undo a create-service run: unregister the service, delete the repositories the run made,
+/// forget the service.
+///
+/// The service's own files leave the GitOps repository by a new commit on `main` (its history
+/// is never rewritten; the files every service shares stay); the service and infra repositories
+/// the run made are deleted; the inventory forgets the service, so its name is free again. The
+/// undo is a run of its own, journaled and resumed like any other, and answers once it has
+/// stopped. Refused while the run is unfinished, and when someone committed to a repository
+/// the run made since (`force` deletes that work too). Undoing a run again answers the first
+/// undo (`replayed`).
+#[utoipa::path(
+    post,
+    path = "/v1/runs/{id}/undo",
+    tag = "runs",
+    params(("id" = String, Path, description = "The create-service run to undo."), UndoQuery),
+    responses(
+        (status = 200, description = "The undo ran (see `run.state`), or, with `dry_run`, what it would do.", body = UndoReport),
+        (status = 400, description = "An unknown or malformed query parameter.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Work was added since (`urn:orchestrator:problem:later-work`, naming the commits), the run is unfinished (`run-running`) or is no create-service run (`not-undoable`).", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The server failed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn undo_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<UndoQuery>,
+) -> Result<axum::Json<UndoReport>, ApiError> {
+    let (force, dry_run) = (query.force.unwrap_or(false), query.dry_run.unwrap_or(false));
+    Ok(axum::Json(state.runtime().provisioning.undo(&id, force, dry_run).await?))
 }
 
 /// List the blueprints (service kinds) and the parameters each asks for.

@@ -5,6 +5,7 @@
 pub mod plan;
 pub mod report;
 pub mod request;
+pub mod undo;
 
 use crate::catalog::{self, Blueprints, KindView};
 use crate::config::Layout;
@@ -43,6 +44,15 @@ pub enum Error {
     KeyReused { key: String, run: RunId },
     #[error("service {0} does not exist")]
     ServiceNotFound(String),
+    #[error("run {run} is {operation} run; only create-service runs can be undone")]
+    NotUndoable { run: RunId, operation: String },
+    #[error("run {run} is {state}; it can be undone once it has stopped (`runs retry {run}` finishes it first)")]
+    UndoUnfinished { run: RunId, state: &'static str },
+    #[error(
+        "run {run} cannot be undone: {}; `runs undo {run} --force` deletes that work too",
+        work.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    LaterWork { run: RunId, work: Vec<undo::LaterWork> },
     /// The request was fine; executing its run failed (its journal says where).
     #[error("run {run} creating {service} failed: {error}")]
     RunFailed { run: String, service: String, error: String },
@@ -60,7 +70,12 @@ impl Classified for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::Invalid(_) | Error::KeyReused { .. } => ErrorKind::Invalid,
-            Error::ServiceExists { .. } | Error::RepoExists { .. } | Error::RepoTaken { .. } => ErrorKind::Conflict,
+            Error::ServiceExists { .. }
+            | Error::RepoExists { .. }
+            | Error::RepoTaken { .. }
+            | Error::NotUndoable { .. }
+            | Error::UndoUnfinished { .. }
+            | Error::LaterWork { .. } => ErrorKind::Conflict,
             Error::ServiceNotFound(_) => ErrorKind::NotFound,
             Error::Run(e) => e.kind(),
             Error::RunFailed { .. } | Error::Blueprints(_) | Error::Plan(_) | Error::Git(_) => ErrorKind::Internal,
@@ -74,6 +89,9 @@ impl Classified for Error {
             Error::ServiceExists { .. } => "service-exists",
             Error::RepoExists { .. } | Error::RepoTaken { .. } => "repo-exists",
             Error::ServiceNotFound(_) => "not-found",
+            Error::NotUndoable { .. } => "not-undoable",
+            Error::UndoUnfinished { .. } => "run-running",
+            Error::LaterWork { .. } => "later-work",
             Error::RunFailed { .. } => "run-failed",
             Error::Run(e) => e.code(),
             Error::Blueprints(e) => e.code(),
@@ -96,7 +114,14 @@ impl Classified for Error {
             Error::RepoExists { repo } | Error::RepoTaken { repo } => {
                 Subject { repo: Some(repo.clone()), ..Subject::default() }
             }
-            Error::KeyReused { run, .. } => Subject { run: Some(run.to_string()), ..Subject::default() },
+            Error::KeyReused { run, .. } | Error::NotUndoable { run, .. } | Error::UndoUnfinished { run, .. } => {
+                Subject { run: Some(run.to_string()), ..Subject::default() }
+            }
+            Error::LaterWork { run, work } => Subject {
+                run: Some(run.to_string()),
+                repo: work.first().map(|w| w.repo.to_string()),
+                ..Subject::default()
+            },
             Error::RunFailed { run, service, .. } => {
                 Subject { service: Some(service.clone()), run: Some(run.clone()), ..Subject::default() }
             }
@@ -318,6 +343,7 @@ impl Provisioning {
         let planned = match Runner::request(&record)? {
             RunRequest::CreateService(run) => self.planner.replan_create(id, &run).await.map(|p| p.plan),
             RunRequest::Upgrade(run) => upgrades::replan(&self.planner, id, &run).await,
+            RunRequest::Undo(run) => Ok(undo::plan(&run)),
         };
         let plan = match planned {
             Ok(plan) => plan,
@@ -369,6 +395,59 @@ impl Provisioning {
         }
         self.store().reopen_run(&id).await.map_err(RunError::Store)?;
         Ok(id)
+    }
+
+    /// Undoes create-service run `id` ([`undo`] says what that takes); with `dry_run`, says
+    /// what it would do and does nothing. Refused while the run is unfinished, for another kind
+    /// of run, and (unless `force`) when someone committed to a repository it made since.
+    /// Undoing a run again answers the first undo.
+    pub async fn undo(&self, id: &str, force: bool, dry_run: bool) -> Result<undo::UndoReport, Error> {
+        let target = self.run_id(id).await?;
+        let record = self.runner.record(&target).await?;
+        let create = match Runner::request(&record)? {
+            RunRequest::CreateService(create) => create,
+            other => return Err(Error::NotUndoable { run: target, operation: other.operation().to_string() }),
+        };
+        if !record.state.is_finished() {
+            return Err(Error::UndoUnfinished { run: target, state: record.state.as_str() });
+        }
+        let name = &create.request.name;
+        let git = self.planner.git.as_ref();
+        let decided = undo::decide(
+            git,
+            self.store(),
+            &self.planner.layout.gitops_repo,
+            &target,
+            name,
+            &[name.repo(), name.infra_repo()],
+            force,
+        )
+        .await
+        .map_err(Error::Git)?;
+        if !decided.later_work.is_empty() && !force {
+            return Err(Error::LaterWork { run: target, work: decided.later_work });
+        }
+        if dry_run {
+            return Ok(undo::UndoReport::new(&decided.run, None, false));
+        }
+        let idempotency = IdempotencyKey { key: undo::key(&target, force), fingerprint: "undo".into() };
+        let (id, created) = self.runner.create(&RunRequest::Undo(decided.run.clone()), None, Some(idempotency)).await?;
+        let (id, run, replayed) = match created {
+            RunCreated::Created => (id, decided.run, false),
+            RunCreated::Replayed { run } | RunCreated::KeyReused { run } => {
+                let record = self.runner.record(&run).await?;
+                let earlier = undo::recorded(&record).ok_or_else(|| RunError::UnknownOperation(run.clone()))?;
+                (run, earlier, true)
+            }
+            RunCreated::ServiceExists { run, .. } => return Err(RunError::UnknownOperation(run).into()),
+        };
+        if !replayed {
+            info!(run = %id, target = %target, service = %name, "undo started");
+            self.runner.execute(&id, &undo::plan(&run)).await?;
+        }
+        let record = self.runner.record(&id).await?;
+        let view = RunView::new(&record, &self.runner.steps(&id).await?);
+        Ok(undo::UndoReport::new(&run, Some((&record, view)), replayed))
     }
 
     /// The runs queued for a background retry, for the one task that retries them: `None`

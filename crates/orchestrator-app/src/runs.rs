@@ -13,6 +13,7 @@ use crate::backoff::{self, Backoff};
 use crate::catalog;
 use crate::error::{Classified, ErrorKind, Subject};
 use crate::provisioning::plan::CreateServiceRun;
+use crate::provisioning::undo::UndoRun;
 use crate::upgrades::UpgradeRun;
 use crate::upgrades::report::UpgradeReport;
 use provision_core::RunId;
@@ -37,6 +38,8 @@ const REQUEST_VERSION: u32 = 2;
 pub enum Operation {
     CreateService,
     Upgrade,
+    /// Undoing a create-service run.
+    Undo,
     /// Recorded by a newer version of the orchestrator.
     Unknown,
 }
@@ -46,12 +49,13 @@ impl Operation {
         match self {
             Operation::CreateService => "create-service",
             Operation::Upgrade => "upgrade",
+            Operation::Undo => "undo",
             Operation::Unknown => "unknown",
         }
     }
 
     fn parse(value: &str) -> Operation {
-        [Operation::CreateService, Operation::Upgrade]
+        [Operation::CreateService, Operation::Upgrade, Operation::Undo]
             .into_iter()
             .find(|o| o.as_str() == value)
             .unwrap_or(Self::Unknown)
@@ -70,6 +74,7 @@ impl std::fmt::Display for Operation {
 pub enum RunRequest {
     CreateService(CreateServiceRun),
     Upgrade(UpgradeRun),
+    Undo(UndoRun),
 }
 
 /// A request as stored: versioned.
@@ -85,6 +90,7 @@ impl RunRequest {
         match self {
             RunRequest::CreateService(_) => Operation::CreateService,
             RunRequest::Upgrade(_) => Operation::Upgrade,
+            RunRequest::Undo(_) => Operation::Undo,
         }
     }
 
@@ -106,7 +112,8 @@ impl RunRequest {
             None => match Operation::parse(operation) {
                 Operation::CreateService => serde_json::from_value(value.clone()).ok().map(RunRequest::CreateService),
                 Operation::Upgrade => serde_json::from_value(value.clone()).ok().map(RunRequest::Upgrade),
-                Operation::Unknown => None,
+                // Undo came after version 1.
+                Operation::Undo | Operation::Unknown => None,
             },
         }
     }

@@ -359,6 +359,7 @@ async fn a_server_retries_a_run_that_failed_for_a_transient_reason_a_bounded_num
 
 mod golden;
 mod tokens;
+mod undo;
 mod upgrade;
 mod workspaces;
 

@@ -430,6 +430,26 @@ enum RunsCommand {
     Show { id: String },
     /// Resume a failed run from its failed step.
     Retry { id: String },
+    /// Undo a create-service run: unregister the service from the GitOps repository (a new
+    /// commit on top of its history, which is never rewritten), delete the repositories the run
+    /// made, and forget the service, so its name is free again.
+    ///
+    /// Refused, naming the commits, when someone committed to a repository the run made since
+    /// (`--force` deletes that work too). The undo is a run of its own: interrupted, it resumes;
+    /// `runs show` and `runs retry` take its id. Undoing a run twice answers the first undo.
+    #[command(
+        after_help = "Examples:\n  orchestrator runs undo 01890a5d-ac96-774b-bcce-b302099a8057 --dry-run\n  orchestrator runs undo 01890a5d-ac96-774b-bcce-b302099a8057\n  orchestrator runs undo 01890a5d-ac96-774b-bcce-b302099a8057 --force"
+    )]
+    Undo {
+        /// The create-service run (`orchestrator runs` lists them).
+        id: String,
+        /// Delete the run's repositories even though someone committed to them since.
+        #[arg(long)]
+        force: bool,
+        /// Say what the undo would do; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -762,6 +782,13 @@ async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Resu
                 let view = runtime.provisioning.retry_run(&id).await?;
                 printer.run(&view);
                 if view.run.state != provision_core::ports::RunState::Succeeded {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            Some(RunsCommand::Undo { id, force, dry_run }) => {
+                let report = runtime.provisioning.undo(&id, force, dry_run).await?;
+                printer.undo_report(&report);
+                if report.run.as_ref().is_some_and(|r| r.run.state != provision_core::ports::RunState::Succeeded) {
                     return Ok(ExitCode::FAILURE);
                 }
             }

@@ -8,6 +8,7 @@ use orchestrator_app::diff::ChangeKind;
 use orchestrator_app::edits::Scope;
 use orchestrator_app::edits::{ChartReport, ImageReport, SecretReport};
 use orchestrator_app::provisioning::report::{ServiceReport, ServiceView};
+use orchestrator_app::provisioning::undo::UndoReport;
 use orchestrator_app::runs::{RunSummary, RunView};
 use orchestrator_app::upgrades::UpgradeMode;
 use orchestrator_app::upgrades::report::{UpgradeOutcome, UpgradeReport};
@@ -336,6 +337,63 @@ impl Printer {
             return self.json(r);
         }
         out(&upgrade_text(r));
+    }
+
+    pub fn undo_report(&self, r: &UndoReport) {
+        if self.json {
+            return self.json(r);
+        }
+        let succeeded = r.run.as_ref().is_none_or(|v| v.run.state == RunState::Succeeded);
+        if self.quiet && succeeded {
+            return;
+        }
+        let mut s = match (&r.run, r.dry_run, r.replayed) {
+            (_, true, _) => format!("Dry run: nothing was changed. Undoing run {} of {} would:\n", r.target, r.service),
+            (Some(v), _, true) => format!(
+                "Run {} of {} was undone before, by run {} ({}):\n",
+                r.target,
+                r.service,
+                v.run.id,
+                v.run.state.as_str()
+            ),
+            (Some(v), _, false) => {
+                format!("Undo of run {} of {}: run {} {}\n", r.target, r.service, v.run.id, v.run.state.as_str())
+            }
+            (None, false, _) => String::new(),
+        };
+        let verb = |done: &str, would: &str| if r.dry_run { would.to_owned() } else { done.to_owned() };
+        if let Some(u) = &r.unregistered {
+            s.push_str(&format!(
+                "  {} {} file(s) of {} from {}:\n",
+                verb("removed", "remove"),
+                u.files.len(),
+                r.service,
+                u.repo
+            ));
+            for file in &u.files {
+                s.push_str(&format!("    {file}\n"));
+            }
+        }
+        for repo in &r.deleted {
+            let forced = if r.forced { " (forced)" } else { "" };
+            s.push_str(&format!("  {} repository {repo}{forced}\n", verb("deleted", "delete")));
+        }
+        if r.forgotten {
+            s.push_str(&format!("  {} {} from the inventory\n", verb("forgot", "forget"), r.service));
+        }
+        if r.unregistered.is_none() && r.deleted.is_empty() && !r.forgotten {
+            s.push_str("  nothing: the run left nothing that is still there\n");
+        }
+        if let Some(v) = r.run.as_ref().filter(|v| v.run.state != RunState::Succeeded) {
+            if let Some(e) = &v.run.error {
+                s.push_str(&format!("error: {e}\n"));
+            }
+            s.push_str(&format!(
+                "See `orchestrator runs show {0}`; `orchestrator runs retry {0}` resumes it.\n",
+                v.run.id
+            ));
+        }
+        out(&s);
     }
 
     pub fn run(&self, r: &RunView) {

@@ -13,5 +13,6 @@ mod secret;
 pub mod support;
 mod texts;
 mod tokens;
+mod undo;
 mod upgrade;
 mod workspace_api;

@@ -203,3 +203,45 @@ async fn a_run_failing_for_a_transient_reason_answers_202_and_the_server_finishe
     }
     background.stop().await;
 }
+
+#[tokio::test]
+async fn a_create_service_run_is_undone_over_http_by_an_admin_only() {
+    let git = Arc::new(MemoryGitHost::new());
+    let api = Api::with_ports(git.clone(), Arc::new(MemoryStore::new()));
+    let created = api.post_json("/v1/services", &json!({"kind": "ms", "name": "gone", "description": "d"})).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let run = created.json()["run"]["id"].as_str().expect("the run").to_owned();
+    let undo = |query: &str| post(&format!("/v1/runs/{run}/undo{query}"), None, &[], Vec::new());
+
+    // Deleting repositories is an admin's call.
+    let member = api.bearer("dev@example.org", provision_core::Role::Member).await;
+    let as_member = post(&format!("/v1/runs/{run}/undo"), None, &[("authorization", member.as_bytes())], Vec::new());
+    let forbidden = api.send(as_member).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(git.repo_names(), ["argo-gitdir-services", "gone", "gone-infra"]);
+
+    let dry = api.send(undo("?dry_run=true")).await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", String::from_utf8_lossy(&dry.bytes));
+    assert_eq!((&dry.json()["dry_run"], &dry.json()["deleted"]), (&json!(true), &json!(["gone", "gone-infra"])));
+    assert_eq!(git.repo_names(), ["argo-gitdir-services", "gone", "gone-infra"], "a dry run changes nothing");
+
+    let done = api.send(undo("")).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", String::from_utf8_lossy(&done.bytes));
+    let report = done.json();
+    assert_eq!(
+        (&report["run"]["operation"], &report["run"]["state"]),
+        (&json!("undo"), &json!("succeeded")),
+        "{report}"
+    );
+    let files = &report["unregistered"]["files"];
+    assert_eq!(files, &json!(["services/gone/application-qa.yaml", "services/gone/application-staging.yaml"]));
+    assert_eq!(git.repo_names(), ["argo-gitdir-services"]);
+    assert_eq!(api.get("/v1/services/gone").await.status, StatusCode::NOT_FOUND);
+
+    let bad = api.send(undo("?force=maybe")).await.problem(400);
+    assert!(bad["detail"].as_str().is_some_and(|d| d.contains("force")), "{bad}");
+    let undo_run = report["run"]["id"].as_str().unwrap();
+    let not_create = api.send(post(&format!("/v1/runs/{undo_run}/undo"), None, &[], Vec::new())).await.problem(409);
+    assert_eq!(not_create["type"], "urn:orchestrator:problem:not-undoable");
+    api.send(post("/v1/runs/nope/undo", None, &[], Vec::new())).await.problem(404);
+}
