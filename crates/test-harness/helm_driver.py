@@ -8,6 +8,13 @@
     helm_driver.py index DIR [--url URL] [--merge INDEX]
                                                         `helm repo index`: index DIR's archives,
                                                         keeping INDEX's other entries
+    helm_driver.py repo-index URL [--username U --password P]
+                                                        fetch and parse URL/index.yaml, as
+                                                        `helm repo add` does
+    helm_driver.py pull CHART --repo URL --version V --dest D [--username U --password P]
+                                                        `helm pull`: download the archive into D
+    helm_driver.py dependency-update CHART_DIR          `helm dependency update`: resolve the
+                                                        dependencies of Chart.yaml into charts/
 
 Values files are layered the way `helm -f a -f b` layers them (maps merge, anything else is
 replaced), parsed by Helm's own YAML reader. Prints one JSON document on stdout. A chart or
@@ -134,6 +141,46 @@ def index(args: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "index": generated}
 
 
+def repo_index(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        fetched = helm.repo_index(args.url, username=args.username, password=args.password)
+    except helm.HelmError as error:
+        return failure(error)
+    return {"ok": True, "index": fetched}
+
+
+def pull(args: argparse.Namespace) -> dict[str, Any]:
+    dest = Path(args.dest)
+    try:
+        answer = helm.pull(
+            args.chart,
+            repo_url=args.repo,
+            version=args.version,
+            destination=dest,
+            username=args.username,
+            password=args.password,
+        )
+    except helm.HelmError as error:
+        return failure(error)
+    archive = dest / f"{args.chart}-{args.version}.tgz"
+    return {
+        "ok": True,
+        "output": answer.get("output", ""),
+        "archive": str(archive),
+        "digest": helm.digest(str(archive)) if archive.is_file() else None,
+    }
+
+
+def dependency_update(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        helm.dependency_update(args.chart_dir)
+    except helm.HelmError as error:
+        return failure(error)
+    charts = Path(args.chart_dir) / "charts"
+    archives = sorted(p.name for p in charts.glob("*.tgz")) if charts.is_dir() else []
+    return {"ok": True, "archives": archives}
+
+
 def version(_: argparse.Namespace) -> dict[str, Any]:
     return {"ok": True, "helm_c": helm.helm_c_version(), "helm_sdk": helm.helm_sdk_version()}
 
@@ -162,6 +209,22 @@ def main() -> None:
     command.add_argument("--url")
     command.add_argument("--merge")
     command.set_defaults(run=index)
+    command = commands.add_parser("repo-index")
+    command.add_argument("url")
+    command.add_argument("--username")
+    command.add_argument("--password")
+    command.set_defaults(run=repo_index)
+    command = commands.add_parser("pull")
+    command.add_argument("chart")
+    command.add_argument("--repo", required=True)
+    command.add_argument("--version", required=True)
+    command.add_argument("--dest", required=True)
+    command.add_argument("--username")
+    command.add_argument("--password")
+    command.set_defaults(run=pull)
+    command = commands.add_parser("dependency-update")
+    command.add_argument("chart_dir")
+    command.set_defaults(run=dependency_update)
     args = parser.parse_args()
     json.dump(args.run(args), sys.stdout)
 

@@ -6,12 +6,16 @@
 //! only in one `Authorization: Bearer` header: two headers are refused (400), and a request
 //! whose query string carries a token is refused (400) without looking it up, since a URL ends
 //! up in proxies' logs and browsers' histories.
+//!
+//! The chart repository's routes ([`Access::Charts`]) also take the token as the password of
+//! `Authorization: Basic`, the only credentials Helm, Argo CD and Flux send to an HTTP chart
+//! repository; every other route takes a bearer token only.
 
 use crate::AppState;
 use crate::problem::{ApiError, FieldProblem};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use orchestrator_app::auth::Caller;
@@ -25,9 +29,12 @@ pub enum Access {
     Public,
     /// A token of at least this role.
     Role(Role),
+    /// The chart repository: a reader's token, as `Bearer` or as the password of `Basic` (any
+    /// user name); nothing when `[charts] public = true`.
+    Charts,
 }
 
-use Access::{Public, Role as Needs};
+use Access::{Charts, Public, Role as Needs};
 
 /// Every route and method with what it needs.
 pub const ACCESS: &[(&str, &str, Access)] = &[
@@ -44,6 +51,8 @@ pub const ACCESS: &[(&str, &str, Access)] = &[
     ("/v1/kinds", "GET", Needs(Role::Reader)),
     ("/v1/workspaces", "GET", Needs(Role::Reader)),
     ("/v1/workspaces/{name}", "GET", Needs(Role::Reader)),
+    ("/charts/index.yaml", "GET", Charts),
+    ("/charts/{file}", "GET", Charts),
     ("/v1/services", "POST", Needs(Role::Member)),
     ("/create-service", "POST", Needs(Role::Member)),
     ("/create-repo", "POST", Needs(Role::Member)),
@@ -71,11 +80,29 @@ pub fn required(route: &str, method: &Method) -> Access {
 pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     match check(&state, &mut request).await {
         Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
+        Err((e, needed)) => {
+            let mut response = e.into_response();
+            if needed == Charts && response.status() == axum::http::StatusCode::UNAUTHORIZED {
+                // Helm and browsers answer this challenge with the Basic carrier.
+                response
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"charts\""));
+            }
+            response
+        }
     }
 }
 
-async fn check(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
+async fn check(state: &AppState, request: &mut Request) -> Result<(), (ApiError, Access)> {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let needed = match route {
+        Some(route) => required(&route, request.method()),
+        None => Needs(Role::Admin),
+    };
+    check_needed(state, request, needed).await.map_err(|e| (e, needed))
+}
+
+async fn check_needed(state: &AppState, request: &mut Request, needed: Access) -> Result<(), ApiError> {
     let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
     let authorization = values.next();
     if values.next().is_some() {
@@ -95,20 +122,38 @@ async fn check(state: &AppState, request: &mut Request) -> Result<(), ApiError> 
              <token>`, and revoke a token that was sent in a URL",
         )]));
     }
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let needed = match route {
-        Some(route) => required(&route, request.method()),
-        None => Needs(Role::Admin),
-    };
-    let Needs(role) = needed else {
-        return Ok(());
+    let (role, basic) = match needed {
+        Public => return Ok(()),
+        Charts if state.runtime().config().charts.public => return Ok(()),
+        Charts => (Role::Reader, true),
+        Needs(role) => (role, false),
     };
     // A header that is not text is no token; the app refuses it as not `Bearer <token>`.
     let authorization = authorization.map(|v| v.to_str().unwrap_or_default());
+    let carried = match authorization.and_then(basic_password) {
+        Some(password) if basic => Some(format!("Bearer {password}")),
+        _ => None,
+    };
+    let authorization = carried.as_deref().or(authorization);
     if let Some(caller) = state.runtime().auth.authorize(authorization, role).await? {
         request.extensions_mut().insert(caller);
     }
     Ok(())
+}
+
+/// The password of `Authorization: Basic base64(user:password)` (RFC 7617; the scheme's name
+/// in any case), if the header is one; a Basic header that does not decode carries no
+/// password, so it stays a header the app refuses.
+fn basic_password(authorization: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, credentials) = authorization.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(credentials.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (_user, password) = text.split_once(':')?;
+    Some(password.to_owned())
 }
 
 /// Query parameter names clients use for credentials.
@@ -160,18 +205,32 @@ impl utoipa::Modify for Documented {
             ];
             for (method, operation) in operations {
                 let Some(operation) = operation else { continue };
-                let Needs(role) = required(path, &method) else {
-                    operation.security = Some(Vec::new());
-                    continue;
+                let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+                let (security, needs, unauthorized) = match required(path, &method) {
+                    Public => {
+                        operation.security = Some(Vec::new());
+                        continue;
+                    }
+                    Needs(role) => {
+                        (vec![bearer], format!("Needs a token of role `{role}` or above."), "No valid bearer token.")
+                    }
+                    Charts => (
+                        vec![bearer, SecurityRequirement::new("basic", Vec::<String>::new())],
+                        format!(
+                            "Needs a token of role `{}` or above, as `Bearer` or as the password of `Basic` (any user name, as \
+                             `helm repo add --username x --password <token>` sends it); none when `[charts] public = true`.",
+                            Role::Reader
+                        ),
+                        "No valid token, as bearer or as the Basic password.",
+                    ),
                 };
-                operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
-                let needs = format!("Needs a token of role `{role}` or above.");
+                operation.security = Some(security);
                 operation.description =
                     Some(operation.description.take().map_or(needs.clone(), |d| format!("{d}\n\n{needs}")));
                 let answers = &mut operation.responses.responses;
                 for (status, description) in [
                     ("400", "Two `Authorization` headers, or a token in the query string."),
-                    ("401", "No valid bearer token."),
+                    ("401", unauthorized),
                     ("403", "The token's role does not allow this."),
                 ] {
                     answers.entry(status.to_owned()).or_insert_with(|| crate::problem_response(description));
@@ -191,6 +250,20 @@ mod tests {
         assert_eq!(required("/v1/services", &Method::PUT), Needs(Role::Admin));
         assert_eq!(required("/healthz", &Method::HEAD), Public);
         assert_eq!(required("/v1/runs", &Method::HEAD), Needs(Role::Reader));
+        assert_eq!(required("/charts/{file}", &Method::HEAD), Charts);
+    }
+
+    #[test]
+    fn a_basic_header_carries_its_password() {
+        use base64::Engine as _;
+        let basic = |text: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(text));
+        assert_eq!(basic_password(&basic("helm:orc_1_secret")).as_deref(), Some("orc_1_secret"));
+        assert_eq!(basic_password(&basic(":orc_1_se:cret")).as_deref(), Some("orc_1_se:cret"));
+        assert_eq!(basic_password(&basic("x:orc").replace("Basic", "bAsIc")).as_deref(), Some("orc"));
+        assert_eq!(basic_password(&basic("no colon")), None);
+        assert_eq!(basic_password("Basic !!!"), None);
+        assert_eq!(basic_password("Bearer orc_1_secret"), None);
+        assert_eq!(basic_password("Basic"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! the command line's remote mode reads them with the same types.
 
 pub mod access;
+pub mod charts;
 pub mod extract;
 pub mod limits;
 pub mod problem;
@@ -112,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
         .route("/metrics", get(metrics))
+        .route("/charts/index.yaml", get(charts::index))
+        .route("/charts/{file}", get(charts::file))
         // Every routed request is checked against the access table before its handler runs.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorize))
         // Must follow the routes: it applies to those already added.
@@ -239,6 +242,8 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         workspaces::seed_request,
         workspaces::seed_delete,
         workspaces::seed_health,
+        charts::index,
+        charts::file,
     ),
     components(schemas(
         problem::Problem,
@@ -261,11 +266,13 @@ fn panic_problem(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
         (name = "kinds", description = "Blueprints (service kinds)."),
         (name = "health", description = "Probes and this document."),
         (name = "workspaces", description = "Developers' boxes on Kubernetes (bearer token)."),
+        (name = "charts", description = "The chart repository in Helm's repository format (`helm repo add <url>/charts`)."),
     )
 )]
 pub struct ApiDoc;
 
-/// Declares the `bearer` security scheme the workspace routes use.
+/// Declares the security schemes: `bearer` for every protected route, and `basic`, which the
+/// chart repository's routes also take (the token as the password).
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -278,6 +285,18 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A token from `orchestrator token create`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The chart repository only: any user name, a token from `orchestrator token create` as the \
+                         password (what `helm repo add --username --password` sends).",
+                    ))
                     .build(),
             ),
         );

@@ -36,7 +36,24 @@ pub struct Config {
     /// How runs hold up when servers contend for a shared repository, and when they fail for
     /// a passing reason (`[runs]`).
     pub runs: RunSettings,
+    /// Where people and clusters reach the API server (`[api] public_url`), without a trailing
+    /// `/`: the chart repository it serves is `<public_url>/charts`.
+    pub public_url: String,
+    /// How the API serves the chart repository (`[charts]`).
+    pub charts: ChartSettings,
 }
+
+/// `[charts]`, parsed: how the API serves the chart repository at `/charts`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChartSettings {
+    /// Anyone may read the chart repository, without a token (`[charts] public = true`): for
+    /// clusters and `helm dependency update` that should need no credentials.
+    pub public: bool,
+}
+
+/// The API server's address when `[api] public_url` is not set: `orchestrator-api`'s default
+/// `--listen`.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// `[runs]`, parsed: contention and retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +217,25 @@ pub struct ConfigFile {
     pub auth: workspaces::AuthSection,
     #[serde(default)]
     pub runs: RunsSection,
+    #[serde(default)]
+    pub api: ApiSection,
+    #[serde(default)]
+    pub charts: ChartsSection,
+}
+
+/// `[api]`: `public_url = "https://orchestrator.example.com"`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    pub public_url: Option<String>,
+}
+
+/// `[charts]`: `public = true` serves the chart repository without a token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartsSection {
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// `[runs]`: `contention_deadline = 30` (seconds), `retries = 5`, `retry_delay = 2` (seconds).
@@ -388,26 +424,15 @@ impl Config {
             },
         };
         let remote_url = file.git.remote_url.take().map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(url) = &remote_url
-            && !["https://", "http://", "ssh://"].iter().any(|scheme| url.starts_with(scheme))
-        {
-            c.push(Problem::new(
-                "git.remote_url",
-                "scheme",
-                format!("{url:?} must start with https://, http:// or ssh://"),
-            ));
+        if let Some(url) = &remote_url {
+            check_url(&mut c, "git.remote_url", url, &["https://", "http://", "ssh://"]);
         }
-        // Both land in generated files (CI workflows, Makefiles, Dockerfiles) where a quote, a
-        // `$`, a `#` or a newline would change what the file says.
-        if let Some(url) = &remote_url
-            && let Some(bad) = url.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._~:/@%+!,;=[]".contains(*c)))
-        {
-            c.push(Problem::new(
-                "git.remote_url",
-                "invalid-character",
-                format!("{url:?} contains {bad:?}; only letters, digits and - . _ ~ : / @ % + ! , ; = [ ] are allowed"),
-            ));
-        }
+        let public_url = file
+            .api
+            .public_url
+            .take()
+            .map_or_else(|| DEFAULT_PUBLIC_URL.to_owned(), |u| u.trim_end_matches('/').to_owned());
+        check_url(&mut c, "api.public_url", &public_url, &["https://", "http://"]);
         if let Some(registry) = &file.deploy.image_registry
             && (registry.is_empty()
                 || !registry.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._:/".contains(c)))
@@ -467,7 +492,8 @@ impl Config {
             chart: provision_helm::BaseChart {
                 name: d.chart_name.unwrap_or_else(|| "ms-base-chart".into()),
                 version: d.chart_version.unwrap_or_else(|| "0.1.0".into()),
-                repository: d.chart_repository.unwrap_or_else(|| "https://charts.example.com".into()),
+                // The chart repository this installation's API serves, unless another is named.
+                repository: d.chart_repository.unwrap_or_else(|| format!("{public_url}/charts")),
             },
             argocd_namespace: d.argocd_namespace.unwrap_or_else(|| "argocd".into()),
             argocd_project: d.argocd_project.unwrap_or_else(|| "default".into()),
@@ -477,7 +503,19 @@ impl Config {
             author_email: file.git.author_email.unwrap_or_else(|| "orchestrator@localhost".into()),
             flux,
         };
-        Ok(Config { home, blueprint_dirs: file.blueprints.paths, layout, workspaces, mail, auth, sealing, runs })
+        let charts = ChartSettings { public: file.charts.public };
+        Ok(Config {
+            home,
+            blueprint_dirs: file.blueprints.paths,
+            layout,
+            workspaces,
+            mail,
+            auth,
+            sealing,
+            runs,
+            public_url,
+            charts,
+        })
     }
 
     /// Where the local git host keeps bare repositories.
@@ -487,6 +525,31 @@ impl Config {
 
     pub fn database(&self) -> PathBuf {
         self.home.join("orchestrator.db")
+    }
+}
+
+/// Checks a URL setting: one of `schemes`, and only characters that mean the same in every
+/// generated file it lands in (CI workflows, Makefiles, Dockerfiles, YAML), where a quote, a
+/// `$`, a `#`, a blank or a newline would change what the file says.
+fn check_url(c: &mut Collector, field: &str, url: &str, schemes: &[&str]) {
+    if !schemes.iter().any(|scheme| url.starts_with(scheme)) {
+        c.push(Problem::new(field, "scheme", format!("{url:?} must start with {}", join_or(schemes))));
+    }
+    if let Some(bad) = url.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._~:/@%+!,;=[]".contains(*c))) {
+        c.push(Problem::new(
+            field,
+            "invalid-character",
+            format!("{url:?} contains {bad:?}; only letters, digits and - . _ ~ : / @ % + ! , ; = [ ] are allowed"),
+        ));
+    }
+}
+
+/// `a, b or c`.
+fn join_or(schemes: &[&str]) -> String {
+    match schemes.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -635,6 +698,53 @@ mod tests {
             };
             let rules: Vec<(&str, &str)> = invalid.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
             assert_eq!(rules, [(field, "invalid-character")], "{toml}");
+        }
+    }
+
+    #[test]
+    fn the_chart_repository_defaults_to_the_one_the_api_serves() {
+        let defaults = Config::defaults("/d");
+        assert_eq!(defaults.public_url, "http://127.0.0.1:8080");
+        assert_eq!(defaults.layout.chart.repository, "http://127.0.0.1:8080/charts");
+        assert!(!defaults.charts.public, "reading charts needs a token unless configured");
+
+        let c = Config::from_toml(
+            "/d",
+            "[api]\npublic_url = \"https://orc.example.com/\"\n[charts]\npublic = true\n",
+            Path::new("c"),
+        )
+        .unwrap();
+        assert_eq!(c.public_url, "https://orc.example.com", "a trailing / is trimmed");
+        assert_eq!(c.layout.chart.repository, "https://orc.example.com/charts");
+        assert!(c.charts.public);
+
+        // An explicit chart repository wins; the environment wins over the file.
+        let env = |name: &str| match name {
+            "ORCHESTRATOR_PUBLIC_URL" => Some("http://10.0.0.5:8080".to_owned()),
+            "ORCHESTRATOR_CHARTS_PUBLIC" => Some("true".to_owned()),
+            _ => None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "[api]\npublic_url = \"https://orc.example.com\"\n").unwrap();
+        let c = Config::load(dir.path(), &[], &env).unwrap();
+        assert_eq!(c.layout.chart.repository, "http://10.0.0.5:8080/charts");
+        assert!(c.charts.public);
+        let c =
+            Config::from_toml("/d", "[deploy]\nchart_repository = \"https://charts.example.com\"\n", Path::new("c"))
+                .unwrap();
+        assert_eq!(c.layout.chart.repository, "https://charts.example.com");
+
+        for (toml, rule) in [
+            ("[api]\npublic_url = \"ssh://orc.example.com\"\n", "scheme"),
+            ("[api]\npublic_url = \"orc.example.com\"\n", "scheme"),
+            ("[api]\npublic_url = \"https://orc.example.com/a b\"\n", "invalid-character"),
+            ("[api]\npublic_url = \"https://orc.example.com/$(id)\"\n", "invalid-character"),
+        ] {
+            let Err(Error::Invalid { invalid, .. }) = Config::from_toml("/d", toml, Path::new("c")) else {
+                panic!("{toml} was accepted")
+            };
+            let rules: Vec<(&str, &str)> = invalid.problems().iter().map(|p| (p.field.as_str(), p.rule)).collect();
+            assert_eq!(rules, [("api.public_url", rule)], "{toml}");
         }
     }
 

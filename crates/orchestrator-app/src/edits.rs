@@ -9,7 +9,7 @@ pub mod chart;
 pub mod image;
 pub mod secret;
 
-pub use chart::ChartReport;
+pub use chart::{ChartFile, ChartFileName, ChartReport};
 pub use image::ImageReport;
 pub use provision_sealed::Scope;
 pub use secret::{SealInput, SecretReport, SecretValue};
@@ -74,6 +74,10 @@ pub enum Error {
         #[source]
         source: Box<provision_helm::IndexError>,
     },
+    #[error("nothing published yet in chart repository {repo}: run `orchestrator chart publish`")]
+    NothingPublished { repo: String },
+    #[error("the chart repository has no file {file}")]
+    ChartFileNotFound { file: String },
     #[error("git failed")]
     Git(#[source] PortError),
     #[error("the store failed")]
@@ -88,7 +92,9 @@ impl Classified for Error {
             // The chart directory is the caller's.
             Error::Invalid(_) | Error::Chart { .. } | Error::ChartName { .. } => ErrorKind::Invalid,
             Error::Certificate { given: true, .. } => ErrorKind::Invalid,
-            Error::ServiceNotFound(_) => ErrorKind::NotFound,
+            Error::ServiceNotFound(_) | Error::NothingPublished { .. } | Error::ChartFileNotFound { .. } => {
+                ErrorKind::NotFound
+            }
             // What is in the repository cannot take the edit (a published version's other
             // bytes included) until someone changes it.
             Error::NoValuesFile { .. } | Error::Bump { .. } | Error::SecretsEdit { .. } | Error::ChartIndex { .. } => {
@@ -103,7 +109,8 @@ impl Classified for Error {
     fn code(&self) -> &'static str {
         match self {
             Error::Invalid(e) => e.code(),
-            Error::ServiceNotFound(_) => "not-found",
+            Error::ServiceNotFound(_) | Error::ChartFileNotFound { .. } => "not-found",
+            Error::NothingPublished { .. } => "nothing-published",
             Error::NoValuesFile { .. } | Error::Bump { .. } => "values-file",
             Error::NoSealingCertificate { .. } | Error::Certificate { .. } | Error::SecretsEdit { .. } => "sealing",
             Error::Chart { .. } | Error::ChartName { .. } => "chart",
@@ -125,7 +132,8 @@ impl Classified for Error {
             Error::NoValuesFile { repo, .. }
             | Error::Bump { repo, .. }
             | Error::SecretsEdit { repo, .. }
-            | Error::ChartIndex { repo, .. } => Subject { repo: Some(repo.clone()), ..Subject::default() },
+            | Error::ChartIndex { repo, .. }
+            | Error::NothingPublished { repo } => Subject { repo: Some(repo.clone()), ..Subject::default() },
             _ => Subject::default(),
         }
     }

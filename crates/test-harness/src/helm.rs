@@ -130,6 +130,81 @@ impl Helm {
     }
 }
 
+/// Credentials for a chart repository, sent as HTTP Basic (what `helm repo add --username
+/// --password` stores).
+#[derive(Debug, Clone, Copy)]
+pub struct Basic<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+fn credentials(args: &mut Vec<OsString>, basic: Option<Basic<'_>>) {
+    if let Some(Basic { username, password }) = basic {
+        args.extend(["--username".into(), username.into(), "--password".into(), password.into()]);
+    }
+}
+
+impl Helm {
+    /// Helm's fetch of `<url>/index.yaml` (as `helm repo add` does): the parsed index, or
+    /// Helm's error.
+    pub fn repo_index(&self, url: &str, basic: Option<Basic<'_>>) -> Result<Value, String> {
+        let mut args: Vec<OsString> = vec!["repo-index".into(), url.into()];
+        credentials(&mut args, basic);
+        answer(self.call(args), "index")
+    }
+
+    /// `helm pull CHART --repo URL --version V -d DEST`: the archive's path and its digest, or
+    /// Helm's error.
+    pub fn pull(
+        &self,
+        chart: &str,
+        repo: &str,
+        version: &str,
+        dest: &Path,
+        basic: Option<Basic<'_>>,
+    ) -> Result<(PathBuf, String), String> {
+        let mut args: Vec<OsString> = vec![
+            "pull".into(),
+            chart.into(),
+            "--repo".into(),
+            repo.into(),
+            "--version".into(),
+            version.into(),
+            "--dest".into(),
+            dest.into(),
+        ];
+        credentials(&mut args, basic);
+        let answer = self.call(args);
+        if answer["ok"] != true {
+            return Err(answer["error"]["message"].as_str().unwrap_or("no message").to_owned());
+        }
+        let archive = PathBuf::from(answer["archive"].as_str().expect("the driver names the archive"));
+        let digest =
+            answer["digest"].as_str().unwrap_or_else(|| panic!("Helm wrote no {}: {answer:#}", archive.display()));
+        Ok((archive.clone(), digest.to_owned()))
+    }
+
+    /// `helm dependency update CHART_DIR`: the archives then in `charts/`, or Helm's error.
+    pub fn dependency_update(&self, chart_dir: &Path) -> Result<Vec<String>, String> {
+        let answer = answer(self.call(vec!["dependency-update".into(), chart_dir.into()]), "archives")?;
+        Ok(answer
+            .as_array()
+            .expect("the driver lists the archives")
+            .iter()
+            .map(|a| a.as_str().expect("a file name").to_owned())
+            .collect())
+    }
+}
+
+/// The member `key` of a driver's answer, or its error's message.
+fn answer(answer: Value, key: &str) -> Result<Value, String> {
+    if answer["ok"] == true {
+        Ok(answer[key].clone())
+    } else {
+        Err(answer["error"]["message"].as_str().unwrap_or("no message").to_owned())
+    }
+}
+
 impl Default for Values {
     fn default() -> Self {
         Self { dir: tempfile::tempdir().expect("a temporary directory can be made") }

@@ -1,8 +1,9 @@
 //! The `orchestrator-api` binary as a process: who may call it, killed mid-run and restarted,
 //! two of them on one data directory under a burst of creates, serving workspaces on a cluster,
-//! and holding out against hostile connections.
+//! holding out against hostile connections, and serving the chart repository to Helm.
 
 mod auth;
+mod charts;
 mod cluster;
 mod contention;
 mod limits;

@@ -27,8 +27,14 @@ pub fn start(home: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, BufRea
 /// A new admin's token for the data directory `home`, issued by `orchestrator token create`
 /// as an operator would (the server finds it in the store it shares).
 pub fn admin_token(home: &Path) -> String {
+    token(home, "admin")
+}
+
+/// A new token of `role` (`reader`, `member`, `admin`) for the data directory `home`, issued
+/// as [`admin_token`] is.
+pub fn token(home: &Path, role: &str) -> String {
     let out = Command::new(crate::binaries::orchestrator())
-        .args(["token", "create", "--email", "ops@example.org", "--role", "admin", "--output", "json"])
+        .args(["token", "create", "--email", "ops@example.org", "--role", role, "--output", "json"])
         .env("ORCHESTRATOR_HOME", home)
         .env_remove("ORCHESTRATOR_BLUEPRINTS")
         .output()

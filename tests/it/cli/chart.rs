@@ -14,7 +14,8 @@ fn publishing_adds_the_archive_and_keeps_the_index_honest() {
     let first = env.json(&["chart", "publish", dir]);
     assert_eq!(first["published"], true, "{first}");
     assert_eq!(first["file"], "ms-base-chart-0.1.0.tgz");
-    assert_eq!(first["url"], "https://charts.example.com/ms-base-chart-0.1.0.tgz");
+    // By default the index points at the chart repository the API serves.
+    assert_eq!(first["url"], "http://127.0.0.1:8080/charts/ms-base-chart-0.1.0.tgz");
     let bare = env.bare("ms-charts");
     assert_eq!(log(&bare, "main"), ["Publish chart ms-base-chart 0.1.0"]);
     let index = git(&bare, &["show", "main:index.yaml"]);

@@ -5,8 +5,9 @@ use crate::support::Api;
 use orchestrator_api::access::ACCESS;
 use serde_json::Value;
 
-/// Routes that answer 404 as if absent unless the configuration turns them on.
-const OFF_BY_DEFAULT: &[&str] = &["/api/delete"];
+/// Routes that answer 404 as if absent unless the configuration turns them on, or until there
+/// is something to serve (the chart repository's index, before a chart is published).
+const OFF_BY_DEFAULT: &[&str] = &["/api/delete", "/charts/index.yaml"];
 
 #[tokio::test]
 async fn the_document_is_served_and_lists_every_route() {

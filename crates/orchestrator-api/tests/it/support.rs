@@ -59,6 +59,12 @@ impl Api {
         Api { router: router(state), runtime, admin: tokio::sync::OnceCell::new(), _home: home }
     }
 
+    /// The application the API serves, for what a test sets up through another front door
+    /// (as `orchestrator chart publish` does).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
     /// `Authorization: Bearer <token>` for a new token of `email` with `role`.
     pub async fn bearer(&self, email: &str, role: Role) -> String {
         let (token, _) = self.runtime.auth.issue_token(email, role, false).await.expect("a token is issued");

@@ -85,6 +85,8 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("ORCHESTRATOR_CONTENTION_DEADLINE", "runs", "contention_deadline", Kind::Integer),
     var("ORCHESTRATOR_RUN_RETRIES", "runs", "retries", Kind::Integer),
     var("ORCHESTRATOR_RUN_RETRY_DELAY", "runs", "retry_delay", Kind::Integer),
+    var("ORCHESTRATOR_PUBLIC_URL", "api", "public_url", Kind::Text),
+    var("ORCHESTRATOR_CHARTS_PUBLIC", "charts", "public", Kind::Bool),
 ];
 
 /// Puts every variable `lookup` knows into `table`; the names of those it used, or the
