@@ -73,7 +73,7 @@ fn a_dry_run_bump_shows_the_diff_and_commits_nothing() {
     let (code, stdout, stderr) = env.run(&["bump-image", "pay", "3f2a9c1", "--dry-run"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.starts_with("Dry run: nothing was committed.") && stdout.contains("+  tag: \"3f2a9c1\""),
+        stdout.starts_with("Dry run: nothing was committed.") && stdout.contains("+    tag: \"3f2a9c1\""),
         "{stdout}"
     );
     assert_eq!(log(&bare, "main"), before, "nothing was committed");
