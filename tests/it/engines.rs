@@ -1,4 +1,4 @@
-//! One service, two ways of deploying it: the base chart with the generated values (Argo CD)
+//! One service, two ways of deploying it: the generated infra chart (Argo CD, Helm)
 //! and the Flux layout's plain manifests must describe the same Deployment and Service, or a
 //! service registered with both would have two controllers fight over immutable selectors.
 
@@ -6,7 +6,7 @@ use provision_core::{BranchName, EnvName, ServiceName};
 use provision_gitops::flux::{CommitAuthor, DEFAULT_NAMESPACE, FluxRegistration, GitOpsRepo, deployment, service};
 use provision_helm::{BaseChart, infra_files};
 use serde_json::Value;
-use test_harness::helm::{CHART_NAME, CHART_VERSION, Values, chart_dir, helm, one};
+use test_harness::helm::{CHART_NAME, CHART_VERSION, helm, one};
 
 #[test]
 fn the_chart_and_the_flux_manifests_select_and_route_to_the_same_pods() {
@@ -37,13 +37,10 @@ fn the_chart_and_the_flux_manifests_select_and_route_to_the_same_pods() {
     let helm = helm();
     for env in ["qa", "prod"].map(|e| EnvName::parse(e).unwrap()) {
         let files = infra_files(&spec, &base, std::slice::from_ref(&env)).unwrap();
-        let values = Values::new();
-        let layered: Vec<_> = ["values.yaml".to_owned(), format!("values-{env}.yaml")]
-            .iter()
-            .map(|f| values.file(f, &files.get(f).unwrap().content))
-            .collect();
+        let infra = crate::infra_chart(&helm, &files);
+        let layered = [infra.path().join("values.yaml"), infra.path().join(format!("values-{env}.yaml"))];
         let namespace = name.namespace(&env);
-        let objects = helm.render(&chart_dir(), name.as_str(), &namespace, &layered).unwrap();
+        let objects = helm.render(infra.path(), name.as_str(), &namespace, &layered).unwrap();
         let chart_deployment = one(&objects, "Deployment");
         let chart_service = one(&objects, "Service");
         let flux_deployment = serde_json::to_value(deployment(&reg, &env)).unwrap();

@@ -12,7 +12,7 @@ mod engines;
 mod front_doors;
 mod sealed;
 
-use provision_core::ServiceName;
+use provision_core::{FileSet, ServiceName};
 use provision_helm::ServiceSpec;
 
 /// The service the chart tests deploy: port 8080, the usual probes, hosts under apps.example.com.
@@ -27,4 +27,19 @@ fn spec<'a>(name: &'a ServiceName, image: &'a str) -> ServiceSpec<'a> {
         domain: "apps.example.com",
         tls_issuer: None,
     }
+}
+
+/// The generated infra repository `files` as a chart directory, with the base chart packaged
+/// where `helm dependency build` puts it (`charts/`), ready for `helm template`.
+fn infra_chart(helm: &test_harness::helm::Helm, files: &FileSet) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, entry) in files.iter() {
+        let file = dir.path().join(path.as_str());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, &entry.content).unwrap();
+    }
+    let charts = dir.path().join("charts");
+    std::fs::create_dir(&charts).unwrap();
+    helm.package(&test_harness::helm::chart_dir(), &charts);
+    dir
 }

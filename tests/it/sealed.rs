@@ -1,13 +1,13 @@
 //! Sealed values as they travel: sealed into a generated `values-<env>.yaml` by
-//! `put_sealed_values`, rendered by the real Helm engine from the base chart in the release's
-//! namespace, and unsealed there by the controller's algorithm (`test_harness::sealed_secrets`).
+//! `put_sealed_values`, rendered by the real Helm engine from the infra chart (the base chart
+//! as its dependency) in the release's namespace, and unsealed there by the controller's algorithm (`test_harness::sealed_secrets`).
 
 use provision_core::{EnvName, ServiceName};
 use provision_helm::{BaseChart, SealedValues, infra_files, put_sealed_values};
 use provision_sealed::{Scope, SealingKey, SecretName, SecretValue};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use test_harness::helm::{CHART_NAME, CHART_VERSION, Values, all_of, chart_dir, helm, one};
+use test_harness::helm::{CHART_NAME, CHART_VERSION, all_of, helm, one};
 use test_harness::sealed_secrets::Controller;
 
 fn b64(text: &str) -> String {
@@ -43,12 +43,14 @@ fn sealed_values_render_as_sealed_secrets_the_controller_unseals_in_the_release_
             })
             .collect();
         let entry = SealedValues { name, scope: scope.as_str(), encrypted_data: &sealed };
-        env_values = put_sealed_values(&env_values, &entry).unwrap();
+        env_values = put_sealed_values(&env_values, CHART_NAME, &entry).unwrap();
     }
 
-    let values = Values::new();
-    let layered = [values.file("values.yaml", text("values.yaml")), values.file("values-qa.yaml", &env_values)];
-    let objects = helm().render(&chart_dir(), "demo", &namespace, &layered).unwrap();
+    let helm = helm();
+    let infra = crate::infra_chart(&helm, &files);
+    let layered = [infra.path().join("values.yaml"), infra.path().join("values-qa.yaml")];
+    std::fs::write(&layered[1], &env_values).unwrap();
+    let objects = helm.render(infra.path(), "demo", &namespace, &layered).unwrap();
 
     // What the controller makes of each SealedSecret once applied in the release's namespace.
     let unsealed: BTreeMap<String, Value> = all_of(&objects, "SealedSecret")

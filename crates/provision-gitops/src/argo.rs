@@ -27,8 +27,9 @@ pub struct Bootstrap<'a> {
     pub branch: &'a str,
     pub argocd_namespace: &'a str,
     pub project: &'a str,
-    /// Repositories (or `*` patterns) the project's Applications may read: the chart
-    /// repository, the infra repositories, the GitOps repository.
+    /// Repositories (or `*` patterns) the project's Applications may read: the infra
+    /// repositories (the services' charts), the chart repository their `Chart.yaml`s depend
+    /// on, the GitOps repository.
     pub source_repos: Vec<String>,
     pub environments: &'a [EnvName],
 }

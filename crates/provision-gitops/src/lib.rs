@@ -1,6 +1,7 @@
 //! GitOps registration of a service, typed and pure (no cluster client; files in, files out),
 //! with field names and shapes taken from the upstream CRD schemas: the Argo CD `Application`
-//! per environment (this module) and the repository's Argo CD bootstrap (module [`argo`]:
+//! per environment (this module: the service's infra repository, a Helm chart depending on the
+//! base chart, with `values.yaml` and `values-<env>.yaml`) and the repository's Argo CD bootstrap (module [`argo`]:
 //! ApplicationSet, AppProject), or the Flux v2 per-environment layout (module [`flux`]:
 //! Kustomizations, image automation, the app's plain kustomize manifests).
 //!
@@ -65,25 +66,22 @@ pub struct Application {
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
     pub project: String,
-    pub sources: Vec<ApplicationSource>,
+    /// One source (not `sources`: Argo CD treats an Application with `sources` as multi-source,
+    /// without rollback, even with one entry).
+    pub source: ApplicationSource,
     pub destination: Destination,
     pub sync_policy: SyncPolicy,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSource {
     #[serde(rename = "repoURL")]
     pub repo_url: String,
     pub target_revision: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chart: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub helm: Option<HelmSource>,
+    /// The chart's directory in the repository.
+    pub path: String,
+    pub helm: HelmSource,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,24 +129,24 @@ pub(crate) trait Described {
     fn name(&self) -> &str;
 }
 
-/// Where a service's chart and values come from, and where it goes.
+/// Where a service's chart comes from, and where it goes.
 #[derive(Debug, Clone)]
 pub struct Registration<'a> {
     pub service: &'a ServiceName,
     pub owner: Option<&'a OwnerName>,
-    /// The Helm repository holding the base chart.
-    pub chart_repository: &'a str,
-    pub chart: &'a str,
-    pub chart_version: &'a str,
-    /// The service's infra repository (values files).
+    /// The service's infra repository: a Helm chart whose `Chart.yaml` depends on the base
+    /// chart in the chart repository (Argo CD fetches it, as `helm dependency build` does), and
+    /// its values files.
     pub infra_repo_url: &'a str,
     /// The namespace Argo CD runs in (`argocd`).
     pub argocd_namespace: &'a str,
     pub project: &'a str,
 }
 
-/// The `Application` deploying `reg.service` to `env`: the base chart from the chart
-/// repository, values from the infra repository (`$values`), namespace `<service>-<env>`.
+/// The `Application` deploying `reg.service` to `env`: the infra repository's chart at `main`
+/// (its root, `path: .`) released as the service with `values.yaml` and `values-<env>.yaml`,
+/// into namespace `<service>-<env>`. Which base chart version deploys is what the infra
+/// `Chart.yaml` pins.
 pub fn application(reg: &Registration<'_>, env: &EnvName) -> Application {
     let mut labels = BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), reg.service.to_string()),
@@ -169,24 +167,15 @@ pub fn application(reg: &Registration<'_>, env: &EnvName) -> Application {
         },
         spec: ApplicationSpec {
             project: reg.project.to_owned(),
-            sources: vec![
-                ApplicationSource {
-                    repo_url: reg.chart_repository.to_owned(),
-                    target_revision: reg.chart_version.to_owned(),
-                    chart: Some(reg.chart.to_owned()),
-                    helm: Some(HelmSource {
-                        release_name: reg.service.to_string(),
-                        value_files: vec!["$values/values.yaml".to_owned(), format!("$values/values-{env}.yaml")],
-                    }),
-                    ..Default::default()
+            source: ApplicationSource {
+                repo_url: reg.infra_repo_url.to_owned(),
+                target_revision: "main".to_owned(),
+                path: ".".to_owned(),
+                helm: HelmSource {
+                    release_name: reg.service.to_string(),
+                    value_files: vec!["values.yaml".to_owned(), format!("values-{env}.yaml")],
                 },
-                ApplicationSource {
-                    repo_url: reg.infra_repo_url.to_owned(),
-                    target_revision: "main".to_owned(),
-                    reference: Some("values".to_owned()),
-                    ..Default::default()
-                },
-            ],
+            },
             destination: Destination {
                 server: "https://kubernetes.default.svc".to_owned(),
                 namespace: reg.service.namespace(env),
@@ -222,14 +211,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_application_per_environment_with_chart_and_values_sources() {
+    fn an_application_per_environment_deploys_the_infra_chart_with_its_values() {
         let service = ServiceName::parse("demo").unwrap();
         let reg = Registration {
             service: &service,
             owner: None,
-            chart_repository: "https://charts.example.com",
-            chart: "ms-base-chart",
-            chart_version: "0.1.0",
             infra_repo_url: "file:///data/git/platform/demo-infra.git",
             argocd_namespace: "argocd",
             project: "default",
@@ -239,13 +225,15 @@ mod tests {
         for expected in [
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\n",
             "name: demo-qa\n  namespace: argocd\n",
-            "- repoURL: https://charts.example.com\n    targetRevision: \"0.1.0\"\n    chart: ms-base-chart\n",
-            "valueFiles:\n      - $values/values.yaml\n      - $values/values-qa.yaml\n",
-            "- repoURL: file:///data/git/platform/demo-infra.git\n    targetRevision: main\n    ref: values\n",
+            "  source:\n    repoURL: file:///data/git/platform/demo-infra.git\n    targetRevision: main\n    path: '.'\n",
+            "    helm:\n      releaseName: demo\n      valueFiles:\n      - values.yaml\n      - values-qa.yaml\n",
             "namespace: demo-qa\n",
             "selfHeal: true",
         ] {
             assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+        }
+        for gone in ["sources:", "chart:", "$values", "ref:"] {
+            assert!(!yaml.contains(gone), "{gone:?} in\n{yaml}");
         }
     }
 }

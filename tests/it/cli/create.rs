@@ -66,6 +66,7 @@ fn create_service_makes_three_repositories_git_can_read() {
     let infra = env.clone("ms-my-microservice-infra");
     let chart = std::fs::read_to_string(infra.join("Chart.yaml")).unwrap();
     assert!(chart.contains("ms-base-chart"), "{chart}");
+    assert!(infra.join("templates/NOTES.txt").is_file() && infra.join(".helmignore").is_file());
     for env_name in ["qa", "staging"] {
         let values = std::fs::read_to_string(infra.join(format!("values-{env_name}.yaml"))).unwrap();
         assert!(values.contains(&format!("host: {NAME}-{env_name}.apps.example.com")), "{values}");
@@ -74,8 +75,8 @@ fn create_service_makes_three_repositories_git_can_read() {
     // The GitOps registration: an Argo CD Application per environment.
     let gitops = env.clone("argo-gitdir-services");
     let app = std::fs::read_to_string(gitops.join(format!("services/{NAME}/application-qa.yaml"))).unwrap();
-    assert!(app.contains("kind: Application") && app.contains("ref: values"), "{app}");
-    assert!(app.contains(report["repos"][1]["clone_url"].as_str().unwrap()), "values come from the infra repo:\n{app}");
+    assert!(app.contains("kind: Application") && app.contains("\n    path: '.'\n"), "{app}");
+    assert!(app.contains(report["repos"][1]["clone_url"].as_str().unwrap()), "the chart is the infra repo:\n{app}");
 }
 
 #[test]

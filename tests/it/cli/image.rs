@@ -9,7 +9,7 @@ fn a_bump_changes_only_the_tag_line_and_the_same_tag_again_changes_nothing() {
     // The team annotated the values; the bump must keep that.
     let work = env.clone("pay-infra");
     let values = std::fs::read_to_string(work.join("values.yaml")).unwrap();
-    let annotated = values.replace("  tag: latest\n", "  tag: latest # CI sets this\n  # pinned by the team:\n");
+    let annotated = values.replace("    tag: latest\n", "    tag: latest # CI sets this\n    # pinned by the team:\n");
     std::fs::write(work.join("values.yaml"), &annotated).unwrap();
     git(&work, &["-c", "user.name=Dev", "-c", "user.email=dev@example.test", "commit", "-qam", "Annotate"]);
     git(&work, &["push", "-q", "origin", "main"]);
@@ -22,7 +22,7 @@ fn a_bump_changes_only_the_tag_line_and_the_same_tag_again_changes_nothing() {
     let diff = git(&bare, &["diff", "--unified=0", "main^", "main"]);
     let changed: Vec<&str> =
         diff.lines().filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---")).collect();
-    assert_eq!(changed, ["-  tag: latest # CI sets this", "+  tag: \"3f2a9c1\"  # CI sets this"], "{diff}");
+    assert_eq!(changed, ["-    tag: latest # CI sets this", "+    tag: \"3f2a9c1\"  # CI sets this"], "{diff}");
     assert_eq!(
         git(&bare, &["show", "main:values.yaml"]),
         annotated.replace("tag: latest # CI", "tag: \"3f2a9c1\"  # CI")
@@ -32,10 +32,13 @@ fn a_bump_changes_only_the_tag_line_and_the_same_tag_again_changes_nothing() {
     assert_eq!(again["changed"], false);
     assert_eq!(log(&bare, "main").len(), 3, "nothing committed the second time");
 
-    // One environment: its values file gets the image block.
+    // One environment: its values file gets the image block, among the base chart's values.
     let qa = env.json(&["bump-image", "pay", "v1.4.0", "--env", "qa"]);
     assert_eq!(qa["file"], "values-qa.yaml");
-    assert!(git(&bare, &["show", "main:values-qa.yaml"]).ends_with("image:\n  tag: \"v1.4.0\"\n"));
+    let values_qa = git(&bare, &["show", "main:values-qa.yaml"]);
+    assert!(values_qa.ends_with("\n  image:\n    tag: \"v1.4.0\"\n"), "{values_qa}");
+    let parsed: serde_json::Value = serde_saphyr::from_str(&values_qa).unwrap();
+    assert_eq!(parsed["ms-base-chart"]["image"]["tag"], "v1.4.0", "{values_qa}");
     assert_eq!(log(&bare, "main")[0], "Bump pay image to v1.4.0 in qa");
 }
 
@@ -66,11 +69,11 @@ fn a_dry_run_bump_shows_the_diff_and_commits_nothing() {
     assert_eq!((report["dry_run"].as_bool(), report["changed"].as_bool()), (Some(true), Some(true)), "{report}");
     let diff = report["diff"].as_str().expect("a diff");
     assert!(diff.starts_with("--- a/values.yaml\n+++ b/values.yaml\n@@ "), "{diff}");
-    assert!(diff.contains("\n-  tag: latest\n+  tag: \"3f2a9c1\"\n"), "{diff}");
+    assert!(diff.contains("\n-    tag: latest\n+    tag: \"3f2a9c1\"\n"), "{diff}");
     let (code, stdout, stderr) = env.run(&["bump-image", "pay", "3f2a9c1", "--dry-run"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.starts_with("Dry run: nothing was committed.") && stdout.contains("+  tag: \"3f2a9c1\""),
+        stdout.starts_with("Dry run: nothing was committed.") && stdout.contains("+    tag: \"3f2a9c1\""),
         "{stdout}"
     );
     assert_eq!(log(&bare, "main"), before, "nothing was committed");

@@ -47,11 +47,12 @@ fn seal_ok(env: &Env, args: &[&str], stdin: &str) -> Value {
     serde_json::from_str(&stdout).unwrap()
 }
 
-/// The `sealedSecrets` of values-<env>.yaml on main, read with the git CLI.
+/// The base chart's `sealedSecrets` of values-<env>.yaml on main, read with the git CLI.
 fn sealed_values(env: &Env, file: &str) -> Value {
     let text = git(&env.bare("pay-infra"), &["show", &format!("main:{file}")]);
     let values: Value = serde_saphyr::from_str(&text).unwrap();
-    values["sealedSecrets"].clone()
+    assert!(values.get("sealedSecrets").is_none(), "under the base chart's key, not at the top level:\n{text}");
+    values["ms-base-chart"]["sealedSecrets"].clone()
 }
 
 /// What the controller makes of entry `name` as the chart renders it in `namespace`.

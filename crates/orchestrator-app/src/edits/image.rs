@@ -78,11 +78,8 @@ impl MainEdits {
         let scope = env.as_ref().map_or_else(|| "all environments".to_owned(), |e| e.to_string());
         let message = format!("Bump {service} image to {tag} in {scope}\n");
         let set_tag = |text: &str| {
-            let (edited, changed) = provision_helm::set_image_tag(text, &tag).map_err(|source| Error::Bump {
-                repo: repo.to_string(),
-                file: file.clone(),
-                source,
-            })?;
+            let (edited, changed) = provision_helm::set_image_tag(text, &self.layout.chart.name, &tag)
+                .map_err(|source| Error::Bump { repo: repo.to_string(), file: file.clone(), source })?;
             Ok(changed.then_some(edited))
         };
         let (commit, changed, diff) = if dry_run {

@@ -161,10 +161,8 @@ impl MainEdits {
         );
         let edited = self
             .edit_on_main(&repo, &path, &message, |text| {
-                provision_helm::put_sealed_values(text, &entry).map(Some).map_err(|source| Error::SecretsEdit {
-                    repo: repo.to_string(),
-                    file: file.clone(),
-                    source: Box::new(source),
+                provision_helm::put_sealed_values(text, &self.layout.chart.name, &entry).map(Some).map_err(|source| {
+                    Error::SecretsEdit { repo: repo.to_string(), file: file.clone(), source: Box::new(source) }
                 })
             })
             .await?;

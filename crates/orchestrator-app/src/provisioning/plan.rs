@@ -209,9 +209,6 @@ pub fn plan(
     let registration = provision_gitops::Registration {
         service: name,
         owner: request.owner.as_ref(),
-        chart_repository: &layout.chart.repository,
-        chart: &layout.chart.name,
-        chart_version: &layout.chart.version,
         infra_repo_url: &infra_url,
         argocd_namespace: &layout.argocd_namespace,
         project: &layout.argocd_project,

@@ -360,3 +360,98 @@ async fn after_git_remote_url_changes_an_upgrade_rewrites_the_registrations_in_o
     assert!(again.run.is_none(), "{again:#?}");
     assert_eq!(f.git.history(gitops, "main").len(), before + 1);
 }
+
+/// An infra repository's files as the generator wrote them before the infra repository was a
+/// chart of its own: no `templates/NOTES.txt`, the base chart's values at the top level.
+fn previous_generator(files: &FileSet) -> FileSet {
+    files
+        .iter()
+        .filter(|(path, _)| path.as_str() != "templates/NOTES.txt")
+        .map(|(path, entry)| {
+            if !path.as_str().starts_with("values") {
+                return (path.clone(), entry.clone());
+            }
+            let text = String::from_utf8(entry.content.to_vec()).unwrap();
+            let old: String = text
+                .lines()
+                .filter(|l| {
+                    !l.starts_with("# The values of the base chart")
+                        && !l.starts_with("# dependency under")
+                        && *l != "ms-base-chart:"
+                })
+                .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+                .collect();
+            (path.clone(), FileEntry::new(old.into_bytes()))
+        })
+        .collect()
+}
+
+/// Makes `repo` as if the previous generator had made it: its pristine render committed on the
+/// template branch and merged into main (main's own edits, if any, kept).
+async fn rendered_by_the_previous_generator(git: &MemoryGitHost, repo: &str) {
+    let repo = RepoName::parse(repo).unwrap();
+    let template = BranchName::parse("orchestrator/template").unwrap();
+    let files = git.read_tree(&repo, &template).await.unwrap().unwrap();
+    let tip = git.branch_tip(&repo, &template).await.unwrap();
+    let request = CommitRequest {
+        branch: &template,
+        parent: tip.as_ref(),
+        files: &previous_generator(&files),
+        mode: TreeMode::Replace,
+        message: "the previous generator's render",
+        skip_unchanged: false,
+    };
+    git.commit(&repo, request).await.unwrap();
+    let request = provision_core::ports::MergeRequest {
+        into: &BranchName::main(),
+        from: &template,
+        conflict_branch: &BranchName::parse("conflicts").unwrap(),
+        message: "Merge the previous generator's render",
+        renames: &[],
+    };
+    assert_eq!(git.merge(&repo, &request).await.unwrap(), provision_core::ports::MergeState::Merged);
+}
+
+#[tokio::test]
+async fn an_infra_repository_of_the_previous_generator_upgrades_cleanly_to_the_infra_chart() {
+    let f = Fixture::new();
+    let v1 = blueprint_dir(&v1_files());
+    let app = f.app_with(&v1);
+    for name in ["calm", "bumped"] {
+        app.provisioning.create_service(&tiny(name), &CreateOptions::default()).await.unwrap();
+    }
+    let new_values = file(&f.git, "calm-infra", "main", "values.yaml");
+    for repo in ["calm-infra", "bumped-infra"] {
+        rendered_by_the_previous_generator(&f.git, repo).await;
+    }
+    let old_values = file(&f.git, "calm-infra", "main", "values.yaml");
+    assert!(old_values.contains("\nimage:\n  repository: ") && !old_values.contains("ms-base-chart:"), "{old_values}");
+    // Edits on the layout before keep working there.
+    let bumped = app.edits.bump_image("bumped", "v1", Some("qa"), false).await.unwrap();
+    assert!(bumped.changed);
+    let old_qa = file(&f.git, "bumped-infra", "main", "values-qa.yaml");
+    assert!(old_qa.ends_with("\nimage:\n  tag: \"v1\"\n") && !old_qa.contains("ms-base-chart"), "{old_qa}");
+    let bumped_main = f.git.history("bumped-infra", "main");
+
+    let report = app.upgrades.upgrade(&UpgradeTarget::All, &UpgradeOptions::default()).await.unwrap();
+    let outcomes: Vec<_> =
+        report.services.iter().flat_map(|s| &s.repos).map(|r| (r.repo.as_str(), r.outcome)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("bumped", UpgradeOutcome::UpToDate),
+            ("bumped-infra", UpgradeOutcome::Conflicts),
+            ("calm", UpgradeOutcome::UpToDate),
+            ("calm-infra", UpgradeOutcome::Upgraded),
+        ]
+    );
+    // Untouched values arrive in the new layout; the chart gets its NOTES.txt.
+    assert_eq!(file(&f.git, "calm-infra", "main", "values.yaml"), new_values);
+    assert!(file(&f.git, "calm-infra", "main", "templates/NOTES.txt").contains("index .Values \"ms-base-chart\""));
+    assert!(f.git.history("calm-infra", "main")[0].starts_with("Upgrade blueprint tiny 1.0.0 (new render)"));
+    // A values file the team changed since (qa's tag) conflicts with its move under the base
+    // chart's key: main stays as it was, the conflict waits on the upgrade branch.
+    let conflicts: Vec<_> = report.services[0].repos[1].conflicts.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(conflicts, ["values-qa.yaml"]);
+    assert_eq!(f.git.history("bumped-infra", "main"), bumped_main, "main is untouched");
+}

@@ -33,9 +33,6 @@ fn registration(service: &str, owner: Option<&str>, envs: &[&str]) -> Vec<(Strin
     let registration = Registration {
         service: &service,
         owner: owner.as_ref(),
-        chart_repository: "https://charts.example.com",
-        chart: "ms-base-chart",
-        chart_version: "0.1.0",
         infra_repo_url: &infra_repo_url,
         argocd_namespace: "argocd",
         project: "default",
@@ -95,11 +92,11 @@ fn mistakes_in_an_application_are_caught() {
     check(
         &crds,
         &with(&|a| {
-            let source = a["spec"]["sources"][1].as_object_mut().unwrap();
+            let source = a["spec"]["source"].as_object_mut().unwrap();
             let url = source.remove("repoURL").unwrap();
             source.insert("repoUrl".into(), url);
         }),
-        &[(".spec.sources[1].repoUrl", Rule::UnknownField), (".spec.sources[1].repoURL", Rule::Required)],
+        &[(".spec.source.repoUrl", Rule::UnknownField), (".spec.source.repoURL", Rule::Required)],
     );
     check(&crds, &with(&|a| a["spec"]["destination"] = json!("in-cluster")), &[(".spec.destination", Rule::Type)]);
     check(
@@ -114,8 +111,8 @@ fn mistakes_in_an_application_are_caught() {
     );
     check(
         &crds,
-        &with(&|a| a["spec"]["sources"][0]["helm"]["valueFiles"] = json!("$values/values.yaml")),
-        &[(".spec.sources[0].helm.valueFiles", Rule::Type)],
+        &with(&|a| a["spec"]["source"]["helm"]["valueFiles"] = json!("values.yaml")),
+        &[(".spec.source.helm.valueFiles", Rule::Type)],
     );
     check(
         &crds,
@@ -147,8 +144,8 @@ fn scalars_are_typed_as_the_api_server_reads_yaml() {
     for (from, to, expected) in [
         // YAML 1.1: an unquoted `yes` is a boolean, and labels are strings.
         ("orchestrator.dev/environment: qa", "orchestrator.dev/environment: yes", (".metadata.labels", Rule::Type)),
-        // An unquoted version that looks like a number is one.
-        ("targetRevision: \"0.1.0\"", "targetRevision: 0.1", (".spec.sources[0].targetRevision", Rule::Type)),
+        // A revision that looks like a number is one unless quoted.
+        ("targetRevision: main", "targetRevision: 0.1", (".spec.source.targetRevision", Rule::Type)),
     ] {
         assert!(text.contains(from), "{from:?} not in\n{text}");
         check(&crds, &object(path, &text.replace(from, to)), &[expected]);
@@ -159,22 +156,22 @@ fn scalars_are_typed_as_the_api_server_reads_yaml() {
 fn int_or_string_and_preserved_fields_in_an_application() {
     let crds = crds(&[APPLICATIONS]);
     let mut app = generated_application();
-    let chart = &mut app["spec"]["sources"][0];
-    chart["kustomize"] = json!({"replicas": [{"name": "web", "count": 3}, {"name": "worker", "count": "2"}]});
+    let source = &mut app["spec"]["source"];
+    source["kustomize"] = json!({"replicas": [{"name": "web", "count": 3}, {"name": "worker", "count": "2"}]});
     // Free-form Helm values (x-kubernetes-preserve-unknown-fields).
-    chart["helm"]["valuesObject"] =
+    source["helm"]["valuesObject"] =
         json!({"replicaCount": 2, "ingress": {"enabled": true, "hosts": [{"host": "a.example.com"}]}});
     check(&crds, &app, &[]);
-    app["spec"]["sources"][0]["kustomize"]["replicas"][0]["count"] = json!(true);
-    app["spec"]["sources"][0]["kustomize"]["replicas"][1]["count"] = json!(2.5);
-    app["spec"]["sources"][0]["helm"]["valuesObjekt"] = json!({});
+    app["spec"]["source"]["kustomize"]["replicas"][0]["count"] = json!(true);
+    app["spec"]["source"]["kustomize"]["replicas"][1]["count"] = json!(2.5);
+    app["spec"]["source"]["helm"]["valuesObjekt"] = json!({});
     check(
         &crds,
         &app,
         &[
-            (".spec.sources[0].kustomize.replicas[0].count", Rule::Type),
-            (".spec.sources[0].kustomize.replicas[1].count", Rule::Type),
-            (".spec.sources[0].helm.valuesObjekt", Rule::UnknownField),
+            (".spec.source.kustomize.replicas[0].count", Rule::Type),
+            (".spec.source.kustomize.replicas[1].count", Rule::Type),
+            (".spec.source.helm.valuesObjekt", Rule::UnknownField),
         ],
     );
 }

@@ -1,12 +1,14 @@
 //! The base chart (`templates/charts/ms-base-chart`) under the real Helm engine: strict lint,
-//! renders with every switch on, off and one at a time, the values this crate generates for
-//! each environment, schema rejections, packaging.
+//! renders with every switch on, off and one at a time, schema rejections, packaging; and the
+//! infra repository this crate generates as a chart of its own, depending on the base chart:
+//! strict lint and the same objects as the base chart alone, for each environment, and the
+//! edits of its values files.
 //!
 //! Helm runs through `test_harness::helm` (helm-python-sdk: Helm v4 as a C library). Without it
 //! the tests fail, never skip: `cargo xtask ci` installs it.
 
 use provision_core::{EnvName, ServiceName};
-use provision_helm::{BaseChart, ImageTag, ServiceSpec, infra_files, set_image_tag};
+use provision_helm::{BaseChart, ImageTag, SealedValues, ServiceSpec, infra_files, put_sealed_values, set_image_tag};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -333,9 +335,9 @@ fn the_storage_class_comes_from_persistence_storage_class() {
     assert_eq!(pod["volumes"][0]["persistentVolumeClaim"]["claimName"], "demo-old-data");
 }
 
-#[test]
-fn the_generated_values_render_each_environment() {
-    let helm = helm();
+/// The generated infra repository of `demo` in a directory, with the base chart packaged where
+/// `helm dependency build` puts it (`charts/<name>-<version>.tgz`).
+fn infra_chart(helm: &Helm, envs: &[EnvName]) -> tempfile::TempDir {
     let name = ServiceName::parse("demo").unwrap();
     let spec = spec(&name, "localhost:5000/platform/demo");
     let base = BaseChart {
@@ -343,29 +345,79 @@ fn the_generated_values_render_each_environment() {
         version: CHART_VERSION.into(),
         repository: "https://charts.example.com".into(),
     };
-    let envs = ["qa", "staging", "prod"].map(|e| EnvName::parse(e).unwrap());
-    let files = infra_files(&spec, &base, &envs).unwrap();
-    let values = Values::new();
+    let files = infra_files(&spec, &base, envs).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     for (path, entry) in files.iter() {
-        values.file(path.as_str(), &entry.content);
+        let file = dir.path().join(path.as_str());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, &entry.content).unwrap();
     }
-    let chart = std::fs::read_to_string(values.dir().join("Chart.yaml")).unwrap();
-    assert!(chart.contains(&format!("- name: {CHART_NAME}\n  version: \"{CHART_VERSION}\"\n")), "{chart}");
+    let charts = dir.path().join("charts");
+    std::fs::create_dir(&charts).unwrap();
+    let package = helm.package(&chart_dir(), &charts);
+    let archive = PathBuf::from(package["archive"].as_str().unwrap());
+    assert_eq!(archive, charts.join(format!("{CHART_NAME}-{CHART_VERSION}.tgz")));
+    dir
+}
 
+/// The base chart's values in a generated values file, as values at the top level (the layout
+/// before, which Argo CD passed to the base chart itself).
+fn base_values(file: &std::path::Path) -> Value {
+    let doc: Value = serde_saphyr::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let top: Vec<_> = doc.as_object().unwrap().keys().collect();
+    assert_eq!(top, [CHART_NAME], "{}: only the base chart's key at the top level", file.display());
+    doc[CHART_NAME].clone()
+}
+
+/// `helm template` of the chart: its objects and the NOTES.txt it prints.
+fn render_with_notes(
+    helm: &Helm,
+    chart: &std::path::Path,
+    namespace: &str,
+    values: &[PathBuf],
+) -> (Vec<Value>, String) {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["render".into(), chart.into(), "--name".into(), "demo".into(), "--namespace".into(), namespace.into()];
+    for v in values {
+        args.extend(["-f".into(), v.into()]);
+    }
+    let answer = helm.call(args);
+    assert_eq!(answer["ok"], true, "{answer:#}");
+    let objects = answer["objects"].as_array().unwrap().iter().map(|o| o["object"].clone()).collect();
+    (objects, answer["notes"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_infra_repository_is_a_chart_that_lints_and_renders_each_environment() {
+    let helm = helm();
+    let envs = ["qa", "staging", "prod"].map(|e| EnvName::parse(e).unwrap());
+    let infra = infra_chart(&helm, &envs);
+    let dir = infra.path();
+    let chart = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap();
+    assert!(chart.contains(&format!("- name: {CHART_NAME}\n  version: \"{CHART_VERSION}\"\n")), "{chart}");
+    assert!(dir.join("templates/NOTES.txt").is_file());
+
+    let old = Values::new();
     for (env, replicas) in [("qa", 1), ("staging", 2), ("prod", 3)] {
-        // As Argo CD passes them: values.yaml, then values-<env>.yaml.
-        let layered = [values.dir().join("values.yaml"), values.dir().join(format!("values-{env}.yaml"))];
-        let report = helm.lint(&chart_dir(), &layered);
+        // As Argo CD, a plain `helm install` or a HelmRelease pass them: values.yaml, then values-<env>.yaml.
+        let layered = [dir.join("values.yaml"), dir.join(format!("values-{env}.yaml"))];
+        let report = helm.lint(dir, &layered);
         assert_eq!(report["ok"], true, "{env}: {report:#}");
 
-        let objects = helm
-            .render(&chart_dir(), "demo", &format!("demo-{env}"), &layered)
-            .unwrap_or_else(|e| panic!("{env}: {e}"));
+        let namespace = format!("demo-{env}");
+        let (objects, notes) = render_with_notes(&helm, dir, &namespace, &layered);
         assert_eq!(kinds(&objects), ["Deployment", "Ingress", "Service"].map(String::from).into(), "{env}");
         let host = format!("demo-{env}.apps.example.com");
         let ingress = one(&objects, "Ingress");
         assert_eq!(ingress["spec"]["rules"][0]["host"], host.as_str(), "{env}");
         assert_eq!(ingress["spec"]["tls"], json!([{ "hosts": [host], "secretName": "demo-tls" }]), "{env}");
+        assert!(
+            notes.contains(&format!(
+                "demo is released as demo in {namespace}, deployed by the base chart {CHART_NAME}."
+            )),
+            "{notes}"
+        );
+        assert!(notes.contains(&format!("URL:   https://{host}\n")), "{env}: {notes}");
 
         let deployment = one(&objects, "Deployment");
         assert_eq!(deployment["metadata"]["name"], "demo");
@@ -395,18 +447,92 @@ fn the_generated_values_render_each_environment() {
         );
         let service = one(&objects, "Service");
         assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080);
-    }
 
+        // The same objects as the base chart alone renders from the same values at the top level.
+        let top_level = [
+            old.json("values.json", &base_values(&layered[0])),
+            old.json(&format!("values-{env}.json"), &base_values(&layered[1])),
+        ];
+        assert_eq!(helm.lint(&chart_dir(), &top_level)["ok"], true, "{env}");
+        assert_eq!(
+            objects,
+            render_ok_in(&helm, &namespace, &top_level),
+            "{env}: the infra chart renders what the base chart does"
+        );
+    }
+}
+
+fn render_ok_in(helm: &Helm, namespace: &str, values: &[PathBuf]) -> Vec<Value> {
+    helm.render(&chart_dir(), "demo", namespace, values).unwrap_or_else(|e| panic!("render failed: {e}"))
+}
+
+#[test]
+fn edits_of_the_infra_values_reach_the_rendered_objects() {
+    let helm = helm();
+    let envs = ["qa", "prod"].map(|e| EnvName::parse(e).unwrap());
+    let infra = infra_chart(&helm, &envs);
+    let dir = infra.path();
+    let edit = |file: &str, f: &dyn Fn(&str) -> String| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(&text)).unwrap();
+    };
+    let image = |env: &str| {
+        let layered = [dir.join("values.yaml"), dir.join(format!("values-{env}.yaml"))];
+        assert_eq!(helm.lint(dir, &layered)["ok"], true, "{env}");
+        let objects = helm.render(dir, "demo", &format!("demo-{env}"), &layered).unwrap();
+        container(one(&objects, "Deployment"))["image"].as_str().unwrap().to_owned()
+    };
+
+    // values.yaml: every environment.
+    edit("values.yaml", &|text| set_image_tag(text, CHART_NAME, &ImageTag::parse("3f2a9c1").unwrap()).unwrap().0);
+    assert_eq!(image("qa"), "localhost:5000/platform/demo:3f2a9c1");
+    assert_eq!(image("prod"), "localhost:5000/platform/demo:3f2a9c1");
     // A tag bumped into an environment's file (quoted, so "1.10" stays a string) wins there.
-    let prod = values.dir().join("values-prod.yaml");
-    let text = std::fs::read_to_string(&prod).unwrap();
-    let (bumped, changed) = set_image_tag(&text, &ImageTag::parse("1.10").unwrap()).unwrap();
-    assert!(changed);
-    std::fs::write(&prod, bumped).unwrap();
-    let layered = [values.dir().join("values.yaml"), prod];
-    assert_eq!(helm.lint(&chart_dir(), &layered)["ok"], true);
-    let objects = helm.render(&chart_dir(), "demo", "demo-prod", &layered).unwrap();
-    assert_eq!(container(one(&objects, "Deployment"))["image"], "localhost:5000/platform/demo:1.10");
+    edit("values-prod.yaml", &|text| {
+        let (bumped, changed) = set_image_tag(text, CHART_NAME, &ImageTag::parse("1.10").unwrap()).unwrap();
+        assert!(changed);
+        bumped
+    });
+    assert_eq!(image("prod"), "localhost:5000/platform/demo:1.10");
+    assert_eq!(image("qa"), "localhost:5000/platform/demo:3f2a9c1");
+
+    // A sealed secret put into qa's file is deployed there.
+    let data = [("PASSWORD".to_owned(), "AgBy3i4OJSWK".to_owned())].into();
+    edit("values-qa.yaml", &|text| {
+        put_sealed_values(text, CHART_NAME, &SealedValues { name: "demo-db", scope: "strict", encrypted_data: &data })
+            .unwrap()
+    });
+    let layered = [dir.join("values.yaml"), dir.join("values-qa.yaml")];
+    assert_eq!(helm.lint(dir, &layered)["ok"], true);
+    let objects = helm.render(dir, "demo", "demo-qa", &layered).unwrap();
+    assert_eq!(one(&objects, "SealedSecret")["spec"]["encryptedData"], json!({ "PASSWORD": "AgBy3i4OJSWK" }));
+    assert_eq!(container(one(&objects, "Deployment"))["envFrom"], json!([{ "secretRef": { "name": "demo-db" } }]));
+}
+
+/// A repository generated before kept the base chart's values at the top level, which the
+/// base chart read directly; the edits still find them there.
+#[test]
+fn edits_of_values_at_the_top_level_reach_the_base_chart() {
+    let helm = helm();
+    let values = Values::new();
+    let base = values.file("values.yaml", "nameOverride: demo\nimage:\n  repository: r/demo\n  tag: latest\n");
+    let qa = values.file("values-qa.yaml", "replicaCount: 1\ningress:\n  enabled: false\n");
+    let (text, _) =
+        set_image_tag(&std::fs::read_to_string(&base).unwrap(), CHART_NAME, &ImageTag::parse("v2").unwrap()).unwrap();
+    std::fs::write(&base, text).unwrap();
+    let data = [("K".to_owned(), "AgCx".to_owned())].into();
+    let sealed = put_sealed_values(
+        &std::fs::read_to_string(&qa).unwrap(),
+        CHART_NAME,
+        &SealedValues { name: "demo-env", scope: "strict", encrypted_data: &data },
+    )
+    .unwrap();
+    assert!(!sealed.contains(CHART_NAME), "{sealed}");
+    std::fs::write(&qa, sealed).unwrap();
+    let objects = render_ok(&helm, &[base, qa]);
+    assert_eq!(container(one(&objects, "Deployment"))["image"], "r/demo:v2");
+    assert_eq!(one(&objects, "SealedSecret")["metadata"]["name"], "demo-env");
 }
 
 #[test]

@@ -119,6 +119,31 @@ fn ci_pushes_the_image_and_bumps_this_services_infra_repo() {
     assert!(!ci.contains("{%") && !ci.contains("{{ name"), "template syntax left in:\n{ci}");
 }
 
+/// The awk program of the CI's bump step, run by the system's `awk` on `values`.
+fn ci_bump(ci: &str, values: &str, tag: &str) -> String {
+    let start =
+        ci.find("awk -v tag=\"$GITHUB_SHA\" '").expect("the bump step runs awk") + "awk -v tag=\"$GITHUB_SHA\" '".len();
+    let program = &ci[start..start + ci[start..].find("' values.yaml").expect("the awk program ends")];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("values.yaml");
+    std::fs::write(&file, values).unwrap();
+    let out = Command::new("awk").args(["-v", &format!("tag={tag}"), program]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn ci_bumps_the_base_charts_tag_under_its_key_or_at_the_top_level() {
+    let app = render(Target::App, &ctx("demo"), json!({}));
+    let ci = text(&app, ".github/workflows/ci.yaml");
+    // The infra chart's layout: the base chart's values under its name.
+    let nested = "# Generated.\nms-base-chart:\n  nameOverride: demo\n  image:\n    repository: r/demo\n\n    # set by CI\n    tag: latest\n    pullPolicy: IfNotPresent\n  service:\n    tag: not-this\n";
+    assert_eq!(ci_bump(&ci, nested, "3f2a9c1"), nested.replace("    tag: latest\n", "    tag: \"3f2a9c1\"\n"));
+    // Infra repositories generated before: at the top level.
+    let top = "nameOverride: demo\nimage:\n  repository: r/demo\n  tag: latest\nservice:\n  tag: not-this\n";
+    assert_eq!(ci_bump(&ci, top, "3f2a9c1"), top.replace("  tag: latest\n", "  tag: \"3f2a9c1\"\n"));
+}
+
 #[test]
 fn go_mod_and_defaults() {
     let app = render(Target::App, &ctx("demo"), json!({}));
