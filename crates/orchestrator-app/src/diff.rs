@@ -57,20 +57,31 @@ pub fn text(path: &str, old: &str, new: &str) -> String {
     unified(path, true, old.as_bytes(), new.as_bytes())
 }
 
+/// The unified diff of a file that is `before` and then `after` (`None`: no such file on that
+/// side, `/dev/null` in the header).
+pub fn between(path: &str, before: Option<&[u8]>, after: Option<&[u8]>) -> String {
+    let side = |content: Option<&[u8]>, prefix: &str| match content {
+        Some(_) => format!("{prefix}/{path}"),
+        None => "/dev/null".to_owned(),
+    };
+    sides(&side(before, "a"), &side(after, "b"), before.unwrap_or_default(), after.unwrap_or_default())
+}
+
 /// The unified diff of `old` to `new`; `existed` says whether the old side is a file.
 fn unified(path: &str, existed: bool, old: &[u8], new: &[u8]) -> String {
     let from = if existed { format!("a/{path}") } else { "/dev/null".to_owned() };
+    sides(&from, &format!("b/{path}"), old, new)
+}
+
+/// The unified diff of `old` (named `from`) to `new` (named `to`).
+fn sides(from: &str, to: &str, old: &[u8], new: &[u8]) -> String {
     let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
-        return format!("Binary files {from} and b/{path} differ\n");
+        return format!("Binary files {from} and {to} differ\n");
     };
     if old == new {
-        return format!("--- {from}\n+++ b/{path}\n(the file's mode changes)\n");
+        return format!("--- {from}\n+++ {to}\n(the file's mode changes)\n");
     }
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(CONTEXT)
-        .header(&from, &format!("b/{path}"))
-        .to_string()
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(CONTEXT).header(from, to).to_string()
 }
 
 #[cfg(test)]
@@ -103,6 +114,16 @@ mod tests {
         assert_eq!(got[1].diff.as_deref(), Some("--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+hello\n"));
         assert_eq!(got[2].diff, None);
         assert!(changes(None, &planned).iter().all(|c| c.change == ChangeKind::New));
+    }
+
+    #[test]
+    fn a_diff_between_two_sides_names_a_missing_one_dev_null() {
+        assert_eq!(between("gone.txt", Some(b"bye\n"), None), "--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n");
+        assert_eq!(between("new.txt", None, Some(b"hi\n")), "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+hi\n");
+        assert_eq!(
+            between("run.sh", Some(b"x\n"), Some(b"x\n")),
+            "--- a/run.sh\n+++ b/run.sh\n(the file's mode changes)\n"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub use prepare::UpgradeRun;
 
 use crate::error::{Classified, ErrorKind, Subject, chain};
 use crate::provisioning::Planner;
+use crate::provisioning::plan::RepoRole;
 use crate::runs::{RunError, RunRequest, Runner};
 use prepare::{PlannedRepo, ServiceUpgrade, Skipped, Standing, is_current, prepare, push_steps, render, standing};
 use provision_core::ports::{RunCreated, RunState, ServiceRecord};
@@ -192,8 +193,21 @@ impl Upgrades {
         };
         // Each service rendered above, so its registration renders too.
         let wanted = self.registrations(&catalog, ready.iter().map(|(u, _)| u)).map_err(|e| failed(Box::new(e)))?;
-        let registrations =
+        let mut registrations =
             prepare::stale_registrations(git, gitops, &wanted).await.map_err(|e| failed(Box::new(e)))?;
+        // A registration deploys the infra repository's `main`: while its merge would conflict,
+        // `main` keeps the values the old registration reads, so the service's registration
+        // waits too (the upgrade after the conflict is resolved rewrites it).
+        for (upgrade, repos) in &ready {
+            for repo in repos.iter().filter(|r| r.upgrade.role == RepoRole::Infra && !r.upgrade.current) {
+                if let Ok(Standing::Behind { conflicts, .. }) = standing(git, repo, &upgrade.to_version).await
+                    && !conflicts.is_empty()
+                {
+                    let service = &upgrade.request.name;
+                    registrations.retain(|path| !provision_gitops::ownership::owned_by(service, path));
+                }
+            }
+        }
         let services = ready.iter().map(|(u, _)| u.clone()).collect();
         let run = UpgradeRun { services, skipped, registrations };
         if run.registrations.is_empty() && run.services.iter().all(|s| s.repos.iter().all(|r| r.current)) {

@@ -548,6 +548,15 @@ fn upgrade_text(r: &UpgradeReport) -> String {
             for conflict in &repo.conflicts {
                 s.push_str(&format!("      conflict  {} ({})\n", conflict.path, conflict.kind.as_str()));
             }
+            if r.mode == UpgradeMode::DryRun {
+                for change in &repo.changes {
+                    s.push('\n');
+                    s.push_str(&change.diff);
+                }
+                if !repo.changes.is_empty() {
+                    s.push('\n');
+                }
+            }
         }
     }
     if let Some(run) = &r.run {

@@ -200,6 +200,9 @@ pub struct MergePreview {
     /// Every file of `into` the merge changes, by path.
     pub changes: Vec<(String, FileChange)>,
     pub conflicts: Vec<MergeConflict>,
+    /// Each changed file's contents on `into` before and after the merge, by path (`None`:
+    /// absent on that side), for showing what the merge would do.
+    pub contents: std::collections::BTreeMap<String, (Option<Vec<u8>>, Option<Vec<u8>>)>,
 }
 
 /// One commit of a repository's history, as [`GitHost::log`] lists it.

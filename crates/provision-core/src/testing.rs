@@ -353,7 +353,12 @@ impl GitHost for MemoryGitHost {
                 }
             }
             changes.sort();
-            Ok(MergePreview { changes, conflicts: merged.conflicts })
+            let content = |tree: &FileSet, path: &str| tree.get(path).map(|e| e.content.to_vec());
+            let contents = changes
+                .iter()
+                .map(|(path, _)| (path.clone(), (content(ours, path), content(&merged.tree, path))))
+                .collect();
+            Ok(MergePreview { changes, conflicts: merged.conflicts, contents })
         })
     }
 

@@ -278,7 +278,19 @@ pub(crate) fn preview(at: &Location<'_>, spec: &MergeSpec, files: &FileSet) -> R
     }
     changes.extend(before.keys().filter(|p| !after.contains_key(*p)).map(|p| (p.clone(), FileChange::Removed)));
     changes.sort();
-    Ok(MergePreview { changes, conflicts: merged.conflicts })
+    let content = |side: &BTreeMap<String, (gix::objs::tree::EntryMode, ObjectId)>, path: &str| {
+        side.get(path)
+            .map(|(_, id)| {
+                let reading = || at.git(format!("reading file {path}"));
+                repo.find_object(*id).map(|o| o.detach().data).map_err(reading())
+            })
+            .transpose()
+    };
+    let mut contents = BTreeMap::new();
+    for (path, _) in &changes {
+        contents.insert(path.clone(), (content(&before, path)?, content(&after, path)?));
+    }
+    Ok(MergePreview { changes, conflicts: merged.conflicts, contents })
 }
 
 /// Every non-tree entry of `tree` by path: its mode and id.

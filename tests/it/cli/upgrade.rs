@@ -75,6 +75,33 @@ fn an_upgrade_merges_the_new_blueprint_into_what_the_team_pushed() {
     }
     assert_eq!(git(&env.bare("pay"), &["rev-parse", "main"]), pushed, "a check writes nothing");
 
+    // A dry run shows what main would become, file by file, the team's work kept.
+    let dry = json_with(&env, &v1_1, &["upgrade", "pay", "--dry-run"], 0);
+    let diffs: Vec<(&str, &str)> = dry["services"][0]["repos"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["path"].as_str().unwrap(), c["diff"].as_str().unwrap()))
+        .collect();
+    let diff = |path: &str| {
+        diffs.iter().find(|(p, _)| *p == path).map(|(_, d)| *d).unwrap_or_else(|| panic!("{path}: {diffs:?}"))
+    };
+    assert!(
+        diff("main.go").contains("--- a/main.go\n+++ b/main.go\n")
+            && diff("main.go").contains("\n+// Upgraded to blueprint 1.1.0.\n")
+    );
+    assert!(diff("CHANGELOG.md").starts_with("--- /dev/null\n+++ b/CHANGELOG.md\n"), "{}", diff("CHANGELOG.md"));
+    assert!(diff("Makefile").starts_with("--- a/Makefile\n+++ /dev/null\n"), "{}", diff("Makefile"));
+    // README.md: the template's line changes, the team's edit is kept.
+    let readme = diff("README.md");
+    assert!(readme.lines().any(|l| l.starts_with('+') && l.contains("(version 1.1.0)")), "{readme}");
+    assert!(!readme.lines().any(|l| l.starts_with('-') && l.contains("money team")), "{readme}");
+    let (code, text, _) = run_with(&env, &v1_1, &["upgrade", "pay", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("Dry run: nothing was written.\n"), "{text}");
+    assert!(text.contains("+++ b/CHANGELOG.md\n@@ -0,0 +1,3 @@\n+# Changes\n"), "{text}");
+    assert_eq!(git(&env.bare("pay"), &["rev-parse", "main"]), pushed, "a dry run writes nothing");
+
     let report = json_with(&env, &v1_1, &["upgrade", "pay"], 0);
     let outcomes: Vec<(&str, &str)> = report["services"][0]["repos"]
         .as_array()

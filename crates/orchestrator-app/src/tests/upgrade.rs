@@ -424,6 +424,25 @@ async fn an_infra_repository_of_the_previous_generator_upgrades_cleanly_to_the_i
     for repo in ["calm-infra", "bumped-infra"] {
         rendered_by_the_previous_generator(&f.git, repo).await;
     }
+    // And their registrations, which read values at the top level, as that generator wrote them.
+    let gitops = RepoName::parse("argo-gitdir-services").unwrap();
+    let registration = |name: &str| format!("services/{name}/application-qa.yaml");
+    let new_registration = file(&f.git, "argo-gitdir-services", "main", &registration("calm"));
+    let old = |name: &str| {
+        (RepoPath::parse(&registration(name)).unwrap(), FileEntry::new(b"# the previous generator's\n".to_vec()))
+    };
+    let main = BranchName::main();
+    let tip = f.git.branch_tip(&gitops, &main).await.unwrap();
+    let files: FileSet = [old("calm"), old("bumped")].into_iter().collect();
+    let request = CommitRequest {
+        branch: &main,
+        parent: tip.as_ref(),
+        files: &files,
+        mode: TreeMode::Overlay,
+        message: "the previous generator's registrations",
+        skip_unchanged: false,
+    };
+    f.git.commit(&gitops, request).await.unwrap();
     let old_values = file(&f.git, "calm-infra", "main", "values.yaml");
     assert!(old_values.contains("\nimage:\n  repository: ") && !old_values.contains("ms-base-chart:"), "{old_values}");
     // Edits on the layout before keep working there.
@@ -454,4 +473,8 @@ async fn an_infra_repository_of_the_previous_generator_upgrades_cleanly_to_the_i
     let conflicts: Vec<_> = report.services[0].repos[1].conflicts.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(conflicts, ["values-qa.yaml"]);
     assert_eq!(f.git.history("bumped-infra", "main"), bumped_main, "main is untouched");
+    // The registration deploys the infra repository's main: rewritten where main has the new
+    // layout; where main keeps the old one (the conflict), the old registration stays with it.
+    assert_eq!(file(&f.git, "argo-gitdir-services", "main", &registration("calm")), new_registration);
+    assert_eq!(file(&f.git, "argo-gitdir-services", "main", &registration("bumped")), "# the previous generator's\n");
 }

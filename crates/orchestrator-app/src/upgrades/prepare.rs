@@ -376,8 +376,8 @@ pub(crate) fn push_steps(plan: &mut Plan, upgrade: &ServiceUpgrade, repos: &[Pla
 pub(crate) enum Standing {
     /// The template branch holds this very render and main holds the template branch.
     Current,
-    /// Behind; what merging would do.
-    Behind { changes: Vec<(String, FileChange)>, conflicts: Vec<MergeConflict> },
+    /// Behind; what merging would do (each change with the unified diff of `main`'s file).
+    Behind { changes: Vec<(String, FileChange, String)>, conflicts: Vec<MergeConflict> },
 }
 
 /// The branches of an upgrade's merge: the template branch into main, conflicts aside.
@@ -415,5 +415,15 @@ pub(crate) async fn standing(git: &dyn GitHost, repo: &PlannedRepo, to_version: 
     let branches = Branches::new(to_version);
     let request = branches.request(&repo.message, &repo.renames);
     let preview = git.preview_merge(&repo.upgrade.name, &request, &repo.files).await.map_err(Error::Git)?;
-    Ok(Standing::Behind { changes: preview.changes, conflicts: preview.conflicts })
+    let changes = preview
+        .changes
+        .into_iter()
+        .map(|(path, change)| {
+            let (before, after) =
+                preview.contents.get(&path).map_or((None, None), |(b, a)| (b.as_deref(), a.as_deref()));
+            let diff = crate::diff::between(&path, before, after);
+            (path, change, diff)
+        })
+        .collect();
+    Ok(Standing::Behind { changes, conflicts: preview.conflicts })
 }

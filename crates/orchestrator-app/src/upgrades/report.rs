@@ -45,6 +45,9 @@ pub struct ChangeView {
     /// `added`, `modified` or `removed`.
     #[schema(value_type = String)]
     pub change: FileChange,
+    /// The unified diff of `main`'s file (`--- a/path`, `+++ b/path`; conflict markers where the
+    /// merge would conflict); for a file that is not UTF-8 text, one line saying it differs.
+    pub diff: String,
 }
 
 /// One repository of an upgrade.
@@ -222,6 +225,6 @@ pub(crate) fn conflict_view(c: &MergeConflict) -> ConflictView {
     ConflictView { path: c.path.clone(), kind: c.kind }
 }
 
-pub(crate) fn change_view((path, change): (String, FileChange)) -> ChangeView {
-    ChangeView { path, change }
+pub(crate) fn change_view((path, change, diff): (String, FileChange, String)) -> ChangeView {
+    ChangeView { path, change, diff }
 }

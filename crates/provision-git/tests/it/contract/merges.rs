@@ -403,6 +403,16 @@ pub async fn a_preview_writes_nothing_and_tells_what_the_merge_then_does(h: &dyn
         "a merged edit, a file with markers, a removal, an addition, a new mode; same.txt unchanged"
     );
     assert_eq!(with_conflicts.conflicts, [conflict("b.txt", ConflictKind::Content)]);
+    // Each changed file's contents before and after, for showing the diff.
+    let side = |text: &str| Some(text.as_bytes().to_vec());
+    assert_eq!(with_conflicts.contents.keys().collect::<Vec<_>>(), ["a.txt", "b.txt", "c.txt", "d.txt", "run.sh"]);
+    assert_eq!(with_conflicts.contents["c.txt"], (side("c\n"), None));
+    assert_eq!(with_conflicts.contents["d.txt"], (None, side("d\n")));
+    let (before, after) = &with_conflicts.contents["a.txt"];
+    assert_eq!(before.as_deref(), Some(lines(5, &[(1, "one here")]).as_bytes()));
+    assert_eq!(after.as_deref(), Some(lines(5, &[(1, "one here"), (5, "five upstream")]).as_bytes()));
+    let markers = String::from_utf8(with_conflicts.contents["b.txt"].1.clone().unwrap()).unwrap();
+    assert!(markers.contains("<<<<<<<") && markers.contains("b upstream"), "{markers}");
 
     // The same upgrade where only a.txt was edited here (on other lines) merges cleanly.
     let mut clean_local = v1.clone();
