@@ -1,7 +1,8 @@
 //! The chart repository served by the `orchestrator-api` process, read by the real Helm engine:
 //! a chart published with `orchestrator chart publish` is found in the index, pulled with a
-//! reader's token as the Basic password and rendered; with `charts.public` a chart that depends
-//! on it resolves the dependency with `helm dependency update` and no credentials.
+//! reader's token as the Basic password and rendered; with `charts.public` a generated infra
+//! repository resolves its base chart with `helm dependency update` and no credentials, lints
+//! and renders its environment.
 
 use crate::api::process::{serving, token};
 use std::path::Path;
@@ -67,34 +68,45 @@ fn helm_pulls_a_published_chart_with_a_reader_token_and_renders_it() {
 }
 
 #[test]
-fn a_public_chart_repository_resolves_a_dependency_without_credentials() {
+fn a_generated_infra_repository_resolves_its_base_chart_from_the_served_repository_and_renders() {
     let helm = helm();
     let home = tempfile::tempdir().expect("a temporary directory");
     let (_server, addr) = serving(home.path(), &[], &[("ORCHESTRATOR_CHARTS_PUBLIC", "true")]);
     publish(home.path(), &addr);
 
+    // A service created as users do, its Chart.yaml pointing at the served repository.
+    let out = Command::new(crate::binaries::orchestrator())
+        .args(["create-service", "--kind", "ms", "--name", "demo", "--output", "json"])
+        .env("ORCHESTRATOR_HOME", home.path())
+        .env("ORCHESTRATOR_PUBLIC_URL", format!("http://{addr}"))
+        .env_remove("ORCHESTRATOR_BLUEPRINTS")
+        .env_remove("ORCHESTRATOR_CHART_REPOSITORY")
+        .output()
+        .expect("the command line runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let chart = tempfile::tempdir().expect("a temporary directory");
-    std::fs::write(
-        chart.path().join("Chart.yaml"),
-        format!(
-            "apiVersion: v2\nname: demo-infra\nversion: 0.1.0\ndependencies:\n- name: {CHART_NAME}\n  version: \"{CHART_VERSION}\"\n  repository: http://{addr}/charts\n"
-        ),
-    )
-    .expect("writable");
-    std::fs::write(
-        chart.path().join("values.yaml"),
-        format!("{CHART_NAME}:\n  image:\n    repository: registry.example.com/demo\n    tag: \"2.0.0\"\n"),
-    )
-    .expect("writable");
+    let clone = Command::new("git")
+        .args(["clone", "--quiet"])
+        .arg(home.path().join("git/platform/demo-infra.git"))
+        .arg(chart.path().join("demo-infra"))
+        .output()
+        .expect("git runs");
+    assert!(clone.status.success(), "{}", String::from_utf8_lossy(&clone.stderr));
+    let infra = chart.path().join("demo-infra");
+    let manifest = std::fs::read_to_string(infra.join("Chart.yaml")).expect("the infra repository has a Chart.yaml");
+    assert!(manifest.contains(&format!("repository: http://{addr}/charts")), "{manifest}");
 
-    let archives = helm.dependency_update(chart.path()).expect("Helm resolves the dependency");
+    // `helm dependency update` fetches the base chart from the server, with no credentials.
+    let archives = helm.dependency_update(&infra).expect("Helm resolves the dependency");
     assert_eq!(archives, [format!("{CHART_NAME}-{CHART_VERSION}.tgz")]);
-    assert!(chart.path().join("charts").join(format!("{CHART_NAME}-{CHART_VERSION}.tgz")).is_file());
+    let values = [infra.join("values.yaml"), infra.join("values-qa.yaml")];
+    let lint = helm.lint(&infra, &values);
+    assert_eq!(lint["ok"], true, "the infra repository is a valid chart: {lint:#}");
 
-    let objects = helm.render(chart.path(), "demo", "apps", &[]).expect("the chart renders with its dependency");
+    let objects = helm.render(&infra, "demo", "demo-qa", &values).expect("the infra chart renders");
     let deployment = one(&objects, "Deployment");
-    assert_eq!(
-        deployment["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/demo:2.0.0",
-        "{deployment:#}"
-    );
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert!(container["image"].as_str().is_some_and(|i| i.ends_with("/demo:latest")), "{deployment:#}");
+    let ingress = one(&objects, "Ingress");
+    assert!(ingress["spec"]["rules"][0]["host"].as_str().is_some_and(|h| h.starts_with("demo-qa.")), "{ingress:#}");
 }
