@@ -32,14 +32,5 @@ fn spec<'a>(name: &'a ServiceName, image: &'a str) -> ServiceSpec<'a> {
 /// The generated infra repository `files` as a chart directory, with the base chart packaged
 /// where `helm dependency build` puts it (`charts/`), ready for `helm template`.
 fn infra_chart(helm: &test_harness::helm::Helm, files: &FileSet) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, entry) in files.iter() {
-        let file = dir.path().join(path.as_str());
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, &entry.content).unwrap();
-    }
-    let charts = dir.path().join("charts");
-    std::fs::create_dir(&charts).unwrap();
-    helm.package(&test_harness::helm::chart_dir(), &charts);
-    dir
+    helm.umbrella(files.iter().map(|(path, entry)| (path.as_str(), &entry.content[..])))
 }

@@ -202,8 +202,11 @@ pub struct MergePreview {
     pub conflicts: Vec<MergeConflict>,
     /// Each changed file's contents on `into` before and after the merge, by path (`None`:
     /// absent on that side), for showing what the merge would do.
-    pub contents: std::collections::BTreeMap<String, (Option<Vec<u8>>, Option<Vec<u8>>)>,
+    pub contents: std::collections::BTreeMap<String, Sides>,
 }
+
+/// A file's contents before and after a change (`None`: absent on that side).
+pub type Sides = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// One commit of a repository's history, as [`GitHost::log`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

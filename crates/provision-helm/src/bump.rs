@@ -159,15 +159,21 @@ mod tests {
         ImageTag::parse(t).unwrap()
     }
 
-    #[test]
-    fn the_tag_under_the_base_charts_key_is_the_one_set() {
-        let text = "# ours\nms-base-chart:\n  nameOverride: demo\n  image:\n    repository: r/demo\n    tag: latest  # set by CI\n  service:\n    tag: not-this-one\n\n# Team's.\nimage:\n  tag: not-this-one-either\n";
+    /// Setting `abc123` in `text` replaces line `before` by `after` and nothing else; setting it
+    /// again changes nothing.
+    fn only_the_tag_line_changes(text: &str, before: &str, after: &str) {
         let (out, changed) = set_image_tag(text, BASE, &tag("abc123")).unwrap();
         assert!(changed);
-        assert_eq!(out, text.replace("    tag: latest  # set by CI\n", "    tag: \"abc123\"  # set by CI\n"));
+        assert_eq!(out, text.replace(before, after));
         let (again, changed) = set_image_tag(&out, BASE, &tag("abc123")).unwrap();
         assert!(!changed, "the same tag twice changes nothing");
         assert_eq!(again, out);
+    }
+
+    #[test]
+    fn the_tag_under_the_base_charts_key_is_the_one_set() {
+        let text = "# ours\nms-base-chart:\n  nameOverride: demo\n  image:\n    repository: r/demo\n    tag: latest  # set by CI\n  service:\n    tag: not-this-one\n\n# Team's.\nimage:\n  tag: not-this-one-either\n";
+        only_the_tag_line_changes(text, "    tag: latest  # set by CI\n", "    tag: \"abc123\"  # set by CI\n");
     }
 
     #[test]
@@ -190,12 +196,7 @@ mod tests {
     #[test]
     fn only_the_tag_line_changes_in_a_file_with_values_at_the_top_level() {
         let text = "# ours\nnameOverride: demo\nimage:\n  repository: r/demo # the registry\n  tag: latest   # set by CI\n  pullPolicy: IfNotPresent\nservice:\n  tag: not-this-one\n";
-        let (out, changed) = set_image_tag(text, BASE, &tag("abc123")).unwrap();
-        assert!(changed);
-        assert_eq!(out, text.replace("  tag: latest   # set by CI\n", "  tag: \"abc123\"  # set by CI\n"));
-        let (again, changed) = set_image_tag(&out, BASE, &tag("abc123")).unwrap();
-        assert!(!changed, "the same tag twice changes nothing");
-        assert_eq!(again, out);
+        only_the_tag_line_changes(text, "  tag: latest   # set by CI\n", "  tag: \"abc123\"  # set by CI\n");
     }
 
     #[test]

@@ -105,6 +105,24 @@ impl Helm {
         }
     }
 
+    /// A chart directory holding `files` (path, content), with the base chart packaged where
+    /// `helm dependency build` puts it (`charts/<name>-<version>.tgz`): an infra repository
+    /// ready for `helm lint` and `helm template`.
+    pub fn umbrella<'a>(&self, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary directory can be made");
+        for (path, content) in files {
+            let file = dir.path().join(path);
+            std::fs::create_dir_all(file.parent().expect("a file has a directory")).expect("writable");
+            std::fs::write(file, content).expect("writable");
+        }
+        let charts = dir.path().join("charts");
+        std::fs::create_dir_all(&charts).expect("writable");
+        let package = self.package(&chart_dir(), &charts);
+        let archive = package["archive"].as_str().map(PathBuf::from);
+        assert_eq!(archive, Some(charts.join(format!("{CHART_NAME}-{CHART_VERSION}.tgz"))), "{package:#}");
+        dir
+    }
+
     pub fn package(&self, chart: &Path, dest: &Path) -> Value {
         let answer = self.call(vec!["package".into(), chart.into(), dest.into()]);
         assert_eq!(answer["ok"], true, "{answer:#}");

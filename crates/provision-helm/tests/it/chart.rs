@@ -346,18 +346,7 @@ fn infra_chart(helm: &Helm, envs: &[EnvName]) -> tempfile::TempDir {
         repository: "https://charts.example.com".into(),
     };
     let files = infra_files(&spec, &base, envs).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for (path, entry) in files.iter() {
-        let file = dir.path().join(path.as_str());
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, &entry.content).unwrap();
-    }
-    let charts = dir.path().join("charts");
-    std::fs::create_dir(&charts).unwrap();
-    let package = helm.package(&chart_dir(), &charts);
-    let archive = PathBuf::from(package["archive"].as_str().unwrap());
-    assert_eq!(archive, charts.join(format!("{CHART_NAME}-{CHART_VERSION}.tgz")));
-    dir
+    helm.umbrella(files.iter().map(|(path, entry)| (path.as_str(), &entry.content[..])))
 }
 
 /// The base chart's values in a generated values file, as values at the top level (the layout
