@@ -430,9 +430,11 @@ enum RunsCommand {
     Show { id: String },
     /// Resume a failed run from its failed step.
     Retry { id: String },
-    /// Undo a create-service run: unregister the service from the GitOps repository (a new
-    /// commit on top of its history, which is never rewritten), delete the repositories the run
-    /// made, and forget the service, so its name is free again.
+    /// Undo a create-service run: unregister the service, delete its repositories, forget it
+    ///
+    /// The service's own files leave the GitOps repository by a new commit on top of its history
+    /// (never rewritten; the files every service shares stay), the repositories the run made are
+    /// deleted, and the inventory forgets the service, so its name is free again.
     ///
     /// Refused, naming the commits, when someone committed to a repository the run made since
     /// (`--force` deletes that work too). The undo is a run of its own: interrupted, it resumes;
