@@ -127,6 +127,12 @@ pub fn run(args: &[&str]) -> Result<()> {
     }
     let copier = venv.join("bin/copier");
     let copier_version = output(Command::new(&copier).arg("--version"))?;
+    // The blueprint quotes through two filters of its own (`yaml`, `go_string`); copier gets
+    // them as a Jinja extension in its venv, so it renders the same files.
+    let site = output(
+        Command::new(venv.join("bin/python")).args(["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]),
+    )?;
+    std::fs::write(Path::new(site.trim()).join("orchestrator_filters.py"), COPIER_FILTERS)?;
 
     // 1. create-service, three repositories: successive services in one data directory, as
     // a platform team runs it (the first run, which also creates the database and the GitOps
@@ -237,8 +243,23 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
 }
 
+/// The blueprint's quoting filters for copier's Jinja: JSON's double-quoted strings, lists and
+/// maps are what `yaml` writes for the values here, and a Go string literal for `go_string`.
+const COPIER_FILTERS: &str = "\
+import json
+from jinja2.ext import Extension
+
+
+class Filters(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters['yaml'] = lambda value: json.dumps(value, ensure_ascii=False)
+        environment.filters['go_string'] = lambda value: json.dumps(str(value), ensure_ascii=False)
+";
+
 const COPIER_YML: &str = "\
 _templates_suffix: .jinja
+_jinja_extensions: [orchestrator_filters.Filters]
 _answers_file: .copier-answers.yml
 name: {type: str, default: bench-svc}
 description: {type: str, default: benchmark}
