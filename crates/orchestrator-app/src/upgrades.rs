@@ -198,12 +198,16 @@ impl Upgrades {
         // A registration deploys the infra repository's `main`: while its merge would conflict,
         // `main` keeps the values the old registration reads, so the service's registration
         // waits too (the upgrade after the conflict is resolved rewrites it).
+        // Only services with a registration to rewrite ask (a preview is a whole merge in memory).
         for (upgrade, repos) in &ready {
+            let service = &upgrade.request.name;
+            if !registrations.iter().any(|path| provision_gitops::ownership::owned_by(service, path)) {
+                continue;
+            }
             for repo in repos.iter().filter(|r| r.upgrade.role == RepoRole::Infra && !r.upgrade.current) {
                 if let Ok(Standing::Behind { conflicts, .. }) = standing(git, repo, &upgrade.to_version).await
                     && !conflicts.is_empty()
                 {
-                    let service = &upgrade.request.name;
                     registrations.retain(|path| !provision_gitops::ownership::owned_by(service, path));
                 }
             }
