@@ -7,7 +7,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     /// Each workspace crate and the workspace crates it may depend on (normal dependencies).
-    /// Core ← template and the adapters (none imports another) ← app ← the binaries; the
+    /// Core ← template, the monorepo's model and the adapters (none imports another) ← app ← the binaries; the
     /// test-only crates are dev-dependencies of the others, never normal ones.
     const ALLOWED: &[(&str, &[&str])] = &[
         ("provision-core", &[]),
@@ -19,6 +19,8 @@ mod tests {
         ("provision-sealed", &["provision-core"]),
         ("provision-store", &["provision-core"]),
         ("provision-notify", &["provision-core"]),
+        // The monorepo's model: pure, like the core it builds on.
+        ("provision-project", &["provision-core"]),
         ("kube-fake", &[]),
         ("crd-schema", &[]),
         ("test-harness", &["kube-fake"]),
@@ -33,6 +35,7 @@ mod tests {
                 "provision-helm",
                 "provision-k8s",
                 "provision-notify",
+                "provision-project",
                 "provision-sealed",
                 "provision-store",
             ],
