@@ -1,6 +1,7 @@
 //! Embeds the workspace's `templates/<kind>/` blueprints: writes a table of
 //! `(kind, [(path, include_bytes!(…), executable)])` to `OUT_DIR/builtin_blueprints.rs`.
-//! `templates/charts` is not a blueprint (it holds Helm charts) and is skipped.
+//! `templates/charts` (Helm charts) and `templates/project` (the monorepo's own files, which
+//! `orchestrator-app` embeds) are not service blueprints and are skipped.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ fn main() {
     if templates.is_dir() {
         for kind in sorted_entries(&templates) {
             let name = kind.file_name().and_then(|n| n.to_str()).map(str::to_owned).expect("UTF-8 kind name");
-            if !kind.is_dir() || name == "charts" || name.starts_with('.') {
+            if !kind.is_dir() || name == "charts" || name == "project" || name.starts_with('.') {
                 continue;
             }
             println!("cargo:rerun-if-changed={}", kind.display());
