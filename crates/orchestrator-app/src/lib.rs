@@ -7,7 +7,8 @@
 //! - [`edits`]: single commits on `main` of repositories people own (image tags, sealed
 //!   secrets, chart publishing);
 //! - [`workspaces`]: developers' boxes on a cluster;
-//! - [`auth`]: API tokens and the callers they prove.
+//! - [`auth`]: API tokens and the callers they prove;
+//! - [`monorepo`]: a monorepo's project (`init`) and the services a user works on (context).
 //!
 //! [`runtime::Runtime`] builds what the configuration names and is the one start-up path of
 //! both binaries. Every error is classified once ([`error::ErrorKind`]); frontends map the
@@ -23,6 +24,7 @@ pub mod error;
 pub mod fault;
 pub mod mail;
 pub mod metrics;
+pub mod monorepo;
 pub mod provisioning;
 pub mod runs;
 pub mod runtime;

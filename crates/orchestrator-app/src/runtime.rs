@@ -293,6 +293,15 @@ impl Runtime {
         Planner::new(Arc::new(config.layout.clone()), Blueprints::new(config.blueprint_dirs.clone()), local_git(config))
     }
 
+    /// The monorepo commands: they need no store and no adapter, only the signature commits
+    /// carry.
+    pub fn monorepo(config: &Config) -> crate::monorepo::Monorepo {
+        crate::monorepo::Monorepo::new(provision_git::Signature {
+            name: config.layout.author_name.clone(),
+            email: config.layout.author_email.clone(),
+        })
+    }
+
     /// This runtime with workspaces on `cluster` (when they are configured).
     fn on_cluster(self, cluster: Cluster) -> Runtime {
         let workspaces = Arc::new(cluster.workspaces(&self.config.workspaces.namespace));

@@ -169,6 +169,64 @@ enum Command {
     Runs(RunsArgs),
     /// List provisioned services; `services show NAME` for one.
     Services(ServicesArgs),
+    /// Make a monorepo project NAME, or (with no NAME) describe the project around the
+    /// current directory.
+    ///
+    /// `init NAME` creates ./NAME (or --dir): README.md, the project file orchestrator.toml,
+    /// infra/, CONTRIBUTING.md, an issue template, a CI workflow and .gitignore, and a git
+    /// repository whose first commit holds exactly those files on `orchestrator/template`
+    /// (the pristine render upgrades merge from), with `main` at it and checked out.
+    ///
+    /// A directory that is not empty is refused (exit 4) unless --force. With --force a file
+    /// is never overwritten: files of the project that exist with other content are refused
+    /// (exit 4), each named, and nothing is written; files with the same content stay. A
+    /// directory that is a git repository already is refused either way.
+    ///
+    /// With no NAME, inside a project (the first directory from here up holding
+    /// orchestrator.toml): its name, Go module, services, plugins, blueprint and version, and
+    /// the saved context.
+    #[command(
+        after_help = "Examples:\n  orchestrator init shop\n  orchestrator init shop --dir ~/src/shop --go-module github.com/acme/shop\n  orchestrator init shop --dir . --force     # into a folder with a few files already\n  cd shop && orchestrator init               # describe the project\n  orchestrator init --output json"
+    )]
+    Init(InitArgs),
+    /// The services you work on in this project: `context set SVC...`, `context show`,
+    /// `context clear`. Saved for you alone in the working copy (.orchestrator/context,
+    /// ignored by git); empty means every service.
+    #[command(subcommand)]
+    Context(ContextCommand),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The project: a-z, 0-9 and '-', at most 40 characters. Without it, describe the
+    /// project around the current directory.
+    name: Option<String>,
+    /// Make the project here instead of ./NAME.
+    #[arg(long, value_name = "PATH", requires = "name")]
+    dir: Option<PathBuf>,
+    /// The Go module prefix of the services (default example.com/NAME).
+    #[arg(long, value_name = "MODULE", requires = "name")]
+    go_module: Option<String>,
+    /// Init into a directory that is not empty; existing files are never overwritten.
+    #[arg(long, requires = "name")]
+    force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ContextCommand {
+    /// Work on these services only; each must be a service of the project (exit 2 otherwise,
+    /// naming those that exist).
+    #[command(after_help = "Example:\n  orchestrator context set orders payments")]
+    Set {
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// The saved context and the services commands act on.
+    #[command(after_help = "Example:\n  orchestrator context show --output json")]
+    Show,
+    /// Forget the saved context: commands act on every service.
+    #[command(after_help = "Example:\n  orchestrator context clear")]
+    Clear,
 }
 
 #[derive(Debug, Args)]
@@ -561,12 +619,38 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return printer.error(&e.into()),
     };
+    // The monorepo commands work on the project around the current directory; they need no
+    // store, so they run without the async runtime.
+    if let Command::Init(_) | Command::Context(_) = &command {
+        return match monorepo(command, &config, &printer) {
+            Ok(code) => code,
+            Err(e) => printer.error(&e),
+        };
+    }
     if let Command::Kinds { check: Some(dir) } = &command {
         let diagnostics = provision_template::check_dir(dir);
         printer.diagnostics(dir, &diagnostics);
         return if diagnostics.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
     block_on(&printer, run(command, config, &printer))
+}
+
+/// `init` and `context`, on the project around the current directory.
+fn monorepo(command: Command, config: &Config, printer: &Printer) -> Result<ExitCode, CliFailure> {
+    let cwd =
+        std::env::current_dir().map_err(|e| failure::internal(format!("cannot read the current directory: {e}")))?;
+    let monorepo = Runtime::monorepo(config);
+    match command {
+        Command::Init(InitArgs { name: Some(name), dir, go_module, force }) => {
+            printer.init_report(&monorepo.init(&cwd, &name, dir.as_deref(), go_module.as_deref(), force)?)
+        }
+        Command::Init(InitArgs { name: None, .. }) => printer.project(&monorepo.describe(&cwd)?),
+        Command::Context(ContextCommand::Set { services }) => printer.context(&monorepo.set_context(&cwd, &services)?),
+        Command::Context(ContextCommand::Show) => printer.context(&monorepo.context(&cwd)?),
+        Command::Context(ContextCommand::Clear) => printer.context(&monorepo.clear_context(&cwd)?),
+        _ => {}
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `work` to its end on an async runtime made for it; an error is reported.
@@ -692,7 +776,7 @@ async fn execute(runtime: &Runtime, command: Command, printer: &Printer) -> Resu
             report.outcome()?;
         }
         // Answered before the runtime starts.
-        Command::Kinds { .. } | Command::Crd => {}
+        Command::Kinds { .. } | Command::Crd | Command::Init(_) | Command::Context(_) => {}
         Command::Token(TokenCommand::Create { email, role, admin, outside_allowlist }) => {
             let role = if admin { Role::Admin } else { role };
             let (token, record) = runtime.auth.issue_token(&email, role, outside_allowlist).await?;

@@ -7,6 +7,7 @@ use orchestrator_app::catalog::KindView;
 use orchestrator_app::diff::ChangeKind;
 use orchestrator_app::edits::Scope;
 use orchestrator_app::edits::{ChartReport, ImageReport, SecretReport};
+use orchestrator_app::monorepo::{ContextView, InitReport, ProjectView};
 use orchestrator_app::provisioning::report::{ServiceReport, ServiceView};
 use orchestrator_app::provisioning::undo::UndoReport;
 use orchestrator_app::runs::{RunSummary, RunView};
@@ -461,6 +462,74 @@ impl Printer {
             s.push_str(&format!("  {:<7} {}  {}\n", format!("{:?}", r.role).to_lowercase(), r.name, r.clone_url));
         }
         out(&s);
+    }
+
+    pub fn init_report(&self, r: &InitReport) {
+        if self.json {
+            return self.json(r);
+        }
+        if self.quiet {
+            return;
+        }
+        let mut s = format!(
+            "Created project {} in {} (blueprint {} {}), commit {} on main and orchestrator/template\n",
+            r.project.name,
+            r.project.root.display(),
+            r.project.blueprint,
+            r.project.version,
+            &r.commit[..r.commit.len().min(12)]
+        );
+        for file in &r.files {
+            s.push_str(&format!("  {file}\n"));
+        }
+        out(&s);
+    }
+
+    pub fn project(&self, p: &ProjectView) {
+        if self.json {
+            return self.json(p);
+        }
+        let mut s = format!("Project {} ({})\n", p.name, p.root.display());
+        s.push_str(&format!("  Go module:  {}\n", p.go_module));
+        s.push_str(&format!("  blueprint:  {} {}\n", p.blueprint, p.version));
+        s.push_str(&format!("  builder:    {}\n", p.builder_image));
+        s.push_str(&format!("  registry:   {}\n", p.registry));
+        s.push_str(&format!("  target:     {}\n", p.default_target.as_str()));
+        if p.services.is_empty() {
+            s.push_str("  services:   none yet\n");
+        } else {
+            s.push_str("  services:\n");
+            for svc in &p.services {
+                s.push_str(&format!("    {}  ({}, {})\n", svc.name, svc.kind, svc.path));
+            }
+        }
+        if p.plugins.is_empty() {
+            s.push_str("  plugins:    none\n");
+        } else {
+            s.push_str("  plugins:\n");
+            for plugin in &p.plugins {
+                s.push_str(&format!("    {}\n", plugin.image));
+            }
+        }
+        let context = if p.context.is_empty() { "every service".to_owned() } else { p.context.join(", ") };
+        s.push_str(&format!("  context:    {context}\n"));
+        out(&s);
+    }
+
+    pub fn context(&self, c: &ContextView) {
+        if self.json {
+            return self.json(c);
+        }
+        let text = if c.saved.is_empty() {
+            if c.services.is_empty() {
+                "every service (the project has none yet)\n".to_owned()
+            } else {
+                format!("every service: {}\n", c.services.join(" "))
+            }
+        } else {
+            format!("{}\n", c.services.join(" "))
+        };
+        out(&text);
     }
 
     /// Reports a failure on stderr (as JSON with `--output json`: the kind, the problem type
