@@ -41,3 +41,13 @@ fn upgrade_help() {
 fn secret_seal_help_says_where_values_go_and_how_to_keep_them_out_of_history() {
     insta::assert_snapshot!(help(&["secret", "seal", "--help"]));
 }
+
+#[test]
+fn init_help() {
+    insta::assert_snapshot!(help(&["init", "--help"]));
+}
+
+#[test]
+fn context_help() {
+    insta::assert_snapshot!(help(&["context", "--help"]));
+}

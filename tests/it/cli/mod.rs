@@ -8,6 +8,7 @@ mod create;
 mod help;
 mod image;
 mod kinds;
+mod monorepo;
 mod runs;
 mod secret;
 pub mod support;
