@@ -349,6 +349,6 @@ mod tests {
         let file = std::str::from_utf8(&files.get(FILE).unwrap().content).unwrap().to_owned();
         assert_eq!(Project::parse(FILE, &file).unwrap(), project);
         let ignore = std::str::from_utf8(&files.get(".gitignore").unwrap().content).unwrap().to_owned();
-        assert!(ignore.lines().any(|l| l == "/.orchestrator/"), "{ignore}");
+        assert!(ignore.lines().any(|l| l == "/.orchestrator/context"), "{ignore}");
     }
 }

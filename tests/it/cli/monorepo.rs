@@ -155,7 +155,10 @@ fn context_is_saved_per_user_refuses_unknown_services_and_stays_out_of_git() {
         (&serde_json::json!(["payments"]), &serde_json::json!(["payments"]))
     );
     assert!(run_in(&env, &project, &["init"]).1.contains("context:    payments"));
-    assert_eq!(git(&project, &["status", "--porcelain", "--ignored"]), "!! .orchestrator/\n");
+    assert_eq!(
+        git(&project, &["status", "--porcelain", "--ignored", "--untracked-files=all"]),
+        "!! .orchestrator/context\n"
+    );
     assert_eq!(git(&project, &["status", "--porcelain"]), "");
 
     let (code, _, stderr) = run_in(&env, &project, &["context", "set", "orders", "ghost"]);
