@@ -23,7 +23,7 @@ pub mod workspace;
 
 pub use email::{DomainAllowlist, EmailAddress};
 pub use fileset::{FileEntry, FileSet, RepoPath};
-pub use names::{BlueprintName, BranchName, EnvName, OwnerName, RepoName, ServiceName};
+pub use names::{BlueprintName, BranchName, EnvName, OwnerName, ProjectName, RepoName, ServiceName};
 pub use plan::{Effect, Plan, RunId, Step, TreeMode};
 pub use problem::{Invalid, Problem};
 pub use quantity::{Amount, Bytes, Cpu, ResourceBounds};

@@ -306,6 +306,30 @@ impl OwnerName {
     }
 }
 
+name_type!(
+    /// A monorepo project: a DNS-1123 label of at most 40 characters. It becomes a directory,
+    /// the last segment of the Go module, an image name and the prefix of Kubernetes names
+    /// (`<project>-<service>-…` within 63).
+    ProjectName,
+    Rules {
+        what: "project name",
+        max_len: 40,
+        max_reason: "it prefixes Kubernetes names of at most 63",
+        letter_first: false,
+        extra: &[],
+        reserved: &[],
+    }
+);
+
+impl ProjectName {
+    /// At most 40 characters: Kubernetes names are `<project>-<service>-…` within 63.
+    pub const MAX_LEN: usize = 40;
+
+    fn extra_problems(_: &str, problems: Vec<Problem>) -> Vec<Problem> {
+        problems
+    }
+}
+
 /// A git branch: `/`-separated components of `[A-Za-z0-9._-]`, as `git check-ref-format`
 /// allows them, minus the exotic parts (no `..`, no component starting with `.` or ending in
 /// `.lock`, no `@{`).
