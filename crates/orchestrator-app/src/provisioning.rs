@@ -402,7 +402,7 @@ impl Provisioning {
     /// of run, and (unless `force`) when someone committed to a repository it made since.
     /// Undoing a run again answers the first undo.
     pub async fn undo(&self, id: &str, force: bool, dry_run: bool) -> Result<undo::UndoReport, Error> {
-        let target = self.run_id(id).await?;
+        let target = RunId::parse(id).map_err(|_| RunError::NotFound(id.to_owned()))?;
         let record = self.runner.record(&target).await?;
         let create = match Runner::request(&record)? {
             RunRequest::CreateService(create) => create,
@@ -447,7 +447,7 @@ impl Provisioning {
         }
         let record = self.runner.record(&id).await?;
         let view = RunView::new(&record, &self.runner.steps(&id).await?);
-        Ok(undo::UndoReport::new(&run, Some((&record, view)), replayed))
+        Ok(undo::UndoReport::new(&run, Some(view), replayed))
     }
 
     /// The runs queued for a background retry, for the one task that retries them: `None`

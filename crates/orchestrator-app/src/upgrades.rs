@@ -205,9 +205,8 @@ impl Upgrades {
                 continue;
             }
             for repo in repos.iter().filter(|r| r.upgrade.role == RepoRole::Infra && !r.upgrade.current) {
-                if let Ok(Standing::Behind { conflicts, .. }) = standing(git, repo, &upgrade.to_version).await
-                    && !conflicts.is_empty()
-                {
+                // Known to be behind (not current), so only the merge is previewed.
+                if matches!(prepare::would_conflict(git, repo, &upgrade.to_version).await, Ok(true)) {
                     registrations.retain(|path| !provision_gitops::ownership::owned_by(service, path));
                 }
             }

@@ -12,7 +12,7 @@
 
 use crate::runs::{RunView, Runner};
 use provision_core::engine::short;
-use provision_core::ports::{GitHost, RunRecord, Store};
+use provision_core::ports::{CommitId, GitHost, RunRecord, Store};
 use provision_core::{BranchName, Effect, FileEntry, FileSet, Plan, RepoName, RepoPath, RunId, ServiceName, TreeMode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct Unregister {
     pub repo: RepoName,
     pub paths: Vec<RepoPath>,
     /// The run's commits there that registered the service.
-    pub reverts: Vec<String>,
+    pub reverts: Vec<CommitId>,
 }
 
 /// A repository the undo would delete that holds work the run did not make.
@@ -112,7 +112,7 @@ pub(crate) async fn decide(
         let mut reverts = Vec::new();
         for step in &journal {
             if let Some(id) = git.find_commit(gitops, &main, &target.trailer(step.index), HISTORY_LIMIT).await? {
-                reverts.push(id.0);
+                reverts.push(id);
             }
         }
         if !reverts.is_empty() {
@@ -139,7 +139,7 @@ pub fn plan(run: &UndoRun) -> Plan {
     let (service, target) = (&run.service, &run.target);
     if let Some(unregister) = &run.unregister {
         let files: FileSet = unregister.paths.iter().map(|p| (p.clone(), FileEntry::new(Vec::new()))).collect();
-        let reverted: Vec<&str> = unregister.reverts.iter().map(|id| id.get(..12).unwrap_or(id)).collect();
+        let reverted: Vec<&str> = unregister.reverts.iter().map(short).collect();
         plan.push(
             format!("unregister {service} from {}", unregister.repo),
             Effect::Commit {
@@ -204,21 +204,21 @@ pub struct Unregistered {
 }
 
 impl UndoReport {
-    pub(crate) fn new(run: &UndoRun, record: Option<(&RunRecord, RunView)>, replayed: bool) -> Self {
+    pub(crate) fn new(run: &UndoRun, view: Option<RunView>, replayed: bool) -> Self {
         UndoReport {
             target: run.target.to_string(),
             service: run.service.to_string(),
             unregistered: run.unregister.as_ref().map(|u| Unregistered {
                 repo: u.repo.to_string(),
                 files: u.paths.iter().map(|p| p.to_string()).collect(),
-                reverts: u.reverts.clone(),
+                reverts: u.reverts.iter().map(|id| id.0.clone()).collect(),
             }),
             deleted: run.delete.iter().map(|r| r.to_string()).collect(),
             forgotten: run.forget,
             forced: run.force,
-            dry_run: record.is_none(),
+            dry_run: view.is_none(),
             replayed,
-            run: record.map(|(_, view)| view),
+            run: view,
         }
     }
 }

@@ -7,7 +7,9 @@ use crate::config::Layout;
 use crate::provisioning::plan::{self, ANSWERS_PATH, CreateServiceRun, RepoRole};
 use crate::provisioning::request::CreateService;
 use provision_core::RunId;
-use provision_core::ports::{FileChange, GitHost, MergeConflict, MergeRequest, MergeState, RunState, ServiceRecord};
+use provision_core::ports::{
+    FileChange, GitHost, MergeConflict, MergePreview, MergeRequest, MergeState, RunState, ServiceRecord,
+};
 use provision_core::problem::Invalid;
 use provision_core::{
     BlueprintName, BranchName, Effect, EnvName, FileSet, Plan, RepoName, RepoPath, ServiceName, TreeMode,
@@ -407,14 +409,24 @@ pub(crate) async fn is_current(git: &dyn GitHost, repo: &PlannedRepo, to_version
             == MergeState::Merged)
 }
 
+/// What merging the new render into main would do; writes nothing.
+async fn preview(git: &dyn GitHost, repo: &PlannedRepo, to_version: &str) -> Result<MergePreview, Error> {
+    let branches = Branches::new(to_version);
+    let request = branches.request(&repo.message, &repo.renames);
+    git.preview_merge(&repo.upgrade.name, &request, &repo.files).await.map_err(Error::Git)
+}
+
+/// Whether merging the new render of a repository that is behind into main would conflict.
+pub(crate) async fn would_conflict(git: &dyn GitHost, repo: &PlannedRepo, to_version: &str) -> Result<bool, Error> {
+    Ok(!preview(git, repo, to_version).await?.conflicts.is_empty())
+}
+
 /// Compares the new render with the template branch and previews the merge if they differ.
 pub(crate) async fn standing(git: &dyn GitHost, repo: &PlannedRepo, to_version: &str) -> Result<Standing, Error> {
     if is_current(git, repo, to_version).await? {
         return Ok(Standing::Current);
     }
-    let branches = Branches::new(to_version);
-    let request = branches.request(&repo.message, &repo.renames);
-    let preview = git.preview_merge(&repo.upgrade.name, &request, &repo.files).await.map_err(Error::Git)?;
+    let preview = preview(git, repo, to_version).await?;
     let changes = preview
         .changes
         .into_iter()
