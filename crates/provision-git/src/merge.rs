@@ -14,7 +14,6 @@ use crate::repo::{Location, Moved, actor, commit_id, describe, merge_packs, move
 use gix::ObjectId;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::merge::tree::TreatAsUnresolved;
-use gix::objs::tree::EntryKind;
 use gix::refs::Target;
 use gix::refs::transaction::PreviousValue;
 use provision_core::ports::{ConflictKind, FileChange, MergeConflict, MergePreview, MergeState};
@@ -255,13 +254,7 @@ pub(crate) fn preview(at: &Location<'_>, spec: &MergeSpec, files: &FileSet) -> R
     let repo = at.open()?.with_object_memory();
     let (into, from) = tips(&repo, at, spec)?;
     let writing = || at.git("building the tree of the preview");
-    let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash())).map_err(writing())?;
-    for (path, entry) in files.iter() {
-        let blob = repo.write_blob(&*entry.content).map_err(writing())?.detach();
-        let kind = if entry.executable { EntryKind::BlobExecutable } else { EntryKind::Blob };
-        editor.upsert(path.as_str(), kind, blob).map_err(writing())?;
-    }
-    let theirs = editor.write().map_err(writing())?.detach();
+    let theirs = crate::repo::write_tree(&repo, files).map_err(writing())?;
     let merged = merge_trees(&repo, at, spec, (into, from), theirs)?;
     let ours = {
         let reading = || at.git(format!("reading branch {}", spec.into));

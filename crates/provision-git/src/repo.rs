@@ -390,6 +390,17 @@ pub(crate) struct CommitSpec {
     pub skip_unchanged: bool,
 }
 
+/// Writes `files` (blobs with their modes) and a tree of exactly them; answers the tree.
+pub(crate) fn write_tree(repo: &gix::Repository, files: &FileSet) -> Result<ObjectId, gix::Error> {
+    let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash()))?;
+    for (path, entry) in files.iter() {
+        let blob = repo.write_blob(&*entry.content)?.detach();
+        let kind = if entry.executable { EntryKind::BlobExecutable } else { EntryKind::Blob };
+        editor.upsert(path.as_str(), kind, blob)?;
+    }
+    Ok(editor.write()?.detach())
+}
+
 /// Writes the files, their trees and a commit, then moves the branch to it.
 ///
 /// Guarantees: the branch moves only if it still is at `spec.parent` when its lock is

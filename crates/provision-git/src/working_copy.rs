@@ -75,17 +75,7 @@ pub fn create_working_copy(
     .map_err(git("creating the repository"))?
     .to_thread_local();
 
-    let mut editor = repo.edit_tree(gix::ObjectId::empty_tree(repo.object_hash())).map_err(git("starting the tree"))?;
-    for (path, entry) in files.iter() {
-        let blob = repo.write_blob(&*entry.content).map_err(git("writing a file"))?.detach();
-        let kind = if entry.executable {
-            gix::objs::tree::EntryKind::BlobExecutable
-        } else {
-            gix::objs::tree::EntryKind::Blob
-        };
-        editor.upsert(path.as_str(), kind, blob).map_err(git("adding a file to the tree"))?;
-    }
-    let tree = editor.write().map_err(git("writing the tree"))?.detach();
+    let tree = crate::repo::write_tree(&repo, files).map_err(git("writing the files and their tree"))?;
     let actor = actor(signature);
     let commit = gix::objs::Commit {
         tree,
